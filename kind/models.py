@@ -26,14 +26,20 @@ def lrelu(x: Tensor) -> Tensor:
     return F.leaky_relu(x, LRELU_SLOPE)
 
 
-def conv3x3(in_ch: int, out_ch: int) -> nn.Conv2d:
-    """3×3 convolution, stride 1, TF "SAME" padding, with bias."""
-    return nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1)
+class Conv(nn.Conv2d):
+    """The official ``slim.conv2d`` layer: k×k convolution, stride 1, TF "SAME" padding, with
+    bias, followed by lrelu unless ``act=False`` (the output heads).
 
+    N×in_ch×H×W → N×out_ch×H×W. :mod:`kind.fast` swaps it for a fused conv+lrelu on CPU.
+    """
 
-def conv1x1(in_ch: int, out_ch: int) -> nn.Conv2d:
-    """1×1 convolution with bias."""
-    return nn.Conv2d(in_ch, out_ch, kernel_size=1)
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 3, act: bool = True) -> None:
+        super().__init__(in_ch, out_ch, kernel_size=kernel_size, padding=kernel_size // 2)
+        self.act = act
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = super().forward(x)
+        return lrelu(y) if self.act else y
 
 
 def max_pool(x: Tensor) -> Tensor:
@@ -74,40 +80,40 @@ class DecomNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = conv3x3(3, 32)
-        self.conv2 = conv3x3(32, 64)
-        self.conv3 = conv3x3(64, 128)
+        self.conv1 = Conv(3, 32)
+        self.conv2 = Conv(32, 64)
+        self.conv3 = Conv(64, 128)
         self.up8 = UpsampleConcat(128, 64)
-        self.conv8 = conv3x3(128, 64)
+        self.conv8 = Conv(128, 64)
         self.up9 = UpsampleConcat(64, 32)
-        self.conv9 = conv3x3(64, 32)
-        self.r_out = conv1x1(32, 3)
-        self.l_conv = conv3x3(32, 32)
-        self.l_out = conv1x1(64, 1)
+        self.conv9 = Conv(64, 32)
+        self.r_out = Conv(32, 3, kernel_size=1, act=False)
+        self.l_conv = Conv(32, 32)
+        self.l_out = Conv(64, 1, kernel_size=1, act=False)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         _check_image(x, 3, "DecomNet input")
-        conv1 = lrelu(self.conv1(x))
-        conv2 = lrelu(self.conv2(max_pool(conv1)))
-        conv3 = lrelu(self.conv3(max_pool(conv2)))
-        conv8 = lrelu(self.conv8(self.up8(conv3, conv2)))
-        conv9 = lrelu(self.conv9(self.up9(conv8, conv1)))
+        conv1 = self.conv1(x)
+        conv2 = self.conv2(max_pool(conv1))
+        conv3 = self.conv3(max_pool(conv2))
+        conv8 = self.conv8(self.up8(conv3, conv2))
+        conv9 = self.conv9(self.up9(conv8, conv1))
         reflectance = torch.sigmoid(self.r_out(conv9))
-        l_conv = lrelu(self.l_conv(conv1))
+        l_conv = self.l_conv(conv1)
         illumination = torch.sigmoid(self.l_out(torch.cat([l_conv, conv9], dim=1)))
         return reflectance, illumination
 
 
 class DoubleConv(nn.Module):
-    """Two 3×3 convolutions, each followed by lrelu: N×in_ch×H×W → N×out_ch×H×W."""
+    """Two 3×3 conv+lrelu layers: N×in_ch×H×W → N×out_ch×H×W."""
 
     def __init__(self, in_ch: int, out_ch: int) -> None:
         super().__init__()
-        self.conv1 = conv3x3(in_ch, out_ch)
-        self.conv2 = conv3x3(out_ch, out_ch)
+        self.conv1 = Conv(in_ch, out_ch)
+        self.conv2 = Conv(out_ch, out_ch)
 
     def forward(self, x: Tensor) -> Tensor:
-        return lrelu(self.conv2(lrelu(self.conv1(x))))
+        return self.conv2(self.conv1(x))
 
 
 class RestorationNet(nn.Module):
@@ -134,7 +140,7 @@ class RestorationNet(nn.Module):
         self.dec8 = DoubleConv(2 * w2, w2)
         self.up9 = UpsampleConcat(w2, w1)
         self.dec9 = DoubleConv(2 * w1, w1)
-        self.out = conv3x3(w1, 3)
+        self.out = Conv(w1, 3, act=False)
 
     def forward(self, reflectance: Tensor, illumination: Tensor) -> Tensor:
         _check_image(reflectance, 3, "RestorationNet reflectance")
@@ -181,18 +187,18 @@ class IllumAdjustNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = conv3x3(2, 32)
-        self.conv2 = conv3x3(32, 32)
-        self.conv3 = conv3x3(32, 32)
-        self.conv4 = conv3x3(32, 1)
+        self.conv1 = Conv(2, 32)
+        self.conv2 = Conv(32, 32)
+        self.conv3 = Conv(32, 32)
+        self.conv4 = Conv(32, 1)
 
     def forward(self, illumination: Tensor, ratio: Ratio) -> Tensor:
         _check_image(illumination, 1, "IllumAdjustNet illumination")
         x = torch.cat([illumination, ratio_plane(ratio, illumination)], dim=1)
-        x = lrelu(self.conv1(x))
-        x = lrelu(self.conv2(x))
-        x = lrelu(self.conv3(x))
-        x = lrelu(self.conv4(x))
+        x = self.conv1(x)
+        x = self.conv2(x)
+        x = self.conv3(x)
+        x = self.conv4(x)
         return torch.sigmoid(x)
 
 
