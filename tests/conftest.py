@@ -24,3 +24,22 @@ def shared_path(*parts: str) -> Path:
 def official_tf_dir() -> Path:
     """The authors' released TF checkpoints (decom/, adjust/)."""
     return shared_path("weights", "kind-official-tf")
+
+
+def write_pairs(folder: Path, count: int = 6, height: int = 40, width: int = 56, seed: int = 0) -> Path:
+    """A tiny synthetic LOL-like folder: smooth colour scenes (high) and dark noisy copies (low)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    (folder / "low").mkdir(parents=True, exist_ok=True)
+    (folder / "high").mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
+    for i in range(count):
+        phase = rng.random(3) * 6.28
+        freq = 2 + rng.random(3) * 6
+        high = 0.5 + 0.4 * np.stack([np.sin(freq[c] * (xx + yy * c) + phase[c]) for c in range(3)], axis=-1)
+        low = np.clip(high * (0.08 + 0.04 * rng.random()) + rng.normal(0, 0.01, high.shape), 0, 1)
+        Image.fromarray((high * 255).astype("uint8")).save(folder / "high" / f"{i + 1}.png")
+        Image.fromarray((low * 255).astype("uint8")).save(folder / "low" / f"{i + 1}.png")
+    return folder

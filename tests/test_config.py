@@ -1,0 +1,66 @@
+"""Stage configs: official defaults, YAML files and --set overrides (unknown keys, wrong types)."""
+
+import pytest
+
+from kind.config import ConfigError, load_config, parse_override
+from conftest import ROOT
+
+
+def test_official_defaults():
+    decom, adjust, restore = (load_config(s) for s in ("decom", "adjust", "restore"))
+    assert (decom.batch_size, decom.patch_size, decom.lr, decom.steps) == (10, 48, 1e-4, 96_000)
+    assert (adjust.batch_size, adjust.patch_size, adjust.steps) == (10, 48, 96_000)
+    assert (restore.batch_size, restore.patch_size, restore.steps) == (4, 384, 121_000)
+    assert (restore.lr_decay_step, restore.lr * restore.lr_decay, restore.target_gamma) == (96_800, 5e-5, 1.2)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads(path):
+    stage = path.stem.split("-")[0]
+    config = load_config(stage, path)
+    assert config.steps > 0 and config.out_dir
+
+
+@pytest.mark.parametrize(
+    "text,key,value",
+    [("steps=20", "steps", 20), ("lr=1e-3", "lr", "1e-3"), ("amp=bf16", "amp", "bf16"),
+     ("stretch=false", "stretch", False), ("train_dir=a/b=c", "train_dir", "a/b=c"), ("val_dir=", "val_dir", "")],
+)
+def test_parse_override(text, key, value):
+    assert parse_override(text) == (key, value)
+
+
+def test_overrides_apply_with_types():
+    config = load_config("restore", None, ["lr=1e-3", "steps=20", "lr_decay_step=10", "batch_size=2"])
+    assert (config.lr, config.steps, config.lr_decay_step, config.batch_size) == (1e-3, 20, 10, 2)
+    assert load_config("decom", None, ["lr=1"]).lr == 1.0  # an int is a valid float
+
+
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ("nope=1", r"unknown keys \['nope'\]"),
+        ("decom_weights=x.pt", r"unknown keys \['decom_weights'\] for DecomConfig"),
+        ("steps=1.5", "steps expects int, got float"),
+        ("steps=true", "steps expects int, got bool"),
+        ("stretch=3", "stretch expects bool, got int"),
+        ("lr=fast", "lr expects float, got str"),
+        ("amp=fp16", "amp must be one of"),
+        ("steps=0", "steps must be positive"),
+        ("steps", "expected key=value"),
+    ],
+)
+def test_bad_overrides_are_rejected(override, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config("decom", None, [override])
+
+
+def test_bad_yaml_files(tmp_path):
+    (tmp_path / "a.yaml").write_text("steps: 10\nsurprise: 1\n")
+    with pytest.raises(ConfigError, match=r"a.yaml: unknown keys \['surprise'\]"):
+        load_config("decom", tmp_path / "a.yaml")
+    (tmp_path / "b.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config("decom", tmp_path / "b.yaml")
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config("decom", tmp_path / "missing.yaml")
