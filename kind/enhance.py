@@ -1,0 +1,552 @@
+"""Batch enhancement of image files, the library behind ``kind enhance`` (spec sections 4 and 6).
+
+Each image is read with :func:`kind.imageio.read_image` (RGB float32 H×W×3 in [0, 1], alpha kept
+apart), stretched by its own global min and max (:func:`kind.pipeline.minmax_stretch`, always over
+the whole image, before any tiling), enhanced by the authors' general-image pipeline
+(:func:`kind.pipeline.enhance_general`, or :func:`kind.pipeline.enhance_tiled` for large images),
+converted with the official truncating :func:`kind.imageio.to_uint8` and written as an 8-bit PNG at
+``OUTDIR / relpath.png`` with any alpha channel carried over.
+
+Three stages overlap: a small thread pool decodes the next images (at most ``PREFETCH`` ahead), the
+calling thread runs the networks, and one writer thread encodes the PNGs (at most
+``PENDING_WRITES`` jobs waiting or being written). However long the batch, memory holds a bounded
+number of images. Every output is written atomically (temporary file, then rename).
+
+Safety (:func:`plan_jobs`, before any work): nothing is written over an input file, and nothing is
+written into an input folder except into an output folder that was empty or absent when the run
+started. Inputs are collected before the output folder is created, so outputs never become inputs.
+
+>>> runner = load_runner("checkpoints", device="auto")          # doctest: +SKIP
+>>> summary = enhance_files(["photos"], "enhanced", runner)      # doctest: +SKIP
+>>> print(summary.report())                                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from kind.imageio import (
+    ImageReadError,
+    InputFile,
+    LoadedImage,
+    collect_inputs,
+    make_panel,
+    output_relpath,
+    read_image,
+    save_png,
+    to_uint8,
+)
+from kind.pipeline import (
+    DEFAULT_RATIO,
+    Enhanced,
+    RatioChoice,
+    Runner,
+    enhance_general,
+    enhance_tiled,
+    minmax_stretch,
+    needs_tiling,
+    resolve_device,
+)
+from kind.weights import load_weights_dir
+
+DEFAULT_TILE = 512  # tile side in pixels when an image is tiled without --tile
+DEFAULT_OVERLAP = 128  # pixels shared by neighbouring tiles (at most a quarter of the tile)
+AUTO_TILE_PIXELS = 4_000_000  # images with more pixels are tiled automatically (~4 MP)
+MIN_TILE = 32  # smallest --tile accepted
+PREFETCH = 2  # images decoded ahead of the one being enhanced
+READ_THREADS = 2  # decoder threads
+PENDING_WRITES = 2  # finished images waiting for, or in, the writer thread
+MAP_NAMES = ("R", "L", "R_restored", "L_adjusted")  # --save-maps suffixes, as in Enhanced.maps()
+IMAGE_ERRORS = (ValueError, RuntimeError, OSError, MemoryError)  # per-image failures (ImageReadError is a ValueError)
+
+
+# --- plan: inputs, outputs, safety ------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One input image and the files it will produce (``maps`` by suffix, empty unless asked)."""
+
+    source: InputFile
+    output: Path
+    maps: dict[str, Path] = field(default_factory=dict)
+    compare: Path | None = None
+
+    def targets(self) -> list[Path]:
+        """Every file this job writes."""
+        return [self.output, *self.maps.values(), *([self.compare] if self.compare else [])]
+
+
+def plan_jobs(
+    inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, save_maps: bool = False, compare: bool = False
+) -> list[Job]:
+    """Collect the input images (files, folders, globs) and decide every output path.
+
+    Writes nothing. Raises FileNotFoundError for an input that matches no image and ValueError when
+    the outputs would be unsafe (see :func:`check_outputs`).
+    """
+    items = collect_inputs([str(arg) for arg in inputs])
+    out_dir = Path(out_dir)
+    jobs = [_job(item, out_dir, save_maps, compare) for item in items]
+    check_outputs(jobs, out_dir)
+    return jobs
+
+
+def _job(item: InputFile, out_dir: Path, save_maps: bool, compare: bool) -> Job:
+    output = out_dir / output_relpath(item.relpath)
+
+    def beside(suffix: str) -> Path:
+        return output.with_name(f"{output.stem}_{suffix}.png")
+
+    maps = {name: beside(name) for name in MAP_NAMES} if save_maps else {}
+    return Job(item, output, maps, beside("compare") if compare else None)
+
+
+def input_root(item: InputFile) -> Path:
+    """The folder argument an input came from; a file or glob match's own folder."""
+    return item.path.parents[len(item.relpath.parts) - 1]
+
+
+def check_outputs(jobs: Sequence[Job], out_dir: str | os.PathLike) -> None:
+    """Raise ValueError unless every output is safe to write.
+
+    Refused, in this order: an ``out_dir`` that is not a folder; an ``out_dir`` that is, or lies
+    inside, an input folder (a folder argument, or the folder of a file argument) unless it is empty
+    or absent; any output inside an input folder that ``out_dir`` is not inside; an output path equal
+    to an input file (implied by the checks before; kept as the invariant that matters most); two
+    jobs writing one file (e.g. ``x.png``'s ``--save-maps`` file ``x_R.png`` and the output of an
+    input ``x_R.jpg``).
+
+    Because an ``out_dir`` inside an input folder must start empty, and inputs are collected before
+    it is created, earlier outputs are never walked into and taken as inputs.
+    """
+    out_dir = Path(out_dir)
+    out = out_dir.resolve()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output folder {out_dir}: exists and is not a folder")
+    roots = {input_root(job.source).resolve() for job in jobs}
+    out_empty = not out.exists() or next(out.iterdir(), None) is None
+    for root in sorted(roots):
+        if out.is_relative_to(root) and not out_empty:
+            where = "is the input folder" if out == root else "is inside the input folder"
+            raise ValueError(
+                f"output folder {out_dir} {where} {root} and is not empty; "
+                "use a new or empty output folder, or one outside the input folders"
+            )
+
+    inputs = {job.source.path.resolve(): job.source.path for job in jobs}
+    writers: dict[Path, Path] = {}
+    for job in jobs:
+        for target in job.targets():
+            resolved = target.resolve()
+            for folder in resolved.parents:
+                if folder in roots and not out.is_relative_to(folder):
+                    raise ValueError(f"{target}: the output for {job.source.path} would be written into the input folder {folder}")
+            if resolved in inputs:
+                raise ValueError(f"{target}: the output would overwrite the input {inputs[resolved]}")
+            if resolved in writers:
+                raise ValueError(f"{target}: would be written for both {writers[resolved]} and {job.source.path}")
+            writers[resolved] = job.source.path
+
+
+# --- one image ----------------------------------------------------------------------------------
+
+
+def to_tensor(rgb: np.ndarray) -> Tensor:
+    """H×W×3 float32 array → a contiguous 1×3×H×W tensor (a copy, in NCHW layout)."""
+    return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def to_image(x: Tensor) -> np.ndarray:
+    """1×C×H×W float tensor in [0, 1] → uint8 H×W×3 (truncating, ``to_uint8``); one channel is replicated."""
+    pixels = to_uint8(x[0].permute(1, 2, 0).float().cpu().numpy())
+    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
+
+
+def enhance_image(
+    runner: Runner,
+    rgb: np.ndarray,
+    ratio: RatioChoice = DEFAULT_RATIO,
+    tile: int | None = None,
+    auto_tile_pixels: int = AUTO_TILE_PIXELS,
+    keep_maps: bool = False,
+    tile_progress: Callable[[int, int], None] | None = None,
+) -> Enhanced:
+    """Enhance one RGB float32 H×W×3 image in [0, 1]: stretch globally, then enhance (tiled if needed).
+
+    Returns the pipeline's :class:`~kind.pipeline.Enhanced` (1×C×H×W tensors). The maps of a tiled
+    run are kept only with ``keep_maps``.
+    """
+    height, width = rgb.shape[:2]
+    image = minmax_stretch(to_tensor(rgb))
+    if not needs_tiling(height, width, tile, auto_tile_pixels):
+        return enhance_general(runner, image, ratio)
+    side = tile if tile is not None else DEFAULT_TILE
+    overlap = min(DEFAULT_OVERLAP, side // 4)
+    return enhance_tiled(runner, image, ratio, side, overlap, keep_maps=keep_maps, progress=tile_progress)
+
+
+# (path, uint8 H×W×3, alpha H×W or None): one PNG for the writer thread.
+PngFile = tuple[Path, np.ndarray, "np.ndarray | None"]
+
+
+def files_for(job: Job, loaded: LoadedImage, result: Enhanced) -> list[PngFile]:
+    """The PNGs a job writes, the main output last (so that its presence means the job finished)."""
+    output = to_image(result.output)
+    files: list[PngFile] = [(job.maps[name], to_image(result.maps()[name]), None) for name in job.maps]
+    if job.compare is not None:
+        label = f"KinD (ratio {float(result.ratio[0]):.2f})"
+        files.append((job.compare, make_panel([to_uint8(loaded.rgb), output], ["input", label]), None))
+    files.append((job.output, output, loaded.alpha))
+    return files
+
+
+# --- the batch ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    """What a batch did: files written, failures as (input path, reason), skipped, wall seconds."""
+
+    done: int = 0
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: int = 0
+    seconds: float = 0.0
+
+    def report(self) -> str:
+        """A few lines for people: the counts, then each failure with its file and reason."""
+        lines = [
+            f"{self.done} done, {len(self.failed)} failed, {self.skipped} skipped in {self.seconds:.1f} s"
+        ]
+        lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
+        return "\n".join(lines)
+
+
+def failure_reason(error: BaseException, path: Path) -> str:
+    """The error's message without a leading ``path: `` (ImageReadError starts with it)."""
+    text = str(error) or type(error).__name__
+    prefix = f"{path}: "
+    if text.startswith(prefix):
+        text = text[len(prefix) :]
+    return text if isinstance(error, (ImageReadError, OSError)) else f"{type(error).__name__}: {text}"
+
+
+def enhance_files(
+    inputs: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    runner: Runner,
+    ratio: RatioChoice = DEFAULT_RATIO,
+    tile: int | None = None,
+    auto_tile_pixels: int = AUTO_TILE_PIXELS,
+    save_maps: bool = False,
+    compare: bool = False,
+    skip_existing: bool = False,
+    progress: bool = True,
+) -> Summary:
+    """Enhance image files, folders and globs into ``out_dir`` (``photos/a/b.jpg`` → ``OUT/a/b.png``).
+
+    ``ratio``: a number or ``'auto'``. ``tile``: force tiling with this tile side; otherwise images
+    over ``auto_tile_pixels`` are tiled in ``DEFAULT_TILE`` tiles. ``save_maps`` also writes
+    ``<stem>_R/_L/_R_restored/_L_adjusted.png``, ``compare`` an input | output ``<stem>_compare.png``.
+    ``skip_existing`` skips inputs whose output exists. A file that fails is recorded in the
+    summary and the others go on. Raises ValueError/FileNotFoundError, before writing anything,
+    for unsafe outputs or inputs that match nothing (see :func:`plan_jobs`).
+    """
+    jobs = plan_jobs(inputs, out_dir, save_maps=save_maps, compare=compare)
+    return enhance_jobs(jobs, runner, ratio, tile, auto_tile_pixels, skip_existing, progress)
+
+
+def enhance_jobs(
+    jobs: Sequence[Job],
+    runner: Runner,
+    ratio: RatioChoice = DEFAULT_RATIO,
+    tile: int | None = None,
+    auto_tile_pixels: int = AUTO_TILE_PIXELS,
+    skip_existing: bool = False,
+    progress: bool | TextIO = True,
+) -> Summary:
+    """Run planned jobs (:func:`plan_jobs`); see :func:`enhance_files`. Returns after every write.
+
+    ``progress``: True for a bar on stderr, False for none, or a stream to draw it on.
+    """
+    check_options(ratio, tile)
+    start = time.monotonic()
+    todo = [job for job in jobs if not (skip_existing and job.output.exists())]
+    summary = Summary(skipped=len(jobs) - len(todo))
+    stream = progress if not isinstance(progress, bool) else sys.stderr
+    bar = _Progress(len(todo), stream, enabled=progress is not False)
+    keep_maps = any(job.maps for job in todo)
+    try:
+        with _prefetched(todo) as reads, _Writer(summary, bar) as writer:
+            for job, read in reads:
+                bar.begin(job.source.relpath)
+                _run_job(job, read, runner, writer, summary, bar, ratio, tile, auto_tile_pixels, keep_maps)
+                bar.advance()
+    finally:
+        bar.close()
+    summary.seconds = time.monotonic() - start
+    return summary
+
+
+def check_options(ratio: RatioChoice, tile: int | None) -> None:
+    """Raise ValueError for a ratio that is not ``'auto'``, a tensor or a finite number ≥ 0, or a
+    tile side under ``MIN_TILE`` — before any image is read, not once per image."""
+    if isinstance(ratio, str):
+        if ratio != "auto":
+            raise ValueError(f"ratio: expected a number or 'auto', got {ratio!r}")
+    elif not isinstance(ratio, Tensor) and not 0 <= float(ratio) < math.inf:
+        raise ValueError(f"ratio: expected a finite number >= 0 or 'auto', got {ratio!r}")
+    if tile is not None and tile < MIN_TILE:
+        raise ValueError(f"tile: expected at least {MIN_TILE} pixels, got {tile}")
+
+
+def _run_job(
+    job: Job,
+    read: Future,
+    runner: Runner,
+    writer: _Writer,
+    summary: Summary,
+    bar: _Progress,
+    ratio: RatioChoice,
+    tile: int | None,
+    auto_tile_pixels: int,
+    keep_maps: bool,
+) -> None:
+    """Enhance one decoded image and hand its files to the writer, or record why it failed.
+
+    A function of its own so that the image and its maps are freed as soon as it returns.
+    """
+    try:
+        loaded = read.result()
+        result = enhance_image(runner, loaded.rgb, ratio, tile, auto_tile_pixels, keep_maps, bar.tiles)
+        files = files_for(job, loaded, result)
+    except IMAGE_ERRORS as error:
+        _fail(summary, bar, job, error)
+        return
+    writer.submit(job, files)
+
+
+def _fail(summary: Summary, bar: _Progress, job: Job, error: BaseException) -> None:
+    reason = failure_reason(error, job.source.path)
+    summary.failed.append((job.source.path, reason))  # list.append is atomic: safe from the writer thread
+    bar.note(f"failed: {job.source.path}: {reason}")
+
+
+@contextlib.contextmanager
+def _prefetched(jobs: Sequence[Job], depth: int = PREFETCH) -> Iterator[Iterator[tuple[Job, Future]]]:
+    """Yield ``(job, future of read_image)`` in order, decoding at most ``depth`` images ahead."""
+    pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="kind-read")
+
+    def ahead() -> Iterator[tuple[Job, Future]]:
+        pending: deque[tuple[Job, Future]] = deque()
+        upcoming = iter(jobs)
+        for job in upcoming:
+            pending.append((job, pool.submit(read_image, job.source.path)))
+            if len(pending) > depth:
+                yield pending.popleft()
+        while pending:
+            yield pending.popleft()
+
+    try:
+        yield ahead()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Writer:
+    """Writes each job's PNGs on one background thread; ``submit`` blocks while ``pending`` jobs wait.
+
+    A job counts as done once all its files are written; a write error is recorded as the job's
+    failure. Leaving the ``with`` block waits for every write.
+    """
+
+    def __init__(self, summary: Summary, bar: _Progress, pending: int = PENDING_WRITES):
+        self._summary = summary
+        self._bar = bar
+        self._slots = threading.BoundedSemaphore(pending)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="kind-write")  # one thread: `done += 1` needs no lock
+
+    def submit(self, job: Job, files: list[PngFile]) -> None:
+        self._slots.acquire()
+        try:
+            self._pool.submit(self._write, job, files)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _write(self, job: Job, files: list[PngFile]) -> None:
+        try:
+            for path, pixels, alpha in files:
+                save_png(path, pixels, alpha)
+        except Exception as error:  # noqa: BLE001 - anything, so that no failure goes unreported
+            _fail(self._summary, self._bar, job, error)
+        else:
+            self._summary.done += 1
+        finally:
+            self._slots.release()
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=True)
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+class _Progress:
+    """A progress line on ``stream``: images done, images/s, ETA, current file, tile progress.
+
+    On a terminal the line is redrawn in place at most ``REDRAW_S`` apart; otherwise a plain line is
+    printed at most every ``PLAIN_S`` seconds and once at the end. Thread-safe.
+    """
+
+    REDRAW_S = 0.1
+    PLAIN_S = 10.0
+    WIDTH = 24
+
+    def __init__(self, total: int, stream: TextIO, enabled: bool = True, clock: Callable[[], float] = time.monotonic):
+        self.total = total
+        self.done = 0
+        self.stream = stream
+        self.enabled = enabled and total > 0
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.clock = clock
+        self.start = clock()
+        self._last = -math.inf
+        self._name = ""
+        self._tiles = ""
+        self._drawn = False
+        self._lock = threading.Lock()
+
+    def begin(self, name: object) -> None:
+        self._name, self._tiles = str(name), ""
+        self._draw()
+
+    def tiles(self, done: int, total: int) -> None:
+        self._tiles = f"tile {done}/{total}"
+        self._draw()
+
+    def advance(self) -> None:
+        self.done += 1
+        self._name = self._tiles = ""
+        self._draw(force=self.done == self.total)
+
+    def note(self, message: str) -> None:
+        """Print a message on its own line (a failure), keeping the bar below it."""
+        if not self.enabled:
+            return
+        with self._lock:
+            self._clear()
+            print(message, file=self.stream, flush=True)
+            self._last = -math.inf  # redraw at the next update
+
+    def close(self) -> None:
+        if self.enabled and self.tty and self._drawn:
+            with self._lock:
+                self.stream.write("\n")
+                self.stream.flush()
+
+    def line(self) -> str:
+        elapsed = max(self.clock() - self.start, 1e-9)
+        rate = self.done / elapsed
+        eta = _clock_time((self.total - self.done) / rate) if rate > 0 else "--:--"
+        parts = [f"{self.done}/{self.total}", f"{rate:.2f} img/s", f"ETA {eta}"]
+        parts += [part for part in (self._name, self._tiles) if part]
+        if self.tty:
+            filled = self.WIDTH * self.done // max(self.total, 1)
+            parts.insert(0, "[" + "#" * filled + "." * (self.WIDTH - filled) + "]")
+        return "enhance " + " ".join(parts)
+
+    def _draw(self, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            now = self.clock()
+            if not force and now - self._last < (self.REDRAW_S if self.tty else self.PLAIN_S):
+                return
+            self._last = now
+            if self.tty:
+                columns = _terminal_columns(self.stream)
+                self.stream.write("\r" + self.line()[: columns - 1].ljust(columns - 1))
+            else:
+                self.stream.write(self.line() + "\n")
+            self.stream.flush()
+            self._drawn = True
+
+    def _clear(self) -> None:
+        if self.tty and self._drawn:
+            self.stream.write("\r" + " " * (_terminal_columns(self.stream) - 1) + "\r")
+
+
+def _clock_time(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _terminal_columns(stream: TextIO) -> int:
+    try:
+        return max(os.get_terminal_size(stream.fileno()).columns, 20)
+    except (AttributeError, OSError, ValueError):
+        return 80
+
+
+# --- runner -------------------------------------------------------------------------------------
+
+
+def load_runner(weights: str | os.PathLike | None = None, device: str = "auto", precision: str = "fp32") -> Runner:
+    """The three networks from a weights folder (None: the project's ``checkpoints/``) on ``device``.
+
+    Raises ValueError (WeightsError) for missing or bad weights, an unknown or absent device, or a
+    precision the device cannot run.
+    """
+    try:
+        resolved = resolve_device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device {device!r}: {error}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: no CUDA GPU is available")
+    nets = load_weights_dir(weights)
+    try:
+        return Runner(nets, resolved, precision)
+    except RuntimeError as error:
+        raise ValueError(str(error)) from error
+
+
+__all__ = [
+    "AUTO_TILE_PIXELS",
+    "DEFAULT_OVERLAP",
+    "DEFAULT_TILE",
+    "MIN_TILE",
+    "Job",
+    "Summary",
+    "check_options",
+    "check_outputs",
+    "enhance_files",
+    "enhance_image",
+    "enhance_jobs",
+    "failure_reason",
+    "files_for",
+    "input_root",
+    "load_runner",
+    "plan_jobs",
+    "to_image",
+    "to_tensor",
+]

@@ -1,0 +1,378 @@
+"""Tests for kind.enhance and ``kind enhance``.
+
+The networks are random-initialised (tf_slim init, fixed seed) and saved as a weights folder, so no
+trained weights are needed; these tests check the mechanics (files, formats, safety, threads,
+tiling), not the enhancement quality. Images are tiny and generated in tmp_path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import kind.enhance as enhance
+from kind.cli import main
+from kind.enhance import PREFETCH, Summary, _Progress, enhance_files, load_runner, plan_jobs
+from kind.imageio import save_png, to_uint8
+from kind.models import NETWORKS, build_network
+from kind.pipeline import Enhanced, enhance_general, minmax_stretch
+from kind.weights import save_record, weight_record
+
+H, W = 24, 32
+
+
+def _photo(height: int = H, width: int = W, seed: int = 0) -> np.ndarray:
+    """A dark uint8 H×W×3 test image with some structure and noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:height, :width]
+    wave = 20 * np.sin(xx / 5.0) * np.cos(yy / 7.0)
+    image = 35 + wave[..., None] + rng.integers(0, 12, (height, width, 3))
+    return image.clip(0, 255).astype(np.uint8)
+
+
+def _save(path: Path, image: Image.Image | np.ndarray, **options) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (Image.fromarray(image) if isinstance(image, np.ndarray) else image).save(path, **options)
+    return path
+
+
+def _pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image).copy()
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("weights")
+    for name in NETWORKS:
+        record = weight_record(name, build_network(name).state_dict(), source="random init (tests)")
+        save_record(folder / f"{name}.pt", record)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def runner(weights_dir: Path):
+    return load_runner(weights_dir, device="cpu")
+
+
+def _enhance(inputs, out, runner, **options) -> Summary:
+    return enhance_files([str(item) for item in inputs], out, runner, progress=False, **options)
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ratio", ["3", "auto"])
+def test_cli_enhances_with_ratio(tmp_path, weights_dir, capsys, ratio):
+    image = _save(tmp_path / "in" / "x.png", _photo())
+    out = tmp_path / "out"
+    status = main(["enhance", str(image), "-o", str(out), "--weights", str(weights_dir), "--ratio", ratio, "--quiet"])
+    assert status == 0
+    assert _pixels(out / "x.png").shape == (H, W, 3)
+    assert "1 done, 0 failed, 0 skipped" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option, value", [("--ratio", "x"), ("--ratio", "-1"), ("--ratio", "nan"), ("--tile", "8")])
+def test_cli_rejects_bad_values(tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["enhance", str(tmp_path), "-o", str(tmp_path / "out"), option, value])
+    assert exit_info.value.code == 2
+    assert f"argument {option}" in capsys.readouterr().err
+
+
+def test_cli_missing_weights_is_status_2(tmp_path, capsys):
+    image = _save(tmp_path / "x.png", _photo())
+    status = main(["enhance", str(image), "-o", str(tmp_path / "out"), "--weights", str(tmp_path / "none")])
+    assert status == 2
+    assert "missing decom.pt" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_failures_are_reported_and_inputs_untouched(tmp_path, weights_dir, capsys):
+    photos = tmp_path / "photos"
+    _save(photos / "good.png", _photo())
+    _save(photos / "sub" / "good.jpg", _photo(seed=1), quality=90)
+    _save(photos / "truncated.png", _photo(seed=2))
+    (photos / "truncated.png").write_bytes((photos / "truncated.png").read_bytes()[:200])
+    (photos / "notes.png").write_text("this is not an image\n")
+    (photos / "empty.png").write_bytes(b"")
+    before = _hashes(photos)
+    out = tmp_path / "out"
+
+    status = main(["enhance", str(photos), "-o", str(out), "--weights", str(weights_dir)])
+
+    assert status == 1
+    report = capsys.readouterr().out
+    assert "2 done, 3 failed, 0 skipped" in report
+    for name, reason in [("truncated.png", "truncated or corrupt"), ("notes.png", "not an image"), ("empty.png", "empty")]:
+        line = next(line for line in report.splitlines() if name in line)
+        assert reason in line
+    assert sorted(_hashes(out)) == ["good.png", "sub/good.png"]
+    assert _hashes(photos) == before
+
+
+# --- files, formats, layout ------------------------------------------------------------------------
+
+
+def test_output_layout_follows_input_folders(tmp_path, runner):
+    _save(tmp_path / "photos" / "a" / "b.jpg", _photo())
+    _save(tmp_path / "photos" / "c.png", _photo(seed=1))
+    summary = _enhance([tmp_path / "photos"], tmp_path / "OUT", runner)
+    assert (summary.done, summary.failed, summary.skipped) == (2, [], 0)
+    assert sorted(_hashes(tmp_path / "OUT")) == ["a/b.png", "c.png"]
+
+
+ALPHA = np.random.default_rng(5).integers(0, 256, (H, W), dtype=np.uint8)
+GRAY16 = np.random.default_rng(6).integers(0, 65536, (H, W), dtype=np.uint16)
+INPUT_KINDS = {  # file name → (writer, expected output channels)
+    "rgb.png": (lambda p: _save(p, _photo()), 3),
+    "jpeg.jpg": (lambda p: _save(p, _photo(), quality=90), 3),
+    "bmp.bmp": (lambda p: _save(p, _photo()), 3),
+    "tiff.tif": (lambda p: _save(p, _photo()), 3),
+    "webp.webp": (lambda p: _save(p, _photo(), lossless=True), 3),
+    "gray16.png": (lambda p: _save(p, Image.fromarray(GRAY16)), 3),
+    "gray.png": (lambda p: _save(p, _photo()[..., 0]), 3),
+    "rgba.png": (lambda p: _save(p, np.dstack([_photo(), ALPHA])), 4),
+    "palette.png": (lambda p: _save(p, Image.fromarray(_photo()).convert("P")), 3),
+}
+
+
+@pytest.fixture(scope="module")
+def kinds_out(tmp_path_factory, runner) -> Path:
+    folder = tmp_path_factory.mktemp("kinds")
+    for name, (write, _) in INPUT_KINDS.items():
+        write(folder / "in" / name)
+    summary = _enhance([folder / "in"], folder / "out", runner)
+    assert summary.failed == [] and summary.done == len(INPUT_KINDS)
+    return folder / "out"
+
+
+@pytest.mark.parametrize("name", sorted(INPUT_KINDS))
+def test_each_input_kind(kinds_out, name):
+    pixels = _pixels(kinds_out / Path(name).with_suffix(".png"))
+    assert pixels.shape == (H, W, INPUT_KINDS[name][1])
+    assert pixels.dtype == np.uint8
+    if name == "rgba.png":
+        assert np.array_equal(pixels[..., 3], ALPHA)  # alpha carried over exactly
+
+
+def test_exif_rotation_rotates_the_output(tmp_path, runner):
+    image = Image.fromarray(_photo())
+    exif = image.getexif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+    _save(tmp_path / "rotated.jpg", image, exif=exif, quality=90)
+    summary = _enhance([tmp_path / "rotated.jpg"], tmp_path / "out", runner)
+    assert summary.done == 1
+    assert _pixels(tmp_path / "out" / "rotated.png").shape == (W, H, 3)
+
+
+def test_one_pixel_image(tmp_path, runner):
+    _save(tmp_path / "dot.png", np.array([[[10, 20, 30]]], dtype=np.uint8))
+    summary = _enhance([tmp_path / "dot.png"], tmp_path / "out", runner)
+    assert (summary.done, summary.failed) == (1, [])
+    assert _pixels(tmp_path / "out" / "dot.png").shape == (1, 1, 3)
+
+
+def test_output_equals_the_official_pipeline(tmp_path, runner):
+    """Stretch, enhance_general at ratio 5, to_uint8 (truncation): the same bytes as a direct call."""
+    photo = _photo(seed=3)
+    _save(tmp_path / "x.png", photo)
+    _enhance([tmp_path / "x.png"], tmp_path / "out", runner)
+    image = torch.from_numpy(photo.astype(np.float32) / 255).permute(2, 0, 1)[None].contiguous()
+    direct = enhance_general(runner, minmax_stretch(image), 5.0).output
+    expected = to_uint8(direct[0].permute(1, 2, 0).numpy())
+    assert np.array_equal(_pixels(tmp_path / "out" / "x.png"), expected)
+
+
+def test_tiled_matches_untiled(tmp_path, runner):
+    """--tile 128 on a 200×300 image ≥ 45 dB against the whole-image result.
+
+    With random weights this checks the tiling mechanics (placement, blending, global stretch),
+    not how well trained networks hide tile seams.
+    """
+    _save(tmp_path / "big.png", _photo(200, 300, seed=4))
+    _enhance([tmp_path / "big.png"], tmp_path / "whole", runner)
+    _enhance([tmp_path / "big.png"], tmp_path / "tiled", runner, tile=128)
+    whole, tiled = _pixels(tmp_path / "whole" / "big.png"), _pixels(tmp_path / "tiled" / "big.png")
+    assert whole.shape == tiled.shape == (200, 300, 3)
+    assert _psnr(whole, tiled) >= 45
+
+
+def test_save_maps_and_compare(tmp_path, runner):
+    _save(tmp_path / "x.png", _photo())
+    summary = _enhance([tmp_path / "x.png"], tmp_path / "out", runner, save_maps=True, compare=True, ratio="auto")
+    assert summary.done == 1
+    for suffix in ["", "_R", "_L", "_R_restored", "_L_adjusted"]:
+        assert _pixels(tmp_path / "out" / f"x{suffix}.png").shape == (H, W, 3)
+    panel = _pixels(tmp_path / "out" / "x_compare.png")
+    assert panel.shape[1] == 2 * W + 8 and panel.shape[0] > H
+
+
+# --- safety -------------------------------------------------------------------------------------------
+
+
+def test_outdir_inside_input_folder_only_when_empty(tmp_path, runner, capsys):
+    photos = tmp_path / "photos"
+    _save(photos / "x.png", _photo())
+    _save(photos / "sub" / "y.png", _photo(seed=1))
+    summary = _enhance([photos], photos / "out", runner)
+    assert summary.done == 2
+    assert sorted(_hashes(photos / "out")) == ["sub/y.png", "x.png"]  # outputs were not taken as inputs
+
+    before = _hashes(photos)
+    with pytest.raises(ValueError, match="inside the input folder .* not empty"):
+        plan_jobs([str(photos)], photos / "out")
+    assert main(["enhance", str(photos), "-o", str(photos / "out")]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert _hashes(photos) == before
+
+
+@pytest.mark.parametrize("options, message", [({"ratio": "Auto"}, "ratio"), ({"ratio": -2.0}, "ratio"), ({"tile": 8}, "tile")])
+def test_bad_options_refused_before_any_work(tmp_path, options, message):
+    _save(tmp_path / "x.png", _photo())
+    with pytest.raises(ValueError, match=message):
+        enhance_files([str(tmp_path / "x.png")], tmp_path / "out", runner=None, progress=False, **options)
+    assert not (tmp_path / "out").exists()
+
+
+def test_refuses_output_over_input(tmp_path):
+    _save(tmp_path / "x.png", _photo())
+    with pytest.raises(ValueError, match="is the input folder .* not empty"):
+        plan_jobs([str(tmp_path / "x.png")], tmp_path)
+    with pytest.raises(ValueError, match="is the input folder .* not empty"):
+        plan_jobs([str(tmp_path)], tmp_path)
+
+
+def test_refuses_output_into_an_input_folder(tmp_path):
+    _save(tmp_path / "photos" / "a" / "a" / "x.png", _photo())  # photos/a → OUT=photos writes photos/a/x.png
+    with pytest.raises(ValueError, match="into the input folder"):
+        plan_jobs([str(tmp_path / "photos" / "a")], tmp_path / "photos")
+
+
+def test_refuses_clashing_map_names(tmp_path):
+    _save(tmp_path / "in" / "x.png", _photo())
+    _save(tmp_path / "in" / "x_R.png", _photo())
+    with pytest.raises(ValueError, match="written for both"):
+        plan_jobs([str(tmp_path / "in")], tmp_path / "out", save_maps=True)
+
+
+def test_skip_existing(tmp_path, runner):
+    _save(tmp_path / "in" / "x.png", _photo())
+    _save(tmp_path / "in" / "y.png", _photo(seed=1))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x.png").write_bytes(b"earlier output")
+    summary = _enhance([tmp_path / "in"], tmp_path / "out", runner, skip_existing=True)
+    assert (summary.done, summary.skipped, summary.failed) == (1, 1, [])
+    assert (tmp_path / "out" / "x.png").read_bytes() == b"earlier output"
+    assert _pixels(tmp_path / "out" / "y.png").shape == (H, W, 3)
+
+
+# --- threads and progress ----------------------------------------------------------------------------
+
+
+def test_write_errors_are_reported_per_file(tmp_path, runner):
+    _save(tmp_path / "in" / "x.png", _photo())
+    _save(tmp_path / "in" / "y.png", _photo(seed=1))
+    (tmp_path / "out" / "x.png").mkdir(parents=True)  # the output path is a folder: the rename fails
+    summary = _enhance([tmp_path / "in"], tmp_path / "out", runner)
+    assert summary.done == 1
+    assert [path.name for path, _ in summary.failed] == ["x.png"]
+    assert (tmp_path / "out" / "y.png").is_file()
+
+
+def test_prefetch_is_bounded_and_writes_are_joined(tmp_path, monkeypatch):
+    """Fake networks and a slow writer: reads stay ≤ PREFETCH + 1 ahead; every write ends before return."""
+    for index in range(10):
+        _save(tmp_path / "in" / f"{index}.png", _photo(4, 5, seed=index))
+    started, enhanced, ahead = [], [], []
+    read, save = enhance.read_image, enhance.save_png
+
+    def counting_read(path):
+        started.append(path)
+        return read(path)
+
+    def fake_enhance(runner, rgb, *args, **kwargs):
+        ahead.append(len(started) - len(enhanced))
+        enhanced.append(rgb)
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
+        return Enhanced(x, x, x[:, :1], x, x[:, :1], torch.ones(1))
+
+    def slow_save(*args, **kwargs):
+        time.sleep(0.02)
+        save(*args, **kwargs)
+
+    monkeypatch.setattr(enhance, "read_image", counting_read)
+    monkeypatch.setattr(enhance, "enhance_image", fake_enhance)
+    monkeypatch.setattr(enhance, "save_png", slow_save)
+    summary = _enhance([tmp_path / "in"], tmp_path / "out", runner=None)
+    assert summary.done == 10
+    assert len(list((tmp_path / "out").glob("*.png"))) == 10
+    assert max(ahead) <= PREFETCH + 1
+    assert not [t for t in threading.enumerate() if t.name.startswith(("kind-read", "kind-write"))]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_plain_lines_when_not_a_terminal():
+    stream, clock = io.StringIO(), _Clock()
+    bar = _Progress(3, stream, clock=clock)
+    for step in range(3):
+        bar.begin(f"{step}.png")
+        clock.now += 1
+        bar.tiles(1, 4)  # within PLAIN_S of the last line: not printed
+        bar.advance()
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue()
+    assert lines == ["enhance 0/3 0.00 img/s ETA --:-- 0.png", "enhance 3/3 1.00 img/s ETA 0:00"]
+
+
+def test_progress_redraws_in_place_on_a_terminal():
+    stream, clock = _Terminal(), _Clock()
+    bar = _Progress(2, stream, clock=clock)
+    bar.begin("big.png")
+    clock.now += 1
+    bar.tiles(2, 6)
+    bar.note("failed: x.png: broken")
+    bar.advance()
+    text = stream.getvalue()
+    assert "\r" in text and "tile 2/6" in text and "failed: x.png: broken\n" in text
+    assert "[############............] 1/2 1.00 img/s ETA 0:01" in text  # redrawn below the note
+    clock.now += 1
+    bar.advance()
+    bar.close()
+    assert "[########################] 2/2 1.00 img/s ETA 0:00" in stream.getvalue()
+    assert stream.getvalue().endswith("\n")
