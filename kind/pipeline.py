@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -248,13 +247,17 @@ def enhance_lol(runner: Runner, low: Tensor, high: Tensor | None, ratio: RatioCh
 TILE_ALIGN = 16  # the restoration net pools 4 times: tiles on a 16-pixel grid see the same pooling cells
 
 
-def _tile_starts(size: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets of tiles of length ``tile`` covering ``size`` with at least ``overlap`` shared."""
+def tile_spans(size: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """[start, end) spans of tiles covering ``size``: each ``tile`` long and starting on the
+    16-pixel grid, the last one reaching the end (up to ``tile + 15`` long); neighbours share at
+    least ``overlap`` pixels (capped at ``tile // 2``)."""
     if size <= tile:
-        return [0]
-    step = max(tile - overlap, TILE_ALIGN) // TILE_ALIGN * TILE_ALIGN
-    starts = list(range(0, size - tile, step)) + [size - tile]
-    return sorted(set(starts))
+        return [(0, size)]
+    overlap = min(overlap, tile // 2)
+    step = max((tile - overlap) // TILE_ALIGN * TILE_ALIGN, TILE_ALIGN)
+    last = (size - tile) // TILE_ALIGN * TILE_ALIGN
+    starts = list(range(0, last, step))
+    return [(start, start + tile) for start in starts] + [(last, size)]
 
 
 def _ramp(length: int, start: int, size: int, overlap: int, device: torch.device) -> Tensor:
@@ -294,11 +297,11 @@ def enhance_tiled(
     channels = {"output": 3} | ({"reflectance": 3, "illumination": 1, "restored": 3, "adjusted": 1} if keep_maps else {})
     sums = {name: torch.zeros(1, c, height, width) for name, c in channels.items()}
     total = torch.zeros(1, 1, height, width)
-    rows, cols = _tile_starts(height, tile, overlap), _tile_starts(width, tile, overlap)
+    rows, cols = tile_spans(height, tile, overlap), tile_spans(width, tile, overlap)
+    overlap = min(overlap, tile // 2)
     done = 0
-    for top in rows:
-        for left in cols:
-            bottom, right = min(top + tile, height), min(left + tile, width)
+    for top, bottom in rows:
+        for left, right in cols:
             result = enhance_general(runner, image[:, :, top:bottom, left:right], ratios)
             weight = (
                 _ramp(bottom - top, top, height, overlap, torch.device("cpu")).view(-1, 1)
@@ -326,5 +329,3 @@ def needs_tiling(height: int, width: int, tile: int | None, auto_pixels: int) ->
     """Tile when asked (``tile``) or when the image exceeds ``auto_pixels``."""
     return tile is not None or height * width > auto_pixels
 
-
-__all__ = [name for name in dir() if not name.startswith("_") and name not in {"annotations", "math"}]
