@@ -45,6 +45,26 @@ def run_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_export_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a slim weight file (weights + training facts) from a training checkpoint",
+    )
+    p.add_argument("checkpoint", help="a checkpoint written by kind train (e.g. runs/restore/best.pt)")
+    p.add_argument("out", help="output .pt file (e.g. checkpoints/restore.pt)")
+    p.add_argument("--half", action="store_true", help="store the weights in float16 (loaded as float32)")
+
+
+@command("export")
+def run_export(args: argparse.Namespace) -> int:
+    from kind.weights import export_weights
+
+    record = export_weights(args.checkpoint, args.out, half=args.half)
+    step = record["training"].get("step", "?")
+    print(f"wrote {args.out}: {record['network']} weights from step {step}{' (float16)' if args.half else ''}")
+    return 0
+
+
 # --- train ----------------------------------------------------------------------------------
 
 
@@ -146,7 +166,7 @@ def run_enhance(args: argparse.Namespace) -> int:
 
 # --- main -----------------------------------------------------------------------------------
 
-PARSERS = [add_convert_parser, add_train_parser, add_enhance_parser]
+PARSERS = [add_convert_parser, add_export_parser, add_train_parser, add_enhance_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

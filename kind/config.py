@@ -37,6 +37,7 @@ class TrainConfig:
     save_every: int = 5000  # steps between numbered checkpoints (last.pt is written at each validation)
     val_images: int = 4  # validation images shown in TensorBoard
     threads: int = 0  # CPU threads for torch (0 = torch's default)
+    max_seconds: float = 0.0  # stop (validating and writing last.pt) after this much training time; 0 = no limit
 
 
 @dataclass

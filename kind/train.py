@@ -353,7 +353,7 @@ def train(stage_name: str, config: TrainConfig, resume: str | None = None, progr
             checkpoint_to("best.pt")
 
     model.train()
-    timer = time.perf_counter()
+    started = timer = time.perf_counter()
     while state.step < config.steps:
         lr = learning_rate(config, state.step)
         for group in optimizer.param_groups:
@@ -383,11 +383,15 @@ def train(stage_name: str, config: TrainConfig, resume: str | None = None, progr
             writer.add_scalar("train/lr", lr, state.step)
             writer.add_scalar("train/steps_per_second", config.log_every / max(elapsed, 1e-9), state.step)
         bar.update(1, loss=loss_value)
-        at_end = state.step == config.steps
+        out_of_time = config.max_seconds > 0 and time.perf_counter() - started > config.max_seconds
+        at_end = state.step == config.steps or out_of_time
         if (config.val_every and state.step % config.val_every == 0) or at_end:
             validate()
             state.last_checkpoint = checkpoint_to("last.pt")
         if config.save_every and state.step % config.save_every == 0:
             state.last_checkpoint = checkpoint_to(f"step_{state.step:07d}.pt")
+        if out_of_time:
+            bar.write(f"stopped at step {state.step}: max_seconds {config.max_seconds:g} reached (resume to continue)")
+            break
     writer.close()
     return state

@@ -100,3 +100,24 @@ def test_cli_train_with_overrides(dataset, tmp_path, capsys):
     assert "trained decom to step 2" in capsys.readouterr().out
     assert main(["train", "decom", "--set", "bogus=1"]) == 2
     assert "unknown keys ['bogus']" in capsys.readouterr().err
+
+
+def test_max_seconds_stops_with_a_resumable_checkpoint(dataset, tmp_path):
+    state = train("decom", config_for("decom", dataset, tmp_path, steps=10_000, max_seconds=0.5), progress=False)
+    assert 0 < state.step < 10_000
+    assert read_record(tmp_path / "last.pt")["step"] == state.step
+
+
+def test_export_slims_a_checkpoint(dataset, tmp_path, capsys):
+    train("decom", config_for("decom", dataset, tmp_path, steps=2), progress=False)
+    out = tmp_path / "decom.pt"
+    assert main(["export", str(tmp_path / "last.pt"), str(out), "--half"]) == 0
+    assert "from step 2 (float16)" in capsys.readouterr().out
+    record = read_record(out, "decom")
+    assert "optimizer" not in record and record["training"]["step"] == 2
+    assert all(v.dtype == torch.float16 for v in record["state_dict"].values())
+    model = load_network(out, "decom")
+    full = read_record(tmp_path / "last.pt")["state_dict"]
+    for key, value in model.state_dict().items():
+        assert value.dtype == torch.float32
+        torch.testing.assert_close(value, full[key], atol=1e-3, rtol=1e-3)
