@@ -95,7 +95,8 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"kind train: error: {error}", file=sys.stderr)
         return 3
     best = f", best validation {state.best:.4f}" if state.best is not None else ""
-    print(f"trained {args.stage} to step {state.step}{best}; checkpoints in {config.out_dir}")
+    speed = f" ({len(state.losses) / state.seconds:.2f} steps/s)" if state.seconds else ""
+    print(f"trained {args.stage} to step {state.step}{speed}{best}; checkpoints in {config.out_dir}")
     return 0
 
 
@@ -164,9 +165,176 @@ def run_enhance(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+# --- bench ----------------------------------------------------------------------------------
+
+
+def add_bench_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="latency, throughput, memory and GFLOP/s of the pipeline; prints a table, writes JSON",
+    )
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--weights", help="weights folder (default: the shipped ones, else random weights)")
+    p.add_argument("--repeat", type=int, default=10, help="timed runs per measurement (median reported)")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--folder", help="also time `kind enhance` on this folder (images/s)")
+    p.add_argument("--batch", type=int, default=0, help="also time batches of this many 600×400 images")
+    p.add_argument("--no-large", action="store_true", help="skip the 12-megapixel tiled photo")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    p.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA)")
+    p.add_argument("--tf-python", help="a Python with tensorflow + tf_slim: time the official TF graph in the same run")
+    p.add_argument("--json", help="write the measurements to this JSON file")
+
+
+@command("bench")
+def run_bench_command(args: argparse.Namespace) -> int:
+    from kind.bench import format_table, run_bench, write_json
+
+    result = run_bench(
+        device=args.device, precision=args.precision, weights=args.weights, repeat=args.repeat,
+        warmup=args.warmup, large=not args.no_large, folder=args.folder, memory=not args.no_memory,
+        batch=args.batch, tf_python=args.tf_python, compile=args.compile,
+    )
+    print(format_table(result))
+    if args.json:
+        write_json(result, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+# --- score, eval, table ---------------------------------------------------------------------
+
+EVAL_PROTOCOLS = ["official", "gt-ratio", "fixed", "auto", "input"]  # = kind.evaluate.PROTOCOLS
+
+
+def _crop_arg(text: str) -> int:
+    """``--crop``: a whole number of pixels >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels >= 0, got {value}")
+    return value
+
+
+def _eval_ratio_arg(text: str) -> float:
+    """``kind eval --ratio``: a finite number >= 0 (the ``auto`` rule is protocol ``auto``)."""
+    value = _ratio_arg(text)
+    if isinstance(value, str):
+        raise argparse.ArgumentTypeError("expected a number; for an automatic ratio use --protocol auto")
+    return value
+
+
+def add_score_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score",
+        help="PSNR / SSIM (and LOE) of a folder of outputs against a folder of ground truths",
+        description="Score the images of --pred against those of --gt, paired by file stem (1.png with "
+        "1.jpg), with the BasicSR (= MATLAB) PSNR and SSIM on uint8 RGB. Ground truths without a "
+        "prediction and predictions without a ground truth are listed, never silently dropped. "
+        "Exit status: 0 every file paired; 1 some files unpaired (the paired ones are still scored, "
+        "printed and written to --json); 2 bad arguments, no pair at all, or an unreadable file.",
+    )
+    p.add_argument("--pred", required=True, metavar="DIR", help="folder of enhanced images")
+    p.add_argument("--gt", required=True, metavar="DIR", help="folder of ground-truth images")
+    p.add_argument("--y", action="store_true", help="score the BT.601 Y channel instead of RGB")
+    p.add_argument("--crop", type=_crop_arg, default=0, metavar="N", help="pixels removed from each side (default 0)")
+    p.add_argument("--json", metavar="FILE", help="also write the scores (mean, per_image, missing, extra) as JSON")
+    p.add_argument("--loe-inputs", metavar="DIR", help="folder of the low-light inputs: adds LOE (input vs prediction)")
+
+
+@command("score")
+def run_score(args: argparse.Namespace) -> int:
+    from kind.evaluate import write_json
+    from kind.score import format_report, score_folders
+
+    result = score_folders(args.pred, args.gt, y_channel=args.y, crop_border=args.crop, with_loe_inputs=args.loe_inputs)
+    print(format_report(result))
+    if args.json:
+        write_json(args.json, {"pred": args.pred, "gt": args.gt, **result})
+    if result["missing"] or result["extra"]:
+        print(f"kind score: {len(result['missing'])} ground truth(s) without a prediction, "
+              f"{len(result['extra'])} prediction(s) without a ground truth", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_eval_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="enhance a paired folder (DIR/low, DIR/high) with a protocol and score it",
+        description="Run a KinD pipeline on every pair of DIR/low and DIR/high and score the outputs "
+        "against the ground-truth files (PSNR, SSIM, PSNR-Y, SSIM-Y: BasicSR/MATLAB on uint8; LOE: "
+        "low input vs output; seconds per image: median, pipeline only). Protocols: "
+        "official = the authors' LOL evaluation (ratio from the ground truth's decomposition, "
+        "mean(L_gt / (L_low + 1e-4)); output R_restored x L_adjusted); "
+        "gt-ratio = the general pipeline (darkness weight, blend with the input) at that same "
+        "ground-truth ratio; fixed = the general pipeline at --ratio (default 5), no ground truth; "
+        "auto = the general pipeline with an automatic ratio per image, no ground truth; "
+        "input = the low images themselves scored against the ground truth (no weights). "
+        "Scores are against the ground-truth files as read (uint8), not the stretched ground truth the "
+        "networks see; --out receives <stem>.png, exactly the arrays that were scored.",
+    )
+    p.add_argument("--data", required=True, metavar="DIR",
+                   help="folder with low/ and high/ (e.g. LOLdataset/eval15)")
+    p.add_argument("--protocol", required=True, choices=EVAL_PROTOCOLS, help="how the ratio is chosen (see above)")
+    p.add_argument("--weights", metavar="DIR",
+                   help="folder with decom.pt, restore.pt, adjust.pt (default: checkpoints/)")
+    p.add_argument("--label", help="short name of the weights in the JSON and the table (default: the folder's name)")
+    p.add_argument("--ratio", type=_eval_ratio_arg, metavar="FLOAT", help="the ratio of protocol fixed (default 5.0)")
+    p.add_argument("--out", metavar="DIR", help="write the outputs here as <stem>.png")
+    p.add_argument("--json", metavar="FILE", help="write the result (mean, per_image, protocol, weights) as JSON")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:1, ...")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="network precision (default fp32)")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+@command("eval")
+def run_eval_command(args: argparse.Namespace) -> int:
+    from kind.evaluate import format_eval_report, run_eval
+
+    result = run_eval(args.data, args.protocol, weights=args.weights, ratio=args.ratio, out_dir=args.out,
+                      json_path=args.json, device=args.device, precision=args.precision,
+                      progress=not args.quiet, label=args.label)
+    print(format_eval_report(result))
+    return 0
+
+
+def add_table_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "table",
+        help="a markdown results table from `kind eval --json` files, beside the published numbers",
+        description="Build the results table: the published KinD numbers (marked reported, with their "
+        "source), then one row per result file with its weights, protocol, PSNR, SSIM, PSNR-Y, "
+        "SSIM-Y, LOE, seconds per image and device. Prints the markdown.",
+    )
+    p.add_argument("--runs", nargs="+", required=True, metavar="JSON", help="result files of kind eval --json")
+    p.add_argument("--out-md", metavar="FILE", help="also write the markdown here")
+    p.add_argument("--out-json", metavar="FILE", help="also write the rows as JSON here")
+
+
+@command("table")
+def run_table(args: argparse.Namespace) -> int:
+    from kind.evaluate import write_table
+
+    print(write_table(args.runs, args.out_md, args.out_json))
+    return 0
+
+
 # --- main -----------------------------------------------------------------------------------
 
-PARSERS = [add_convert_parser, add_export_parser, add_train_parser, add_enhance_parser]
+PARSERS = [
+    add_convert_parser,
+    add_export_parser,
+    add_train_parser,
+    add_enhance_parser,
+    add_bench_parser,
+    add_score_parser,
+    add_eval_parser,
+    add_table_parser,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

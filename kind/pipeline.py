@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -116,29 +117,40 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 class Runner:
     """The three networks ready for inference on one device in one precision.
 
-    Inputs and outputs are float32 N×C×H×W tensors on ``self.device``. On CPU with oneDNN the
-    convolutions are fused (:mod:`kind.fast`); ``bf16`` uses bf16 convolutions (CPU with
-    AVX512-BF16/AMX, or CUDA autocast). ``fp32`` is exact to float rounding.
+    Inputs and outputs are float32 N×C×H×W tensors on ``self.device``. With ``fast`` (the default)
+    the CPU path fuses the convolutions with oneDNN (:mod:`kind.fast`) and the CUDA path runs
+    channels_last; ``fast=False`` is the plain eager port, the reference; ``compile`` wraps the
+    networks in ``torch.compile``. ``bf16`` uses bf16
+    convolutions (CPU with AVX512-BF16/AMX, or CUDA autocast); ``fp32`` is exact to float rounding.
     """
 
-    def __init__(self, nets: KinDNets, device: str | torch.device = "auto", precision: str = "fp32"):
+    def __init__(
+        self,
+        nets: KinDNets,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+        fast: bool = True,
+        compile: bool = False,
+    ):
         if precision not in PRECISIONS:
             raise ValueError(f"precision: expected one of {sorted(PRECISIONS)}, got {precision!r}")
         self.device = resolve_device(device)
         self.precision = precision
         self.dtype = PRECISIONS[precision]
         models = (nets.decom, nets.restore, nets.adjust)
-        if self.device.type == "cpu":
-            if precision == "bf16" and not cpu_bf16_supported():
-                raise RuntimeError("--precision bf16: this CPU has no native bf16 convolutions (AVX512-BF16/AMX)")
-            self.fused = cpu_fusion_available()
-            if self.fused:
-                models = tuple(fuse_for_cpu(m.cpu(), precision) for m in models)
-            elif precision != "fp32":
-                raise RuntimeError("--precision bf16 needs PyTorch with oneDNN on CPU")
+        self.fused = fast and self.device.type == "cpu" and cpu_fusion_available()
+        if self.device.type == "cpu" and precision == "bf16":
+            if not (self.fused and cpu_bf16_supported()):
+                raise RuntimeError("--precision bf16 needs a CPU with native bf16 convolutions (AVX512-BF16/AMX) and oneDNN")
+        if self.fused:
+            models = tuple(fuse_for_cpu(m.cpu(), precision) for m in models)
         else:
-            self.fused = False
-            models = tuple(m.to(self.device, memory_format=torch.channels_last).eval() for m in models)
+            self.memory_format = torch.channels_last if fast else torch.contiguous_format
+            models = tuple(copy.deepcopy(m).to(self.device, memory_format=self.memory_format).eval() for m in models)
+            if self.device.type == "cuda":
+                torch.backends.cudnn.benchmark = True  # fastest kernels per input size
+        if compile:  # worth it on CUDA for many images of one size; the CPU fast path is already fused
+            models = tuple(torch.compile(m) for m in models)
         self.decom, self.restore, self.adjust = models
 
     @contextlib.contextmanager
@@ -153,8 +165,9 @@ class Runner:
             yield
 
     def _in(self, x: Tensor) -> Tensor:
-        dtype = self.dtype if self.fused else torch.float32
-        return prepare_input(x.to(self.device), dtype)
+        if self.fused:
+            return prepare_input(x, self.dtype)
+        return x.to(self.device).contiguous(memory_format=self.memory_format)
 
     def decompose(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """S N×3×H×W → (R N×3×H×W, L N×1×H×W)."""
