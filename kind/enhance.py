@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import sys
 import threading
 import time
 from collections import deque
@@ -62,8 +61,10 @@ from kind.pipeline import (
     needs_tiling,
     resolve_device,
 )
+from kind.progress import Progress
 from kind.weights import load_weights_dir
 
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"  # bundled low-light samples for `kind demo`
 DEFAULT_TILE = 512  # tile side in pixels when an image is tiled without --tile
 DEFAULT_OVERLAP = 128  # pixels shared by neighbouring tiles (at most a quarter of the tile)
 AUTO_TILE_PIXELS = 4_000_000  # images with more pixels are tiled automatically (~4 MP)
@@ -72,6 +73,7 @@ PREFETCH = 2  # images decoded ahead of the one being enhanced
 READ_THREADS = 2  # decoder threads
 PENDING_WRITES = 2  # finished images waiting for, or in, the writer thread
 MAP_NAMES = ("R", "L", "R_restored", "L_adjusted")  # --save-maps suffixes, as in Enhanced.maps()
+PROGRESS_LOG_S = 10.0  # seconds between progress lines when stderr is not a terminal
 IMAGE_ERRORS = (ValueError, RuntimeError, OSError, MemoryError)  # per-image failures (ImageReadError is a ValueError)
 
 
@@ -288,15 +290,15 @@ def enhance_jobs(
     start = time.monotonic()
     todo = [job for job in jobs if not (skip_existing and job.output.exists())]
     summary = Summary(skipped=len(jobs) - len(todo))
-    stream = progress if not isinstance(progress, bool) else sys.stderr
-    bar = _Progress(len(todo), stream, enabled=progress is not False)
+    stream = None if isinstance(progress, bool) else progress  # None: stderr
+    bar = Progress(len(todo), desc="enhance", unit="img", stream=stream, enabled=progress is not False,
+                   log_interval=PROGRESS_LOG_S)
     keep_maps = any(job.maps for job in todo)
     try:
         with _prefetched(todo) as reads, _Writer(summary, bar) as writer:
             for job, read in reads:
-                bar.begin(job.source.relpath)
                 _run_job(job, read, runner, writer, summary, bar, ratio, tile, auto_tile_pixels, keep_maps)
-                bar.advance()
+                bar.update()
     finally:
         bar.close()
     summary.seconds = time.monotonic() - start
@@ -321,7 +323,7 @@ def _run_job(
     runner: Runner,
     writer: _Writer,
     summary: Summary,
-    bar: _Progress,
+    bar: Progress,
     ratio: RatioChoice,
     tile: int | None,
     auto_tile_pixels: int,
@@ -331,9 +333,15 @@ def _run_job(
 
     A function of its own so that the image and its maps are freed as soon as it returns.
     """
+    name = str(job.source.relpath)
+    bar.set_status(name)
+
+    def tiles(done: int, total: int) -> None:
+        bar.set_status(f"{name} tile {done}/{total}")
+
     try:
         loaded = read.result()
-        result = enhance_image(runner, loaded.rgb, ratio, tile, auto_tile_pixels, keep_maps, bar.tiles)
+        result = enhance_image(runner, loaded.rgb, ratio, tile, auto_tile_pixels, keep_maps, tiles)
         files = files_for(job, loaded, result)
     except IMAGE_ERRORS as error:
         _fail(summary, bar, job, error)
@@ -341,10 +349,11 @@ def _run_job(
     writer.submit(job, files)
 
 
-def _fail(summary: Summary, bar: _Progress, job: Job, error: BaseException) -> None:
+def _fail(summary: Summary, bar: Progress, job: Job, error: BaseException) -> None:
     reason = failure_reason(error, job.source.path)
     summary.failed.append((job.source.path, reason))  # list.append is atomic: safe from the writer thread
-    bar.note(f"failed: {job.source.path}: {reason}")
+    if bar.enabled:  # without a bar the failures appear only in the summary
+        bar.write(f"failed: {job.source.path}: {reason}")
 
 
 @contextlib.contextmanager
@@ -375,7 +384,7 @@ class _Writer:
     failure. Leaving the ``with`` block waits for every write.
     """
 
-    def __init__(self, summary: Summary, bar: _Progress, pending: int = PENDING_WRITES):
+    def __init__(self, summary: Summary, bar: Progress, pending: int = PENDING_WRITES):
         self._summary = summary
         self._bar = bar
         self._slots = threading.BoundedSemaphore(pending)
@@ -407,107 +416,6 @@ class _Writer:
         self._pool.shutdown(wait=True)
 
 
-# --- progress -----------------------------------------------------------------------------------
-
-
-class _Progress:
-    """A progress line on ``stream``: images done, images/s, ETA, current file, tile progress.
-
-    On a terminal the line is redrawn in place at most ``REDRAW_S`` apart; otherwise a plain line is
-    printed at most every ``PLAIN_S`` seconds and once at the end. Thread-safe.
-    """
-
-    REDRAW_S = 0.1
-    PLAIN_S = 10.0
-    WIDTH = 24
-
-    def __init__(self, total: int, stream: TextIO, enabled: bool = True, clock: Callable[[], float] = time.monotonic):
-        self.total = total
-        self.done = 0
-        self.stream = stream
-        self.enabled = enabled and total > 0
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.clock = clock
-        self.start = clock()
-        self._last = -math.inf
-        self._name = ""
-        self._tiles = ""
-        self._drawn = False
-        self._lock = threading.Lock()
-
-    def begin(self, name: object) -> None:
-        self._name, self._tiles = str(name), ""
-        self._draw()
-
-    def tiles(self, done: int, total: int) -> None:
-        self._tiles = f"tile {done}/{total}"
-        self._draw()
-
-    def advance(self) -> None:
-        self.done += 1
-        self._name = self._tiles = ""
-        self._draw(force=self.done == self.total)
-
-    def note(self, message: str) -> None:
-        """Print a message on its own line (a failure), keeping the bar below it."""
-        if not self.enabled:
-            return
-        with self._lock:
-            self._clear()
-            print(message, file=self.stream, flush=True)
-            self._last = -math.inf  # redraw at the next update
-
-    def close(self) -> None:
-        if self.enabled and self.tty and self._drawn:
-            with self._lock:
-                self.stream.write("\n")
-                self.stream.flush()
-
-    def line(self) -> str:
-        elapsed = max(self.clock() - self.start, 1e-9)
-        rate = self.done / elapsed
-        eta = _clock_time((self.total - self.done) / rate) if rate > 0 else "--:--"
-        parts = [f"{self.done}/{self.total}", f"{rate:.2f} img/s", f"ETA {eta}"]
-        parts += [part for part in (self._name, self._tiles) if part]
-        if self.tty:
-            filled = self.WIDTH * self.done // max(self.total, 1)
-            parts.insert(0, "[" + "#" * filled + "." * (self.WIDTH - filled) + "]")
-        return "enhance " + " ".join(parts)
-
-    def _draw(self, force: bool = False) -> None:
-        if not self.enabled:
-            return
-        with self._lock:
-            now = self.clock()
-            if not force and now - self._last < (self.REDRAW_S if self.tty else self.PLAIN_S):
-                return
-            self._last = now
-            if self.tty:
-                columns = _terminal_columns(self.stream)
-                self.stream.write("\r" + self.line()[: columns - 1].ljust(columns - 1))
-            else:
-                self.stream.write(self.line() + "\n")
-            self.stream.flush()
-            self._drawn = True
-
-    def _clear(self) -> None:
-        if self.tty and self._drawn:
-            self.stream.write("\r" + " " * (_terminal_columns(self.stream) - 1) + "\r")
-
-
-def _clock_time(seconds: float) -> str:
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-def _terminal_columns(stream: TextIO) -> int:
-    try:
-        return max(os.get_terminal_size(stream.fileno()).columns, 20)
-    except (AttributeError, OSError, ValueError):
-        return 80
-
-
 # --- runner -------------------------------------------------------------------------------------
 
 
@@ -531,6 +439,7 @@ def load_runner(weights: str | os.PathLike | None = None, device: str = "auto", 
 
 
 __all__ = [
+    "ASSETS_DIR",
     "AUTO_TILE_PIXELS",
     "DEFAULT_OVERLAP",
     "DEFAULT_TILE",

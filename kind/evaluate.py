@@ -278,6 +278,7 @@ def evaluate_folder(
         scores = score_output(output, pair.high_u8, pair.low_u8)
         per_image[pair.name] = {**scores, "seconds": seconds, "ratio": image_ratio}
         bar.update(image=pair.name, psnr=scores["psnr"], ssim=scores["ssim"])
+    bar.close()
 
     mean = {key: float(np.mean([s[key] for s in per_image.values()])) for key in METRICS}
     times = [s["seconds"] for s in per_image.values() if s["seconds"] is not None]

@@ -126,7 +126,8 @@ def decom_validate(model: nn.Module, images: Images, config: TrainConfig) -> tup
     for i, (low, high) in enumerate(zip(images["low"], images["high"])):
         (r_low, l_low), (r_high, l_high) = model(low[None]), model(high[None])
         total, _ = losses.decomposition_loss(low[None], high[None], r_low, l_low, r_high, l_high)
-        rows.append({"loss": float(total), **{f"recon_{k}": v for k, v in quality(r_low * l_low, low[None]).items()}})
+        recon = {f"recon_{k}": v for k, v in quality(r_low * l_low, low[None]).items()}
+        rows.append({"loss": float(total), **recon, "L_low_mean": float(l_low.mean()), "L_high_mean": float(l_high.mean())})
         if i < config.val_images:
             shown[f"{i}"] = torch.cat([low[None], r_low, l_low.expand_as(r_low), high[None], r_high, l_high.expand_as(r_high)])
     return mean_metrics(rows), shown
@@ -396,6 +397,7 @@ def train(stage_name: str, config: TrainConfig, resume: str | None = None, progr
         if out_of_time:
             bar.write(f"stopped at step {state.step}: max_seconds {config.max_seconds:g} reached (resume to continue)")
             break
+    bar.close()
     writer.close()
     state.seconds = time.perf_counter() - started
     return state

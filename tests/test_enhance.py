@@ -8,7 +8,6 @@ tiling), not the enhancement quality. Images are tiny and generated in tmp_path.
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from PIL import Image
 
 import kind.enhance as enhance
 from kind.cli import main
-from kind.enhance import PREFETCH, Summary, _Progress, enhance_files, load_runner, plan_jobs
+from kind.enhance import PREFETCH, Summary, enhance_files, load_runner, plan_jobs
 from kind.imageio import save_png, to_uint8
 from kind.models import NETWORKS, build_network
 from kind.pipeline import Enhanced, enhance_general, minmax_stretch
@@ -289,7 +288,7 @@ def test_skip_existing(tmp_path, runner):
     assert _pixels(tmp_path / "out" / "y.png").shape == (H, W, 3)
 
 
-# --- threads and progress ----------------------------------------------------------------------------
+# --- threads -----------------------------------------------------------------------------------------
 
 
 def test_write_errors_are_reported_per_file(tmp_path, runner):
@@ -331,48 +330,3 @@ def test_prefetch_is_bounded_and_writes_are_joined(tmp_path, monkeypatch):
     assert len(list((tmp_path / "out").glob("*.png"))) == 10
     assert max(ahead) <= PREFETCH + 1
     assert not [t for t in threading.enumerate() if t.name.startswith(("kind-read", "kind-write"))]
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_progress_plain_lines_when_not_a_terminal():
-    stream, clock = io.StringIO(), _Clock()
-    bar = _Progress(3, stream, clock=clock)
-    for step in range(3):
-        bar.begin(f"{step}.png")
-        clock.now += 1
-        bar.tiles(1, 4)  # within PLAIN_S of the last line: not printed
-        bar.advance()
-    bar.close()
-    lines = stream.getvalue().splitlines()
-    assert "\r" not in stream.getvalue()
-    assert lines == ["enhance 0/3 0.00 img/s ETA --:-- 0.png", "enhance 3/3 1.00 img/s ETA 0:00"]
-
-
-def test_progress_redraws_in_place_on_a_terminal():
-    stream, clock = _Terminal(), _Clock()
-    bar = _Progress(2, stream, clock=clock)
-    bar.begin("big.png")
-    clock.now += 1
-    bar.tiles(2, 6)
-    bar.note("failed: x.png: broken")
-    bar.advance()
-    text = stream.getvalue()
-    assert "\r" in text and "tile 2/6" in text and "failed: x.png: broken\n" in text
-    assert "[############............] 1/2 1.00 img/s ETA 0:01" in text  # redrawn below the note
-    clock.now += 1
-    bar.advance()
-    bar.close()
-    assert "[########################] 2/2 1.00 img/s ETA 0:00" in stream.getvalue()
-    assert stream.getvalue().endswith("\n")
