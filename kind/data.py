@@ -14,9 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kind.imageio import IMAGE_SUFFIXES, read_image
+from kind.imageio import IMAGE_SUFFIXES, natural_key, read_image
 from kind.pipeline import minmax_stretch
-from kind.score import natural_key
 
 LOL_SPLITS = ("our485", "eval15")
 

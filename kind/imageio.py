@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import struct
 import sys
 import warnings
@@ -276,6 +277,16 @@ def save_png(
 # ---------------------------------------------------------------------------------------- inputs
 
 
+def natural_key(text: str) -> tuple[object, ...]:
+    """Sort key that orders digit runs by value: ``"2" < "10"``, ``"img2" < "img10"``.
+
+    ``re.split`` with a capturing group alternates text and digits, starting with text, so the
+    tuples compare text with text and int with int.
+    """
+    parts = re.split(r"(\d+)", text)
+    return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts))
+
+
 def output_relpath(relpath: str | os.PathLike) -> Path:
     """The output path relative to the output folder: the input's relpath with suffix ``.png``."""
     return Path(relpath).with_suffix(".png")
@@ -408,6 +419,7 @@ __all__ = [
     "LoadedImage",
     "collect_inputs",
     "make_panel",
+    "natural_key",
     "output_relpath",
     "read_image",
     "save_png",

@@ -46,6 +46,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kind.pipeline import gray
+
 __all__ = [
     "GRAY_WEIGHTS",
     "SSIM_WINDOW",
@@ -190,11 +192,12 @@ def gradient(x: Tensor, direction: str) -> Tensor:
 
 
 def rgb_to_gray(rgb: Tensor) -> Tensor:
-    r"""``tf.image.rgb_to_grayscale``: N x 3 x H x W -> N x 1 x H x W, ``0.2989 R + 0.587 G + 0.114 B``."""
+    r"""``tf.image.rgb_to_grayscale``: N x 3 x H x W -> N x 1 x H x W, ``0.2989 R + 0.587 G + 0.114 B``.
+
+    :func:`kind.pipeline.gray` with ``GRAY_WEIGHTS``, in the input's dtype.
+    """
     _check_tensor("rgb", rgb, channels=3)
-    r, g, b = rgb.unbind(dim=1)
-    wr, wg, wb = GRAY_WEIGHTS
-    return (wr * r + wg * g + wb * b).unsqueeze(1)
+    return gray(rgb, GRAY_WEIGHTS)
 
 
 def ssim(img1: Tensor, img2: Tensor) -> Tensor:
@@ -298,9 +301,9 @@ def decomposition_loss(
 
 def _smooth_term(gx_L: Tensor, gy_L: Tensor, image: Tensor) -> Tensor:
     """Official mutual_i_input_loss: mean(|G_x(L) / max(G_x(gray S), 0.01)| + the same in y)."""
-    gray = rgb_to_gray(image)
-    x_term = (gx_L / gradient(gray, "x").clamp_min(SMOOTH_FLOOR)).abs()
-    y_term = (gy_L / gradient(gray, "y").clamp_min(SMOOTH_FLOOR)).abs()
+    image_gray = rgb_to_gray(image)
+    x_term = (gx_L / gradient(image_gray, "x").clamp_min(SMOOTH_FLOOR)).abs()
+    y_term = (gy_L / gradient(image_gray, "y").clamp_min(SMOOTH_FLOOR)).abs()
     return (x_term + y_term).mean()
 
 

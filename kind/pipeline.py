@@ -46,7 +46,10 @@ def minmax_stretch(x: Tensor) -> Tensor:
 
 
 def gray(x: Tensor, weights: tuple[float, float, float] = SKIMAGE_GRAY) -> Tensor:
-    """Weighted sum of the RGB channels: N×3×H×W → N×1×H×W."""
+    """Weighted sum of the RGB channels in x's dtype: N×3×H×W → N×1×H×W.
+
+    skimage's weights by default; the training losses pass TensorFlow's (``kind.losses.rgb_to_gray``).
+    """
     kernel = x.new_tensor(weights).view(1, 3, 1, 1)
     return (x * kernel).sum(dim=1, keepdim=True)
 

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from kind.imageio import IMAGE_SUFFIXES, natural_key
 from kind.metrics import loe, psnr, ssim
 
-__all__ = ["IMAGE_EXTENSIONS", "Pair", "natural_key", "match_by_stem", "score_folders", "format_report"]
-
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+__all__ = ["Pair", "match_by_stem", "score_folders", "format_report"]
 
 
 class Pair(NamedTuple):
@@ -31,23 +29,13 @@ class Pair(NamedTuple):
     gt: Path
 
 
-def natural_key(text: str) -> Tuple[object, ...]:
-    """Sort key that orders digit runs by value: ``"2" < "10"``, ``"img2" < "img10"``.
-
-    ``re.split`` with a capturing group alternates text and digits, starting with text, so the
-    tuples compare text with text and int with int.
-    """
-    parts = re.split(r"(\d+)", text)
-    return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts))
-
-
 def _images_by_stem(folder: Path, role: str) -> Dict[str, Path]:
     """{stem: path} of the image files directly in ``folder``; two files of one stem is an error."""
     if not folder.is_dir():
         raise ValueError(f"{role} folder: expected a directory, got {str(folder)!r}")
     by_stem: Dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in IMAGE_EXTENSIONS or not path.is_file():
+        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
             continue
         if path.stem in by_stem:
             raise ValueError(
@@ -63,8 +51,8 @@ def match_by_stem(
 ) -> Tuple[List[Pair], List[str], List[str]]:
     """Pair the images of two folders by file stem.
 
-    Image files are those ending in png, jpg, jpeg, bmp, tif, tiff or webp (any case); sub-folders
-    are not searched.
+    Image files are those whose suffix is in :data:`kind.imageio.IMAGE_SUFFIXES` (png, jpg, jpeg,
+    bmp, tif, tiff or webp; any case); sub-folders are not searched.
 
     Returns:
         ``(pairs, missing_pred, extra_pred)``: pairs as :class:`Pair` ``(stem, pred, gt)`` in natural
@@ -84,7 +72,11 @@ def match_by_stem(
 
 
 def _read_rgb_uint8(path: Path) -> np.ndarray:
-    """Read an 8-bit image file as an HxWx3 uint8 RGB array (grey, palette and alpha converted)."""
+    """Read an 8-bit image file as an HxWx3 uint8 RGB array (grey, palette and alpha converted).
+
+    Not :func:`kind.imageio.read_image`: scoring takes the pixels as stored (no EXIF rotation) and
+    refuses 16-bit grey instead of reading it at 16 bits.
+    """
     try:
         with Image.open(path) as img:
             if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from kind.imageio import natural_key
 from kind.metrics import loe, psnr, ssim
-from kind.score import format_report, match_by_stem, natural_key, score_folders
+from kind.score import format_report, match_by_stem, score_folders
 
 
 def _save(path: Path, img: np.ndarray) -> None:
