@@ -7,15 +7,18 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+Handler = Callable[[argparse.Namespace], int]
+ParserBuilder = Callable[[argparse._SubParsersAction], argparse.ArgumentParser]
+SUBCOMMANDS: list[tuple[ParserBuilder, Handler]] = []  # in the order `kind --help` lists them
 
 
-def command(name: str):
-    """Register ``fn`` as the handler of subcommand ``name`` (returns the exit status)."""
+def subcommand(add_parser: ParserBuilder):
+    """Register the decorated function as the handler of the subcommand ``add_parser`` builds;
+    the handler returns the exit status."""
 
-    def register(fn: Callable[[argparse.Namespace], int]):
-        COMMANDS[name] = fn
-        return fn
+    def register(handler: Handler) -> Handler:
+        SUBCOMMANDS.append((add_parser, handler))
+        return handler
 
     return register
 
@@ -23,7 +26,7 @@ def command(name: str):
 # --- convert-tf ---------------------------------------------------------------------------
 
 
-def add_convert_parser(sub: argparse._SubParsersAction) -> None:
+def add_convert_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "convert-tf",
         help="convert an official TensorFlow checkpoint into a kind weight file",
@@ -33,9 +36,10 @@ def add_convert_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="TF checkpoint prefix (…/model.ckpt), its .index file, or its folder")
     p.add_argument("out", help="output .pt file")
     p.add_argument("--net", required=True, choices=["decom", "restore", "adjust"], help="which network")
+    return p
 
 
-@command("convert-tf")
+@subcommand(add_convert_parser)
 def run_convert(args: argparse.Namespace) -> int:
     from kind.tf_import import convert_tf_checkpoint
 
@@ -45,7 +49,7 @@ def run_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_export_parser(sub: argparse._SubParsersAction) -> None:
+def add_export_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "export",
         help="write a slim weight file (weights + training facts) from a training checkpoint",
@@ -53,9 +57,10 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="a checkpoint written by kind train (e.g. runs/restore/best.pt)")
     p.add_argument("out", help="output .pt file (e.g. checkpoints/restore.pt)")
     p.add_argument("--half", action="store_true", help="store the weights in float16 (loaded as float32)")
+    return p
 
 
-@command("export")
+@subcommand(add_export_parser)
 def run_export(args: argparse.Namespace) -> int:
     from kind.weights import export_weights
 
@@ -68,7 +73,7 @@ def run_export(args: argparse.Namespace) -> int:
 # --- train ----------------------------------------------------------------------------------
 
 
-def add_train_parser(sub: argparse._SubParsersAction) -> None:
+def add_train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="train one KinD stage (decom, adjust, restore) from a YAML config",
@@ -81,9 +86,10 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                    help="override one config field (repeatable), e.g. --set steps=2000")
     p.add_argument("--resume", metavar="PATH|auto", help="continue from a checkpoint; auto = OUT_DIR/last.pt if present")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
 
 
-@command("train")
+@subcommand(add_train_parser)
 def run_train(args: argparse.Namespace) -> int:
     from kind.config import load_config
     from kind.train import TrainingDiverged, train
@@ -127,7 +133,7 @@ def _tile_arg(text: str) -> int:
     return value
 
 
-def add_enhance_parser(sub: argparse._SubParsersAction) -> None:
+def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "enhance",
         help="enhance low-light images (files, folders, globs) into an output folder",
@@ -151,9 +157,10 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compare", action="store_true", help="also write <stem>_compare.png: input | output")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose output file exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
 
 
-@command("enhance")
+@subcommand(add_enhance_parser)
 def run_enhance(args: argparse.Namespace) -> int:
     from kind.enhance import enhance_jobs, load_runner, plan_jobs
 
@@ -165,10 +172,39 @@ def run_enhance(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def add_demo_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "demo",
+        help="enhance the bundled sample photos with the shipped weights (no download, no dataset)",
+        description="Run `kind enhance --compare` on the low-light samples bundled with kind "
+        "(kind/assets/) using the project's own trained weights, and say where the results are.",
+    )
+    p.add_argument("-o", "--out", default="kind-demo", metavar="OUTDIR", help="output folder (default: kind-demo)")
+    p.add_argument("--device", default="auto")
+    return p
+
+
+@subcommand(add_demo_parser)
+def run_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kind.enhance import ASSETS_DIR, enhance_jobs, load_runner, plan_jobs
+
+    jobs = plan_jobs([str(ASSETS_DIR)], args.out, save_maps=True, compare=True)
+    runner = load_runner(None, args.device)
+    summary = enhance_jobs(jobs, runner, ratio=5.0)
+    print(summary.report())
+    out = Path(args.out).resolve()
+    print(f"enhanced images, decomposition maps and input | output panels are in {out}:")
+    for job in jobs:
+        print(f"  {job.compare}")
+    return 1 if summary.failed else 0
+
+
 # --- bench ----------------------------------------------------------------------------------
 
 
-def add_bench_parser(sub: argparse._SubParsersAction) -> None:
+def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "bench",
         help="latency, throughput, memory and GFLOP/s of the pipeline; prints a table, writes JSON",
@@ -185,9 +221,10 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA)")
     p.add_argument("--tf-python", help="a Python with tensorflow + tf_slim: time the official TF graph in the same run")
     p.add_argument("--json", help="write the measurements to this JSON file")
+    return p
 
 
-@command("bench")
+@subcommand(add_bench_parser)
 def run_bench_command(args: argparse.Namespace) -> int:
     from kind.bench import format_table, run_bench, write_json
 
@@ -227,7 +264,7 @@ def _eval_ratio_arg(text: str) -> float:
     return value
 
 
-def add_score_parser(sub: argparse._SubParsersAction) -> None:
+def add_score_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "score",
         help="PSNR / SSIM (and LOE) of a folder of outputs against a folder of ground truths",
@@ -243,9 +280,10 @@ def add_score_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", type=_crop_arg, default=0, metavar="N", help="pixels removed from each side (default 0)")
     p.add_argument("--json", metavar="FILE", help="also write the scores (mean, per_image, missing, extra) as JSON")
     p.add_argument("--loe-inputs", metavar="DIR", help="folder of the low-light inputs: adds LOE (input vs prediction)")
+    return p
 
 
-@command("score")
+@subcommand(add_score_parser)
 def run_score(args: argparse.Namespace) -> int:
     from kind.evaluate import write_json
     from kind.score import format_report, score_folders
@@ -261,7 +299,7 @@ def run_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_eval_parser(sub: argparse._SubParsersAction) -> None:
+def add_eval_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "eval",
         help="enhance a paired folder (DIR/low, DIR/high) with a protocol and score it",
@@ -289,9 +327,10 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="network precision (default fp32)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    return p
 
 
-@command("eval")
+@subcommand(add_eval_parser)
 def run_eval_command(args: argparse.Namespace) -> int:
     from kind.evaluate import format_eval_report, run_eval
 
@@ -302,7 +341,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_table_parser(sub: argparse._SubParsersAction) -> None:
+def add_table_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "table",
         help="a markdown results table from `kind eval --json` files, beside the published numbers",
@@ -313,9 +352,10 @@ def add_table_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", nargs="+", required=True, metavar="JSON", help="result files of kind eval --json")
     p.add_argument("--out-md", metavar="FILE", help="also write the markdown here")
     p.add_argument("--out-json", metavar="FILE", help="also write the rows as JSON here")
+    return p
 
 
-@command("table")
+@subcommand(add_table_parser)
 def run_table(args: argparse.Namespace) -> int:
     from kind.evaluate import write_table
 
@@ -325,18 +365,6 @@ def run_table(args: argparse.Namespace) -> int:
 
 # --- main -----------------------------------------------------------------------------------
 
-PARSERS = [
-    add_convert_parser,
-    add_export_parser,
-    add_train_parser,
-    add_enhance_parser,
-    add_bench_parser,
-    add_score_parser,
-    add_eval_parser,
-    add_table_parser,
-]
-
-
 def build_parser() -> argparse.ArgumentParser:
     from kind import __version__
 
@@ -345,8 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kind {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in PARSERS:
-        add(sub)
+    for add_parser, handler in SUBCOMMANDS:
+        add_parser(sub).set_defaults(handler=handler)
     return parser
 
 
@@ -354,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kind`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return args.handler(args)
     except (ValueError, OSError) as error:  # bad input: a message naming the file, no traceback
         if os.environ.get("KIND_DEBUG"):
             raise
