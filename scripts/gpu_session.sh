@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # One prepared GPU session (the lent-device tool runs it from the repository root):
-# train the three stages with the *-gpu configs inside their time budgets, export the weights
+# train stages with their *-gpu configs inside their time budgets, export the weights
 # we ship, and time the GPU inference paths. Everything to keep is written under $OUT.
 #
 #   DATA=.gpu_data/train80   a copy of the LOL training pairs that travels with the call
 #   DEVICE=cuda              (DEVICE=cpu plus SET="max_seconds=5" rehearses it on a CPU machine)
-#   STAGES="decom adjust restore"   the stages to train, in order
+#   STAGES=restore           the stages to train, in order (each needs configs/<stage>-gpu.yaml)
 #   SET="key=value ..."      overrides for every stage (e.g. decom_weights=.gpu_data/decom.pt)
 #   BENCH=1                  time the GPU inference paths afterwards
 # While a stage trains, its best checkpoint is exported to $OUT every 20 s, so a call cut short by
@@ -16,7 +16,7 @@ OUT=${OUT:-/tmp/gpu-session-out}
 DATA=${DATA:-.gpu_data/train80}
 DEVICE=${DEVICE:-cuda}
 SET=${SET:-}
-STAGES=${STAGES:-decom adjust restore}
+STAGES=${STAGES:-restore}
 BENCH=${BENCH:-1}
 mkdir -p "$OUT"
 if [ -d .whl ] && [ -z "${NO_WHEELS:-}" ]; then  # packages the device image lacks (kornia), carried as wheels
