@@ -71,8 +71,9 @@ from kind.fileio import atomic_write_text
 from kind.imageio import read_image, save_png
 from kind.metrics import loe, psnr, ssim
 from kind.pipeline import (
+    AUTO_EXPONENT,
     AUTO_RANGE,
-    AUTO_TARGET,
+    AUTO_SCALE,
     DEFAULT_RATIO,
     Enhanced,
     Runner,
@@ -106,7 +107,8 @@ def ratio_rule(protocol: str, ratio: float | None = None) -> str:
     if protocol == "fixed":
         return f"fixed {DEFAULT_RATIO if ratio is None else ratio:g}; general pipeline"
     if protocol == "auto":
-        return f"auto: clamp({AUTO_TARGET:g} / mean(L_low), {AUTO_RANGE[0]:g}, {AUTO_RANGE[1]:g}); general pipeline"
+        return (f"auto: clamp({AUTO_SCALE:.4g} · mean(L_low)^-{AUTO_EXPONENT:.4g}, {AUTO_RANGE[0]:g}, "
+                f"{AUTO_RANGE[1]:g}); general pipeline")
     if protocol == "input":
         return "none: the low input scored as it is"
     raise EvalError(f"protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")

@@ -96,15 +96,19 @@ def lol_ratio(illumination_low: Tensor, illumination_high: Tensor) -> Tensor:
     return torch.tensor([np.mean(q) for q in quotient], dtype=torch.float32)
 
 
-# Auto ratio: fitted on LOL training pairs (not eval15) — see scripts/fit_auto_ratio.py and the README.
-AUTO_TARGET = 0.45
+# The automatic ratio, r = AUTO_SCALE · mean(L_low)^(−AUTO_EXPONENT) clamped to AUTO_RANGE: a
+# least-squares fit in log space of the ground-truth ratios of LOL training pairs (never eval15)
+# against the mean illumination of the low image, for the shipped DecomNet
+# (scripts/fit_auto_ratio.py prints the fit; README, "Choosing the ratio").
+AUTO_SCALE = 0.45
+AUTO_EXPONENT = 1.0
 AUTO_RANGE = (1.0, 10.0)
 
 
 def auto_ratio(illumination_low: Tensor) -> Tensor:
-    """A ratio for each image without ground truth: ``AUTO_TARGET / mean(L)``, clamped: → (N,)."""
+    """A ratio for each image without ground truth, from its own illumination: N×1×H×W → (N,)."""
     mean = illumination_low.float().flatten(1).mean(dim=1).clamp(min=1e-4)
-    return (AUTO_TARGET / mean).clamp(*AUTO_RANGE).cpu()
+    return (AUTO_SCALE * mean ** (-AUTO_EXPONENT)).clamp(*AUTO_RANGE).cpu()
 
 
 # --- networks on a device ------------------------------------------------------------------
