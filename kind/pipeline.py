@@ -77,9 +77,11 @@ def gaussian_blur_nearest(x: Tensor, sigma: float, truncate: float = GAUSSIAN_TR
 
 
 def darkness_weight(reflectance: Tensor) -> Tensor:
-    """``min(sqrt(2·G_σ3(gray(R))), 1)``: N×3×H×W → N×1×H×W. Keeps very dark regions from turning grey."""
-    blurred = gaussian_blur_nearest(gray(reflectance).double(), DARKNESS_SIGMA)
-    return torch.clamp(torch.sqrt(2 * blurred.clamp(min=0)), max=1).to(reflectance.dtype)
+    """``min(sqrt(2·G_σ3(gray(R))), 1)``: N×3×H×W → N×1×H×W float64 (scikit-image's precision).
+
+    Keeps very dark regions from turning grey."""
+    blurred = gaussian_blur_nearest(gray(reflectance.double()), DARKNESS_SIGMA)
+    return torch.clamp(torch.sqrt(2 * blurred.clamp(min=0)), max=1)
 
 
 def blend_with_input(image: Tensor, illumination: Tensor, enhanced: Tensor) -> Tensor:
@@ -200,7 +202,7 @@ class Runner:
 
 @dataclass
 class Enhanced:
-    """A pipeline's result; every image N×C×H×W float32 in [0,1]."""
+    """A pipeline's result: N×C×H×W images in [0,1], float32 (``output`` float64 in the photo pipeline)."""
 
     output: Tensor
     reflectance: Tensor
@@ -238,8 +240,9 @@ def enhance_general(runner: Runner, image: Tensor, ratio: RatioChoice = DEFAULT_
     restored = runner.restore_reflectance(reflectance, illumination)
     adjusted = runner.adjust_illumination(illumination, ratios)
     image = image.to(restored.device)
-    enhanced = restored * darkness_weight(reflectance) * adjusted
-    output = blend_with_input(image, illumination, enhanced)
+    # float64 like the official numpy code, whose scikit-image weight promotes the arithmetic
+    enhanced = restored.double() * darkness_weight(reflectance) * adjusted.double()
+    output = blend_with_input(image.double(), illumination.double(), enhanced)
     return Enhanced(output, reflectance, illumination, restored, adjusted, ratios)
 
 

@@ -7,6 +7,8 @@ in a separate virtual environment: ``pip install tensorflow-cpu tf_slim``.
         --input x.npy --ratio 5 --out ref.npz          # R, L, restored R, adjusted L (NCHW)
     python scripts/official_tf_graph.py random-checkpoint --net restore --out DIR/model.ckpt
     python scripts/official_tf_graph.py time --decom CKPT --adjust CKPT --height 400 --width 600
+    python scripts/official_tf_graph.py enhance --decom CKPT --adjust CKPT --restore CKPT --out DIR x.jpg ...
+    python scripts/official_tf_graph.py lol --decom CKPT --adjust CKPT --restore CKPT --data eval15 --out DIR
 
 Without a restoration checkpoint the restoration net runs with random (Glorot) weights; use
 ``random-checkpoint`` to write such weights as a real TF checkpoint, which ``kind convert-tf`` then
@@ -117,6 +119,62 @@ def cmd_outputs(args):
     np.savez(args.out, **{n: v.transpose(0, 3, 1, 2) for n, v in zip(names, values)})
 
 
+def load_official(path):
+    """The official loader: RGB float32 / 255, stretched by the image's own min and max."""
+    from PIL import Image
+
+    image = np.array(Image.open(path).convert("RGB"), dtype="float32") / 255.0
+    low, high = np.max(image), np.min(image)
+    return np.float32((image - high) / np.maximum(low - high, 0.001))
+
+
+def save_official(path, image):
+    from PIL import Image
+
+    Image.fromarray(np.clip(np.squeeze(image) * 255.0, 0, 255.0).astype("uint8")).save(path, "png")
+
+
+def cmd_enhance(args):
+    """The authors' pipeline for photos (evaluate.py), one image at a time, PNG outputs."""
+    from pathlib import Path
+
+    from skimage import color, filters
+
+    x, ratio_in, outputs = build()
+    sess = session_with_weights(args)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in args.inputs:
+        image = load_official(path)[None]
+        reflectance, illumination, restored = sess.run(outputs[:3], {x: image})
+        h, w = image.shape[1:3]
+        plane = (np.ones([h, w]) * args.ratio)[None, :, :, None]
+        adjusted = sess.run(outputs[3], {x: image, ratio_in: plane})
+        gray = color.rgb2gray(np.squeeze(reflectance))
+        weight = np.minimum((filters.gaussian(gray, 3) * 2) ** 0.5, 1)[None, :, :, None]
+        fused = illumination * image + (1 - illumination) * (restored * weight * adjusted)
+        save_official(out_dir / (Path(path).stem + ".png"), fused)
+
+
+def cmd_lol(args):
+    """The authors' LOL evaluation (evaluate_LOLdataset.py): ratio from the ground truth."""
+    from pathlib import Path
+
+    x, ratio_in, outputs = build()
+    sess = session_with_weights(args)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for low_path in sorted(Path(args.data, "low").iterdir()):
+        low = load_official(low_path)[None]
+        high = load_official(Path(args.data, "high", low_path.name))[None]
+        r_low, i_low, restored = sess.run(outputs[:3], {x: low})
+        i_high = sess.run(outputs[1], {x: high})
+        ratio = np.mean(i_high / (i_low + 0.0001))
+        plane = (np.ones(low.shape[1:3]) * ratio)[None, :, :, None]
+        adjusted = sess.run(outputs[3], {x: low, ratio_in: plane})
+        save_official(out_dir / (low_path.stem + ".png"), restored * adjusted)
+
+
 def cmd_random_checkpoint(args):
     v1.set_random_seed(args.seed)
     build()
@@ -161,12 +219,23 @@ def main():
     timing.add_argument("--width", type=int, default=600)
     timing.add_argument("--warmup", type=int, default=2)
     timing.add_argument("--repeat", type=int, default=5)
+    for name in ("enhance", "lol"):
+        p = sub.add_parser(name)
+        for net in SCOPES:
+            p.add_argument(f"--{net}", help=f"TF checkpoint prefix of the {net} network")
+        p.add_argument("--threads", type=int, default=0)
+        p.add_argument("--out", required=True)
+    sub.choices["enhance"].add_argument("inputs", nargs="+")
+    sub.choices["enhance"].add_argument("--ratio", type=float, default=5.0)
+    sub.choices["lol"].add_argument("--data", required=True, help="folder with low/ and high/")
     rand = sub.add_parser("random-checkpoint")
     rand.add_argument("--net", choices=sorted(SCOPES), required=True)
     rand.add_argument("--out", required=True)
     rand.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    {"outputs": cmd_outputs, "time": cmd_time, "random-checkpoint": cmd_random_checkpoint}[args.command](args)
+    commands = {"outputs": cmd_outputs, "time": cmd_time, "enhance": cmd_enhance, "lol": cmd_lol,
+                "random-checkpoint": cmd_random_checkpoint}
+    commands[args.command](args)
 
 
 if __name__ == "__main__":
