@@ -119,18 +119,13 @@ def _job(item: InputFile, out_dir: Path, save_maps: bool, compare: bool) -> Job:
     return Job(item, output, maps, beside("compare") if compare else None)
 
 
-def input_root(item: InputFile) -> Path:
-    """The folder argument an input came from; a file or glob match's own folder."""
-    return item.path.parents[len(item.relpath.parts) - 1]
-
-
 def check_outputs(jobs: Sequence[Job], out_dir: str | os.PathLike) -> None:
     """Raise ValueError unless every output is safe to write.
 
     Refused, in this order: an ``out_dir`` that is not a folder; an ``out_dir`` that is, or lies
-    inside, an input folder (a folder argument, or the folder of a file argument) unless it is empty
-    or absent; any output inside an input folder that ``out_dir`` is not inside; an output path equal
-    to an input file (implied by the checks before; kept as the invariant that matters most); two
+    inside, an input folder (a folder argument, or a glob match's folder — folders that are searched;
+    a file named on its own makes no input folder) unless it is empty or absent; any output inside an input folder that ``out_dir`` is not inside; an output path equal
+    to an input file; two
     jobs writing one file (e.g. ``x.png``'s ``--save-maps`` file ``x_R.png`` and the output of an
     input ``x_R.jpg``).
 
@@ -141,7 +136,7 @@ def check_outputs(jobs: Sequence[Job], out_dir: str | os.PathLike) -> None:
     out = out_dir.resolve()
     if out.exists() and not out.is_dir():
         raise ValueError(f"output folder {out_dir}: exists and is not a folder")
-    roots = {input_root(job.source).resolve() for job in jobs}
+    roots = {job.source.root.resolve() for job in jobs if job.source.root is not None}
     out_empty = not out.exists() or next(out.iterdir(), None) is None
     for root in sorted(roots):
         if out.is_relative_to(root) and not out_empty:
@@ -453,7 +448,6 @@ __all__ = [
     "enhance_jobs",
     "failure_reason",
     "files_for",
-    "input_root",
     "load_runner",
     "plan_jobs",
     "to_image",

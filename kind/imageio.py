@@ -82,10 +82,12 @@ class LoadedImage:
 @dataclass(frozen=True)
 class InputFile:
     """One input image: its path, and its path relative to the folder argument it came from (just
-    the file name for file and glob arguments)."""
+    the file name for file and glob arguments). ``root`` is the folder that was searched for it —
+    the folder argument, or a glob match's folder — and None for a file named on its own."""
 
     path: Path
     relpath: Path
+    root: Path | None = None
 
 
 # ---------------------------------------------------------------------------------------- reading
@@ -342,7 +344,7 @@ def _expand(arg: str) -> list[InputFile]:
     if path.is_dir():
         return _walk_folder(path)
     matches = sorted(Path(match) for match in glob.glob(arg, recursive=True))
-    return [InputFile(path=m, relpath=Path(m.name)) for m in matches if m.is_file() and _is_image_name(m)]
+    return [InputFile(m, Path(m.name), m.parent) for m in matches if m.is_file() and _is_image_name(m)]
 
 
 def _walk_folder(root: Path) -> list[InputFile]:
@@ -352,7 +354,7 @@ def _walk_folder(root: Path) -> list[InputFile]:
         for name in names:
             if not name.startswith(".") and _is_image_name(Path(name)):
                 path = Path(folder, name)
-                files.append(InputFile(path=path, relpath=path.relative_to(root)))
+                files.append(InputFile(path, path.relative_to(root), root))
     return sorted(files, key=lambda item: item.relpath.parts)
 
 

@@ -258,10 +258,20 @@ def test_bad_options_refused_before_any_work(tmp_path, options, message):
 
 def test_refuses_output_over_input(tmp_path):
     _save(tmp_path / "x.png", _photo())
-    with pytest.raises(ValueError, match="is the input folder .* not empty"):
+    with pytest.raises(ValueError, match="the output would overwrite the input"):
         plan_jobs([str(tmp_path / "x.png")], tmp_path)
     with pytest.raises(ValueError, match="is the input folder .* not empty"):
         plan_jobs([str(tmp_path)], tmp_path)
+
+
+def test_a_file_argument_makes_no_input_folder(tmp_path):
+    """`kind enhance dark.jpg -o out/` may run again into a non-empty out/ beside the photo."""
+    _save(tmp_path / "x.png", _photo())
+    _save(tmp_path / "out" / "old.png", _photo())
+    jobs = plan_jobs([str(tmp_path / "x.png")], tmp_path / "out")
+    assert [job.output for job in jobs] == [tmp_path / "out" / "x.png"]
+    with pytest.raises(ValueError, match="is inside the input folder .* not empty"):
+        plan_jobs([str(tmp_path / "*.png")], tmp_path / "out")  # a glob searches its folder
 
 
 def test_refuses_output_into_an_input_folder(tmp_path):
