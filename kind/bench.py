@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -134,7 +135,8 @@ def bench_folder(runner: Runner, folder: Path) -> dict[str, float]:
 
 
 def peak_rss_mb(height: int, width: int, device: str, precision: str, weights: str | None) -> float:
-    """Peak resident memory (MB) of a fresh process enhancing one ``height``×``width`` image."""
+    """Peak resident memory (MB) of a fresh process running ``kind enhance`` on one
+    ``height``×``width`` JPEG (decode, stretch, networks — tiled above 4 MP — encode)."""
     args = [sys.executable, "-m", "kind.bench", "--child-memory", f"{height}x{width}", "--device", device, "--precision", precision]
     if weights:
         args += ["--weights", weights]
@@ -143,14 +145,22 @@ def peak_rss_mb(height: int, width: int, device: str, precision: str, weights: s
 
 
 def _child_memory(size: str, device: str, precision: str, weights: str | None) -> None:
+    from PIL import Image
+
+    from kind.enhance import enhance_files
+
     height, width = (int(v) for v in size.split("x"))
     nets, _ = bench_nets(weights)
     runner = Runner(nets, device, precision)
-    image = torch.rand(1, 3, height, width)
-    if height * width > 4_000_000:
-        enhance_tiled(runner, image, 5.0)
-    else:
-        enhance_general(runner, image, 5.0)
+    del nets
+    rows = np.linspace(0, 60, height, dtype=np.float32)[:, None, None]
+    cols = np.linspace(0, 40, width, dtype=np.float32)[None, :, None]
+    pixels = (rows + cols + np.random.default_rng(0).integers(0, 20, (height, width, 3))).astype(np.uint8)
+    with tempfile.TemporaryDirectory() as folder:
+        photo = Path(folder) / "photo.jpg"
+        Image.fromarray(pixels).save(photo, quality=90)
+        del pixels
+        enhance_files([str(photo)], Path(folder) / "out", runner, progress=False)
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
