@@ -45,6 +45,7 @@ class DecomConfig(TrainConfig):
     """Stage 1: DecomNet. Batch 10 × 48², 2000 epochs, lr 1e-4 constant."""
 
     out_dir: str = "runs/decom"
+    equal_r_weight: float = 0.01  # weight of the reflectance-similarity term |R_low − R_high| (official 0.01)
 
 
 @dataclass

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from kind import losses
-from kind.config import AdjustConfig, RestoreConfig, TrainConfig, config_to_yaml
+from kind.config import AdjustConfig, DecomConfig, RestoreConfig, TrainConfig, config_to_yaml
 from kind.data import PairedImages, PatchSampler, crop, dihedral, load_pairs, split_holdout
 from kind.fast import cpu_fusion_available, fuse_for_cpu, prepare_input
 from kind.fileio import atomic_write_text
@@ -114,11 +114,15 @@ def decom_batch(images: Images, sampler: PatchSampler, config: TrainConfig) -> d
     return cut_batch(images, sampler, config.batch_size, config.patch_size)
 
 
-def decom_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig) -> tuple[Tensor, dict]:
+def decom_loss(model: nn.Module, batch: dict[str, Tensor], config: DecomConfig) -> tuple[Tensor, dict]:
     low, high = batch["low"], batch["high"]
     reflectance, illumination = model(torch.cat([low, high]))  # one pass for both halves
     n = low.shape[0]
-    return losses.decomposition_loss(low, high, reflectance[:n], illumination[:n], reflectance[n:], illumination[n:])
+    total, terms = losses.decomposition_loss(low, high, reflectance[:n], illumination[:n], reflectance[n:], illumination[n:])
+    if config.equal_r_weight != losses.DECOMPOSITION_WEIGHTS["equal_R"]:
+        weights = losses.DECOMPOSITION_WEIGHTS | {"equal_R": config.equal_r_weight}
+        total = sum(weights[key] * value for key, value in terms.items())
+    return total, terms
 
 
 def decom_validate(model: nn.Module, images: Images, config: TrainConfig) -> tuple[dict[str, float], dict[str, Tensor]]:

@@ -121,3 +121,16 @@ def test_export_slims_a_checkpoint(dataset, tmp_path, capsys):
     for key, value in model.state_dict().items():
         assert value.dtype == torch.float32
         torch.testing.assert_close(value, full[key], atol=1e-3, rtol=1e-3)
+
+
+def test_reflectance_similarity_weight_is_configurable():
+    torch.manual_seed(2)
+    model = build_network("decom")
+    batch = {"low": torch.rand(2, 3, 16, 16) * 0.2, "high": torch.rand(2, 3, 16, 16)}
+    official = load_config("decom")
+    total, terms = STAGES["decom"].loss(model, batch, official)
+    assert total.item() == pytest.approx(
+        sum(w * terms[k].item() for k, w in train_module.losses.DECOMPOSITION_WEIGHTS.items()), rel=1e-6
+    )
+    heavier, _ = STAGES["decom"].loss(model, batch, load_config("decom", None, ["equal_r_weight=0.3"]))
+    assert heavier.item() == pytest.approx(total.item() + 0.29 * terms["equal_R"].item(), rel=1e-6)
