@@ -10,13 +10,37 @@ reference path's to float rounding; bf16 (AVX512-BF16 or AMX CPUs) halves the wo
 from __future__ import annotations
 
 import copy
+import ctypes
+import functools
+import sys
 
 import torch
 from torch import Tensor, nn
 
-from kind.models import LRELU_SLOPE, Conv
+from kind.models import LRELU_SLOPE, Concat, Conv
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+@functools.cache
+def retain_freed_memory() -> bool:
+    """Make glibc serve large blocks from its heap and keep freed memory (process-wide, once).
+
+    By default every block over 32 MB is a fresh ``mmap``, so each full-resolution activation
+    page-faults its memory in again (a 600×400 image: ~25% of the run time). TensorFlow avoids this
+    with its own allocator; here the heap keeps and reuses the pages instead. The resident size
+    stays at its high-water mark. Returns whether it applied (glibc on Linux only).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    limit = 1 << 30
+    return bool(mallopt(m_mmap_threshold, limit)) and bool(mallopt(m_trim_threshold, limit))
 
 
 def cpu_fusion_available() -> bool:
@@ -29,24 +53,64 @@ def cpu_bf16_supported() -> bool:
     return cpu_fusion_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+SPLIT_MIN_CHANNELS = 16  # concatenations of parts this wide are folded into the next convolution
+
+
+class Parts(tuple):
+    """Tensors whose channel concatenation is left to the :class:`FusedConv` that consumes them."""
+
+
+class DeferredConcat(nn.Module):
+    """:class:`kind.models.Concat` for the fused path: hands the parts on instead of copying them
+    into one tensor (a full-resolution concatenation costs as much as a small convolution)."""
+
+    def forward(self, *xs: Tensor) -> Tensor | Parts:
+        if all(x.shape[1] >= SPLIT_MIN_CHANNELS for x in xs):
+            return Parts(xs)
+        return torch.cat(xs, dim=1)
+
+
+def _pack(weight: Tensor, padding: list[int]) -> Tensor:
+    return torch.ops.mkldnn._reorder_convolution_weight(weight.contiguous(), padding, [1, 1], [1, 1], 1)
+
+
 class FusedConv(nn.Module):
     """A :class:`Conv` run by oneDNN in one call: conv + bias (+ lrelu) with a packed weight.
 
-    N×in_ch×H×W → N×out_ch×H×W (channels_last in, channels_last out). Inference only.
+    N×in_ch×H×W → N×out_ch×H×W (channels_last in, channels_last out). Inference only. Given
+    :class:`Parts`, it convolves each part with its slice of the weight and sums the results inside
+    oneDNN (conv(cat(a, b)) = conv_a(a) + conv_b(b)), then applies lrelu in place.
     """
 
     def __init__(self, conv: Conv, dtype: torch.dtype) -> None:
         super().__init__()
         self.padding = list(conv.padding)
+        self.act = conv.act
         self.attr, self.scalars = ("leaky_relu", [LRELU_SLOPE]) if conv.act else ("none", [])
-        weight = conv.weight.detach().to(dtype)
+        self.raw_weight = conv.weight.detach().to(dtype)
         self.bias = conv.bias.detach().to(dtype)
-        self.weight = torch.ops.mkldnn._reorder_convolution_weight(weight, self.padding, [1, 1], [1, 1], 1)
+        self.weight = _pack(self.raw_weight, self.padding)
+        self.split_weights: dict[tuple[int, ...], list[Tensor]] = {}
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor | Parts) -> Tensor:
+        if isinstance(x, Parts):
+            return self._forward_parts(x)
         return torch.ops.mkldnn._convolution_pointwise(
             x, self.weight, self.bias, self.padding, [1, 1], [1, 1], 1, self.attr, self.scalars, ""
         )
+
+    def _forward_parts(self, parts: Parts) -> Tensor:
+        channels = tuple(part.shape[1] for part in parts)
+        if channels not in self.split_weights:
+            slices = self.raw_weight.split(list(channels), dim=1)
+            self.split_weights[channels] = [_pack(w, self.padding) for w in slices]
+        weights = self.split_weights[channels]
+        conv, args = torch.ops.mkldnn._convolution_pointwise, (self.padding, [1, 1], [1, 1], 1)
+        out = conv(parts[-1], weights[-1], None, *args, "none", [], "")
+        for index in range(len(parts) - 2, -1, -1):
+            bias = self.bias if index == 0 else None
+            out = conv.binary(parts[index], out, weights[index], bias, *args, "add", 1.0, None, [], "")
+        return torch.nn.functional.leaky_relu_(out, LRELU_SLOPE) if self.act else out
 
 
 def fuse_for_cpu(model: nn.Module, precision: str = "fp32") -> nn.Module:
@@ -62,6 +126,8 @@ def fuse_for_cpu(model: nn.Module, precision: str = "fp32") -> nn.Module:
         for name, child in list(parent.named_children()):
             if isinstance(child, Conv):
                 setattr(parent, name, FusedConv(child, dtype))
+            elif isinstance(child, Concat):
+                setattr(parent, name, DeferredConcat())
     return fused
 
 

@@ -47,6 +47,17 @@ def max_pool(x: Tensor) -> Tensor:
     return F.max_pool2d(x, kernel_size=2, stride=2, ceil_mode=True)
 
 
+class Concat(nn.Module):
+    """Channel concatenation: (N×C1×H×W, N×C2×H×W, …) → N×(C1+C2+…)×H×W.
+
+    A module (without parameters) so that :mod:`kind.fast` can fold the concatenation into the
+    convolution that consumes it.
+    """
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        return torch.cat(xs, dim=1)
+
+
 class UpsampleConcat(nn.Module):
     """The official ``upsample_and_concat`` block.
 
@@ -58,12 +69,12 @@ class UpsampleConcat(nn.Module):
     def __init__(self, in_ch: int, out_ch: int) -> None:
         super().__init__()
         self.deconv = nn.ConvTranspose2d(in_ch, out_ch, kernel_size=2, stride=2, bias=False)
+        self.concat = Concat()
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
         up = self.deconv(x)
         height, width = skip.shape[-2:]
-        up = up[..., :height, :width]
-        return torch.cat([up, skip], dim=1)
+        return self.concat(up[..., :height, :width], skip)
 
 
 def _check_image(x: Tensor, channels: int, name: str) -> None:
@@ -89,6 +100,7 @@ class DecomNet(nn.Module):
         self.conv9 = Conv(64, 32)
         self.r_out = Conv(32, 3, kernel_size=1, act=False)
         self.l_conv = Conv(32, 32)
+        self.l_concat = Concat()
         self.l_out = Conv(64, 1, kernel_size=1, act=False)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -100,7 +112,7 @@ class DecomNet(nn.Module):
         conv9 = self.conv9(self.up9(conv8, conv1))
         reflectance = torch.sigmoid(self.r_out(conv9))
         l_conv = self.l_conv(conv1)
-        illumination = torch.sigmoid(self.l_out(torch.cat([l_conv, conv9], dim=1)))
+        illumination = torch.sigmoid(self.l_out(self.l_concat(l_conv, conv9)))
         return reflectance, illumination
 
 

@@ -23,7 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from kind.fast import PRECISIONS, cpu_bf16_supported, cpu_fusion_available, fuse_for_cpu, prepare_input
+from kind.fast import (
+    PRECISIONS,
+    cpu_bf16_supported,
+    cpu_fusion_available,
+    fuse_for_cpu,
+    prepare_input,
+    retain_freed_memory,
+)
 from kind.models import Ratio
 from kind.weights import KinDNets
 
@@ -152,6 +159,7 @@ class Runner:
             if not (self.fused and cpu_bf16_supported()):
                 raise RuntimeError("--precision bf16 needs a CPU with native bf16 convolutions (AVX512-BF16/AMX) and oneDNN")
         if self.fused:
+            retain_freed_memory()
             models = tuple(fuse_for_cpu(m.cpu(), precision) for m in models)
         else:
             self.memory_format = torch.channels_last if fast else torch.contiguous_format
