@@ -136,7 +136,7 @@ def bench_folder(runner: Runner, folder: Path) -> dict[str, float]:
 
 def peak_rss_mb(height: int, width: int, device: str, precision: str, weights: str | None) -> float:
     """Peak resident memory (MB) of a fresh process running ``kind enhance`` on one
-    ``height``×``width`` JPEG (decode, stretch, networks — tiled above 4 MP — encode)."""
+    ``height``×``width`` JPEG (decode, stretch, networks — tiled above 2.5 MP — encode)."""
     args = [sys.executable, "-m", "kind.bench", "--child-memory", f"{height}x{width}", "--device", device, "--precision", precision]
     if weights:
         args += ["--weights", weights]

@@ -149,7 +149,7 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     p.add_argument("--ratio", type=_ratio_arg, default=5.0, metavar="FLOAT|auto",
                    help="brightening ratio (default 5.0; the authors find 0-5 useful), or auto (from each image's illumination)")
     p.add_argument("--tile", type=_tile_arg, metavar="N",
-                   help="process in N x N tiles (default: only images over ~4 MP, in 512-px tiles)")
+                   help="process in N x N tiles (default: only images over 2.5 MP, in 512-px tiles)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="network precision (default fp32)")
     p.add_argument("--save-maps", action="store_true",

@@ -67,7 +67,7 @@ from kind.weights import load_weights_dir
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"  # bundled low-light samples for `kind demo`
 DEFAULT_TILE = 512  # tile side in pixels when an image is tiled without --tile
 DEFAULT_OVERLAP = 128  # pixels shared by neighbouring tiles (at most a quarter of the tile)
-AUTO_TILE_PIXELS = 4_000_000  # images with more pixels are tiled automatically (~4 MP)
+AUTO_TILE_PIXELS = 2_500_000  # images with more pixels are tiled automatically (peak memory ≈ 3 GB)
 MIN_TILE = 32  # smallest --tile accepted
 PREFETCH = 2  # images decoded ahead of the one being enhanced
 READ_THREADS = 2  # decoder threads

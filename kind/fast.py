@@ -39,8 +39,9 @@ def retain_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3
-    limit = 1 << 30
-    return bool(mallopt(m_mmap_threshold, limit)) and bool(mallopt(m_trim_threshold, limit))
+    largest_heap_block = 128 << 20  # a 600×400 image needs ≤ 61 MB blocks; larger ones stay mmap-ed
+    kept_free = 512 << 20  # free memory the heap keeps for reuse instead of returning it
+    return bool(mallopt(m_mmap_threshold, largest_heap_block)) and bool(mallopt(m_trim_threshold, kept_free))
 
 
 def cpu_fusion_available() -> bool:
