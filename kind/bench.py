@@ -3,7 +3,7 @@
 Every timing is the median of ``repeat`` runs after ``warmup`` runs. The fast path (what
 ``kind enhance`` runs: fused oneDNN convolutions on CPU, autocast + channels_last on CUDA) is
 checked against the plain eager fp32 reference before it is timed: max |Δ| for fp32, PSNR for bf16.
-Peak memory is measured in a fresh child process per image size (``ru_maxrss``).
+Peak memory is measured in a fresh child process per image size (VmHWM).
 """
 
 from __future__ import annotations
@@ -161,7 +161,19 @@ def _child_memory(size: str, device: str, precision: str, weights: str | None) -
         Image.fromarray(pixels).save(photo, quality=90)
         del pixels
         enhance_files([str(photo)], Path(folder) / "out", runner, progress=False)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(peak_memory_mb())
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory in MB: VmHWM (fresh at exec, unlike ru_maxrss, which a
+    child started by fork + exec inherits from its parent)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def official_tf_seconds(tf_python: str, height: int, width: int, repeat: int) -> float:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -169,6 +170,7 @@ class Runner:
         if compile:  # worth it on CUDA for many images of one size; the CPU fast path is already fused
             models = tuple(torch.compile(m) for m in models)
         self.decom, self.restore, self.adjust = models
+        self.check_psnr = None if precision == "fp32" else check_reduced_precision(self, nets)
 
     @contextlib.contextmanager
     def _mode(self) -> Iterator[None]:
@@ -203,6 +205,29 @@ class Runner:
             if isinstance(ratio, Tensor):
                 ratio = ratio.to(self.device)
             return self.adjust(self._in(illumination), ratio).float()
+
+
+REDUCED_PRECISION_MIN_PSNR = 40.0  # dB, of a reduced-precision output against fp32
+
+
+def check_reduced_precision(runner: Runner, nets: KinDNets) -> float:
+    """The startup check of a reduced-precision runner: the PSNR (dB) of its photo-pipeline output
+    against the plain fp32 port's on a small synthetic low-light image. Raises RuntimeError below
+    ``REDUCED_PRECISION_MIN_PSNR``."""
+    rows = torch.linspace(0, 1, 48).view(1, 1, -1, 1)
+    cols = torch.linspace(0, 1, 64).view(1, 1, 1, -1)
+    image = torch.cat([rows * cols, rows.expand(1, 1, 48, 64), cols.expand(1, 1, 48, 64)], dim=1) * 0.2
+    image = minmax_stretch(image + 0.02 * torch.sin(40 * rows + 30 * cols))
+    output = enhance_general(runner, image, DEFAULT_RATIO).output.cpu()
+    reference = enhance_general(Runner(nets, runner.device, "fp32", fast=False), image, DEFAULT_RATIO).output.cpu()
+    mse = torch.mean((output - reference) ** 2).item()
+    psnr = float("inf") if mse == 0 else 10 * math.log10(1 / mse)
+    if psnr < REDUCED_PRECISION_MIN_PSNR:
+        raise RuntimeError(
+            f"--precision {runner.precision}: the startup check gives {psnr:.1f} dB against fp32 "
+            f"(at least {REDUCED_PRECISION_MIN_PSNR:g} dB needed); use --precision fp32"
+        )
+    return psnr
 
 
 # --- pipelines ----------------------------------------------------------------------------

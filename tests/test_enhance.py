@@ -340,3 +340,14 @@ def test_prefetch_is_bounded_and_writes_are_joined(tmp_path, monkeypatch):
     assert len(list((tmp_path / "out").glob("*.png"))) == 10
     assert max(ahead) <= PREFETCH + 1
     assert not [t for t in threading.enumerate() if t.name.startswith(("kind-read", "kind-write"))]
+
+
+def test_demo_enhances_the_bundled_samples_with_the_shipped_weights(tmp_path, capsys):
+    """The README's first command: no download, no dataset."""
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "3 done, 0 failed" in printed and str(out.resolve()) in printed
+    for name in ("coffee-dark", "chelsea-dark", "astronaut-dark"):
+        assert (out / f"{name}.png").is_file() and (out / f"{name}_compare.png").is_file()
+        assert (out / f"{name}_L.png").is_file()

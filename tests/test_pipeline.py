@@ -149,3 +149,11 @@ def test_bf16_is_refused_where_the_cpu_cannot_run_it(nets, monkeypatch):
     monkeypatch.setattr("kind.pipeline.cpu_bf16_supported", lambda: False)
     with pytest.raises(RuntimeError, match="bf16"):
         Runner(nets, "cpu", "bf16")
+
+
+@pytest.mark.skipif(not cpu_bf16_supported(), reason="this CPU has no native bf16 convolutions")
+def test_bf16_is_verified_at_startup(nets, monkeypatch):
+    assert Runner(nets, "cpu", "bf16").check_psnr >= 40
+    monkeypatch.setattr("kind.pipeline.REDUCED_PRECISION_MIN_PSNR", 1000.0)
+    with pytest.raises(RuntimeError, match="startup check gives .* dB against fp32"):
+        Runner(nets, "cpu", "bf16")
