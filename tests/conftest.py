@@ -43,3 +43,19 @@ def write_pairs(folder: Path, count: int = 6, height: int = 40, width: int = 56,
         Image.fromarray((high * 255).astype("uint8")).save(folder / "high" / f"{i + 1}.png")
         Image.fromarray((low * 255).astype("uint8")).save(folder / "low" / f"{i + 1}.png")
     return folder
+
+
+@pytest.fixture(scope="session")
+def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weights folder (decom.pt, restore.pt, adjust.pt) of randomly initialised networks."""
+    import torch
+
+    from kind.models import NETWORKS, build_network
+    from kind.weights import save_record, weight_record
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("weights")
+    for name in NETWORKS:
+        record = weight_record(name, build_network(name).state_dict(), source="random init (tests)")
+        save_record(folder / f"{name}.pt", record)
+    return folder

@@ -20,10 +20,8 @@ from PIL import Image
 import kind.enhance as enhance
 from kind.cli import main
 from kind.enhance import PREFETCH, Summary, enhance_files, load_runner, plan_jobs
-from kind.imageio import save_png, to_uint8
-from kind.models import NETWORKS, build_network
+from kind.imageio import to_uint8
 from kind.pipeline import Enhanced, enhance_general, minmax_stretch
-from kind.weights import save_record, weight_record
 
 H, W = 24, 32
 
@@ -59,16 +57,6 @@ def _hashes(folder: Path) -> dict[str, str]:
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
-
-
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("weights")
-    for name in NETWORKS:
-        record = weight_record(name, build_network(name).state_dict(), source="random init (tests)")
-        save_record(folder / f"{name}.pt", record)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -32,23 +32,12 @@ from kind.evaluate import (
     table_rows,
 )
 from kind.metrics import loe, psnr, ssim
-from kind.models import NETWORKS, build_network
 from kind.pipeline import AUTO_RANGE, Runner, enhance_general, minmax_stretch
 from kind.score import score_folders
-from kind.weights import load_weights_dir, save_record, weight_record
+from kind.weights import load_weights_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 H, W = 24, 36
-
-
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("weights")
-    for name in NETWORKS:
-        record = weight_record(name, build_network(name).state_dict(), source="random init (tests)")
-        save_record(folder / f"{name}.pt", record)
-    return folder
 
 
 @pytest.fixture(scope="module")

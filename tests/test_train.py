@@ -12,7 +12,7 @@ from kind.cli import main
 from kind.config import load_config
 from kind.models import build_network
 from kind.train import STAGES, TrainingDiverged, learning_rate, train
-from kind.weights import load_network, read_record, save_record, weight_record
+from kind.weights import load_network, read_record
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +21,8 @@ def dataset(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def decom_weights(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "decom.pt"
-    save_record(path, weight_record("decom", build_network("decom").state_dict(), source="test"))
-    return path
+def decom_weights(weights_dir):
+    return weights_dir / "decom.pt"
 
 
 def config_for(stage, dataset, out_dir, decom_weights=None, **changes):
