@@ -52,6 +52,7 @@ from kind.imageio import (
 )
 from kind.pipeline import (
     DEFAULT_RATIO,
+    DEFAULT_TILE,
     Enhanced,
     RatioChoice,
     Runner,
@@ -65,8 +66,6 @@ from kind.progress import Progress
 from kind.weights import load_weights_dir
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"  # bundled low-light samples for `kind demo`
-DEFAULT_TILE = 512  # tile side in pixels when an image is tiled without --tile
-DEFAULT_OVERLAP = 128  # pixels shared by neighbouring tiles (at most a quarter of the tile)
 AUTO_TILE_PIXELS = 2_500_000  # images with more pixels are tiled automatically (peak memory ≈ 3 GB)
 MIN_TILE = 32  # smallest --tile accepted
 PREFETCH = 2  # images decoded ahead of the one being enhanced
@@ -193,9 +192,7 @@ def enhance_image(
     image = minmax_stretch(to_tensor(rgb))
     if not needs_tiling(height, width, tile, auto_tile_pixels):
         return enhance_general(runner, image, ratio)
-    side = tile if tile is not None else DEFAULT_TILE
-    overlap = min(DEFAULT_OVERLAP, side // 4)
-    return enhance_tiled(runner, image, ratio, side, overlap, keep_maps=keep_maps, progress=tile_progress)
+    return enhance_tiled(runner, image, ratio, tile or DEFAULT_TILE, keep_maps=keep_maps, progress=tile_progress)
 
 
 # (path, uint8 H×W×3, alpha H×W or None): one PNG for the writer thread.
@@ -436,8 +433,6 @@ def load_runner(weights: str | os.PathLike | None = None, device: str = "auto", 
 __all__ = [
     "ASSETS_DIR",
     "AUTO_TILE_PIXELS",
-    "DEFAULT_OVERLAP",
-    "DEFAULT_TILE",
     "MIN_TILE",
     "Job",
     "Summary",

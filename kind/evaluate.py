@@ -18,8 +18,7 @@ truncating ``uint8(clip(x·255, 0, 255))`` (:func:`kind.imageio.to_uint8`).
 ``gt-ratio``
     The general pipeline (:func:`kind.pipeline.enhance_general`: darkness weight on R̂, blend with
     the input) at the same ground-truth ratio as ``official``. ``official`` vs ``gt-ratio`` isolates
-    the effect of the general pipeline's two extra steps at equal exposure. (The low image is
-    decomposed twice, once for the ratio and once inside ``enhance_general``; its seconds include it.)
+    the effect of the general pipeline's two extra steps at equal exposure.
 ``fixed``
     The general pipeline at a fixed ratio (default 5.0, the authors' default); no ground truth used.
 ``auto``
@@ -79,7 +78,6 @@ from kind.pipeline import (
     Runner,
     enhance_general,
     enhance_lol,
-    lol_ratio,
     minmax_stretch,
 )
 from kind.progress import Progress
@@ -168,12 +166,8 @@ def enhance_pair(
     if protocol in GT_RATIO_PROTOCOLS:
         if high is None:
             raise EvalError(f"protocol {protocol!r} takes its ratio from the ground truth, got none")
-        high = minmax_stretch(high)
-        if protocol == "official":
-            return enhance_lol(runner, stretched, high, ratio=None)
-        _, illumination_low = runner.decompose(stretched)
-        _, illumination_high = runner.decompose(high)
-        return enhance_general(runner, stretched, lol_ratio(illumination_low, illumination_high))
+        pipeline = enhance_lol if protocol == "official" else enhance_general
+        return pipeline(runner, stretched, ratio=None, high=minmax_stretch(high))
     if protocol == "fixed":
         return enhance_general(runner, stretched, DEFAULT_RATIO if ratio is None else ratio)
     if protocol == "auto":

@@ -262,21 +262,37 @@ def _ratio_for(choice: RatioChoice, illumination: Tensor) -> Tensor:
     return torch.full((illumination.shape[0],), float(choice))
 
 
-def enhance_general(runner: Runner, image: Tensor, ratio: RatioChoice = DEFAULT_RATIO) -> Enhanced:
+def _networks(runner: Runner, image: Tensor, ratio: RatioChoice | None, high: Tensor | None) -> Enhanced:
+    """Decompose, restore and re-light ``image``; ``output`` left empty for the caller.
+
+    ``ratio=None`` takes the ground truth's, :func:`lol_ratio` of the decomposed ``high``.
+    """
+    reflectance, illumination = runner.decompose(image)
+    if ratio is None:
+        if high is None:
+            raise ValueError("the ground-truth ratio needs the ground-truth image")
+        ratios = lol_ratio(illumination, runner.decompose(high)[1])
+    else:
+        ratios = _ratio_for(ratio, illumination)
+    restored = runner.restore_reflectance(reflectance, illumination)
+    adjusted = runner.adjust_illumination(illumination, ratios)
+    return Enhanced(torch.empty(0), reflectance, illumination, restored, adjusted, ratios)
+
+
+def enhance_general(
+    runner: Runner, image: Tensor, ratio: RatioChoice | None = DEFAULT_RATIO, high: Tensor | None = None
+) -> Enhanced:
     """The official pipeline for photos: ``image`` N×3×H×W already min-max stretched.
 
     ``out = L·S + (1 − L)·(R̂ · w · L̂)`` with ``w`` the darkness weight of R; ``ratio`` a number,
-    ``'auto'``, or a (N,) tensor.
+    ``'auto'``, a (N,) tensor, or None for the ground truth's (from ``high``, stretched).
     """
-    reflectance, illumination = runner.decompose(image)
-    ratios = _ratio_for(ratio, illumination)
-    restored = runner.restore_reflectance(reflectance, illumination)
-    adjusted = runner.adjust_illumination(illumination, ratios)
-    image = image.to(restored.device)
+    result = _networks(runner, image, ratio, high)
+    image = image.to(result.restored.device)
     # float64 like the official numpy code, whose scikit-image weight promotes the arithmetic
-    enhanced = restored.double() * darkness_weight(reflectance) * adjusted.double()
-    output = blend_with_input(image.double(), illumination.double(), enhanced)
-    return Enhanced(output, reflectance, illumination, restored, adjusted, ratios)
+    enhanced = result.restored.double() * darkness_weight(result.reflectance) * result.adjusted.double()
+    result.output = blend_with_input(image.double(), result.illumination.double(), enhanced)
+    return result
 
 
 def enhance_lol(runner: Runner, low: Tensor, high: Tensor | None, ratio: RatioChoice | None = None) -> Enhanced:
@@ -285,22 +301,16 @@ def enhance_lol(runner: Runner, low: Tensor, high: Tensor | None, ratio: RatioCh
     With ``ratio=None`` the ratio is the ground truth's, :func:`lol_ratio` of the decomposed
     ``high`` (``low``/``high`` N×3×H×W, both already min-max stretched); else a number or ``'auto'``.
     """
-    reflectance, illumination = runner.decompose(low)
-    if ratio is None:
-        if high is None:
-            raise ValueError("the ground-truth ratio needs the ground-truth image")
-        _, illumination_high = runner.decompose(high)
-        ratios = lol_ratio(illumination, illumination_high)
-    else:
-        ratios = _ratio_for(ratio, illumination)
-    restored = runner.restore_reflectance(reflectance, illumination)
-    adjusted = runner.adjust_illumination(illumination, ratios)
-    return Enhanced(restored * adjusted, reflectance, illumination, restored, adjusted, ratios)
+    result = _networks(runner, low, ratio, high)
+    result.output = result.restored * result.adjusted
+    return result
 
 
 # --- tiling ---------------------------------------------------------------------------------
 
 TILE_ALIGN = 16  # the restoration net pools 4 times: tiles on a 16-pixel grid see the same pooling cells
+DEFAULT_TILE = 512  # tile side in pixels
+MAX_DEFAULT_OVERLAP = 128  # the default overlap is a quarter of the tile, at most this
 
 
 def tile_spans(size: int, tile: int, overlap: int) -> list[tuple[int, int]]:
@@ -316,10 +326,10 @@ def tile_spans(size: int, tile: int, overlap: int) -> list[tuple[int, int]]:
     return [(start, start + tile) for start in starts] + [(last, size)]
 
 
-def _ramp(length: int, start: int, size: int, overlap: int, device: torch.device) -> Tensor:
+def _ramp(length: int, start: int, size: int, overlap: int) -> Tensor:
     """1-D blending weights of a tile at ``start``: a linear ramp over ``overlap`` at inner edges."""
-    position = torch.arange(length, device=device, dtype=torch.float32)
-    weight = torch.ones(length, device=device)
+    position = torch.arange(length, dtype=torch.float32)
+    weight = torch.ones(length)
     if start > 0:
         weight = torch.minimum(weight, (position + 1) / (overlap + 1))
     if start + length < size:
@@ -331,15 +341,15 @@ def enhance_tiled(
     runner: Runner,
     image: Tensor,
     ratio: RatioChoice = DEFAULT_RATIO,
-    tile: int = 512,
-    overlap: int = 128,
+    tile: int = DEFAULT_TILE,
+    overlap: int | None = None,
     keep_maps: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Enhanced:
     """:func:`enhance_general` over overlapping ``tile``×``tile`` tiles, blended linearly.
 
-    ``image`` 1×3×H×W, already stretched over the whole image. The ratio is decided once for the
-    whole image (``'auto'`` from a decomposition of the image down-sampled to one tile). Memory is
+    ``image`` 1×3×H×W, already stretched over the whole image. ``overlap`` defaults to a quarter
+    of the tile, at most ``MAX_DEFAULT_OVERLAP``. The ratio is decided once for the whole image (``'auto'`` from a decomposition of the image down-sampled to one tile). Memory is
     bounded by one tile's activations plus the full-size accumulators.
     """
     if image.shape[0] != 1:
@@ -353,16 +363,15 @@ def enhance_tiled(
     channels = {"output": 3} | ({"reflectance": 3, "illumination": 1, "restored": 3, "adjusted": 1} if keep_maps else {})
     sums = {name: torch.zeros(1, c, height, width) for name, c in channels.items()}
     total = torch.zeros(1, 1, height, width)
+    overlap = min(MAX_DEFAULT_OVERLAP, tile // 4) if overlap is None else min(overlap, tile // 2)
     rows, cols = tile_spans(height, tile, overlap), tile_spans(width, tile, overlap)
-    overlap = min(overlap, tile // 2)
     done = 0
     for top, bottom in rows:
         for left, right in cols:
             result = enhance_general(runner, image[:, :, top:bottom, left:right], ratios)
-            weight = (
-                _ramp(bottom - top, top, height, overlap, torch.device("cpu")).view(-1, 1)
-                * _ramp(right - left, left, width, overlap, torch.device("cpu")).view(1, -1)
-            ).view(1, 1, bottom - top, right - left)
+            weight = _ramp(bottom - top, top, height, overlap).view(1, 1, -1, 1) * _ramp(
+                right - left, left, width, overlap
+            ).view(1, 1, 1, -1)
             for name in sums:
                 sums[name][:, :, top:bottom, left:right] += getattr(result, name).cpu() * weight
             total[:, :, top:bottom, left:right] += weight
