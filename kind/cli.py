@@ -23,6 +23,32 @@ def subcommand(add_parser: ParserBuilder):
     return register
 
 
+NETWORK_NAMES = ["decom", "restore", "adjust"]  # = kind.models.NETWORKS (not imported: --help stays fast)
+
+
+def add_runner_arguments(p: argparse.ArgumentParser, weights_help: str | None = None) -> None:
+    """``--weights``, ``--device`` and ``--precision``: where the networks come from and run."""
+    p.add_argument("--weights", metavar="DIR",
+                   help=weights_help or "folder with decom.pt, restore.pt, adjust.pt (default: checkpoints/)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:1, ...")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="network precision (default fp32)")
+
+
+def pixels_argument(minimum: int):
+    """An argparse type: a whole number of pixels, at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected at least {minimum} pixels, got {value}")
+        return value
+
+    return parse
+
+
 # --- convert-tf ---------------------------------------------------------------------------
 
 
@@ -35,7 +61,7 @@ def add_convert_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     )
     p.add_argument("checkpoint", help="TF checkpoint prefix (…/model.ckpt), its .index file, or its folder")
     p.add_argument("out", help="output .pt file")
-    p.add_argument("--net", required=True, choices=["decom", "restore", "adjust"], help="which network")
+    p.add_argument("--net", required=True, choices=NETWORK_NAMES, help="which network")
     return p
 
 
@@ -80,7 +106,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         description="Train one stage. Config precedence: the stage's defaults (the official schedule), "
         "then --config, then each --set key=value.",
     )
-    p.add_argument("stage", choices=["decom", "adjust", "restore"])
+    p.add_argument("stage", choices=NETWORK_NAMES)
     p.add_argument("--config", help="YAML file whose keys are the stage config's fields")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config field (repeatable), e.g. --set steps=2000")
@@ -122,17 +148,6 @@ def _ratio_arg(text: str) -> float | str:
     return value
 
 
-def _tile_arg(text: str) -> int:
-    """``--tile``: a whole number of pixels, at least 32."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
-    if value < 32:
-        raise argparse.ArgumentTypeError(f"expected a tile side of at least 32 pixels, got {value}")
-    return value
-
-
 def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "enhance",
@@ -145,13 +160,11 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or glob patterns")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
-    p.add_argument("--weights", metavar="DIR", help="folder with decom.pt, restore.pt, adjust.pt (default: checkpoints/)")
+    add_runner_arguments(p)
     p.add_argument("--ratio", type=_ratio_arg, default=5.0, metavar="FLOAT|auto",
                    help="brightening ratio (default 5.0; the authors find 0-5 useful), or auto (from each image's illumination)")
-    p.add_argument("--tile", type=_tile_arg, metavar="N",
+    p.add_argument("--tile", type=pixels_argument(32), metavar="N",
                    help="process in N x N tiles (default: only images over 2.5 MP, in 512-px tiles)")
-    p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:1, ...")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="network precision (default fp32)")
     p.add_argument("--save-maps", action="store_true",
                    help="also write <stem>_R, _L, _R_restored, _L_adjusted.png beside each output")
     p.add_argument("--compare", action="store_true", help="also write <stem>_compare.png: input | output")
@@ -180,7 +193,7 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "(kind/assets/) using the project's own trained weights, and say where the results are.",
     )
     p.add_argument("-o", "--out", default="kind-demo", metavar="OUTDIR", help="output folder (default: kind-demo)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:1, ...")
     return p
 
 
@@ -209,9 +222,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         "bench",
         help="latency, throughput, memory and GFLOP/s of the pipeline; prints a table, writes JSON",
     )
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    p.add_argument("--weights", help="weights folder (default: the shipped ones, else random weights)")
+    add_runner_arguments(p, weights_help="weights folder (default: the shipped ones, else random weights)")
     p.add_argument("--repeat", type=int, default=10, help="timed runs per measurement (median reported)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--folder", help="also time `kind enhance` on this folder (images/s)")
@@ -245,17 +256,6 @@ def run_bench_command(args: argparse.Namespace) -> int:
 EVAL_PROTOCOLS = ["official", "gt-ratio", "fixed", "auto", "input"]  # = kind.evaluate.PROTOCOLS
 
 
-def _crop_arg(text: str) -> int:
-    """``--crop``: a whole number of pixels >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of pixels >= 0, got {value}")
-    return value
-
-
 def _eval_ratio_arg(text: str) -> float:
     """``kind eval --ratio``: a finite number >= 0 (the ``auto`` rule is protocol ``auto``)."""
     value = _ratio_arg(text)
@@ -277,7 +277,7 @@ def add_score_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--pred", required=True, metavar="DIR", help="folder of enhanced images")
     p.add_argument("--gt", required=True, metavar="DIR", help="folder of ground-truth images")
     p.add_argument("--y", action="store_true", help="score the BT.601 Y channel instead of RGB")
-    p.add_argument("--crop", type=_crop_arg, default=0, metavar="N", help="pixels removed from each side (default 0)")
+    p.add_argument("--crop", type=pixels_argument(0), default=0, metavar="N", help="pixels removed from each side (default 0)")
     p.add_argument("--json", metavar="FILE", help="also write the scores (mean, per_image, missing, extra) as JSON")
     p.add_argument("--loe-inputs", metavar="DIR", help="folder of the low-light inputs: adds LOE (input vs prediction)")
     return p
@@ -318,14 +318,11 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, metavar="DIR",
                    help="folder with low/ and high/ (e.g. LOLdataset/eval15)")
     p.add_argument("--protocol", required=True, choices=EVAL_PROTOCOLS, help="how the ratio is chosen (see above)")
-    p.add_argument("--weights", metavar="DIR",
-                   help="folder with decom.pt, restore.pt, adjust.pt (default: checkpoints/)")
+    add_runner_arguments(p)
     p.add_argument("--label", help="short name of the weights in the JSON and the table (default: the folder's name)")
     p.add_argument("--ratio", type=_eval_ratio_arg, metavar="FLOAT", help="the ratio of protocol fixed (default 5.0)")
     p.add_argument("--out", metavar="DIR", help="write the outputs here as <stem>.png")
     p.add_argument("--json", metavar="FILE", help="write the result (mean, per_image, protocol, weights) as JSON")
-    p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:1, ...")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="network precision (default fp32)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     return p
 
