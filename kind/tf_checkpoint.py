@@ -67,52 +67,45 @@ def _crc_update(state: np.ndarray, columns: np.ndarray) -> np.ndarray:
     return state
 
 
+def _apply(matrix: list[int], value: int) -> int:
+    """A GF(2) linear map given by its 32 column images, applied to the 32-bit ``value``."""
+    out = 0
+    bit = 0
+    while value:
+        if value & 1:
+            out ^= matrix[bit]
+        value >>= 1
+        bit += 1
+    return out
+
+
 def _zero_advance_matrix(length: int) -> list[int]:
     """The linear map 'run the register over ``length`` zero bytes', as 32 column images."""
-
-    def one_byte(v: int) -> int:
-        return int(_CRC_TABLE[v & 0xFF]) ^ (v >> 8)
-
-    def apply(matrix: list[int], v: int) -> int:
-        out = 0
-        bit = 0
-        while v:
-            if v & 1:
-                out ^= matrix[bit]
-            v >>= 1
-            bit += 1
-        return out
-
     result = [1 << bit for bit in range(32)]  # identity
-    power = [one_byte(1 << bit) for bit in range(32)]  # one zero byte
+    power = [int(_CRC_TABLE[(1 << bit) & 0xFF]) ^ ((1 << bit) >> 8) for bit in range(32)]  # one zero byte
     while length:
         if length & 1:
-            result = [apply(power, column) for column in result]
-        power = [apply(power, column) for column in power]
+            result = [_apply(power, column) for column in result]
+        power = [_apply(power, column) for column in power]
         length >>= 1
     return result
 
 
 def crc32c(data: bytes | memoryview | np.ndarray, chunks: int = 1024) -> int:
-    """CRC32C of ``data`` (as in iSCSI, LevelDB and TensorFlow)."""
+    """CRC32C of ``data`` (as in iSCSI, LevelDB and TensorFlow).
+
+    The bytes are cut into ``chunks`` equal runs whose raw CRCs numpy computes side by side; they
+    are then chained with ``crc_raw(s, A‖B) = advance(s over |B|) ⊕ crc_raw(0, B)``.
+    """
     buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).ravel()
-    n = buf.size
-    length = max(n // chunks, 1)
-    count = n // length if n >= length else 0
+    length = max(buf.size // chunks, 1)
+    count = buf.size // length
     body = buf[: count * length].reshape(count, length).T  # [L, K]: one column per chunk
     partial = _crc_update(np.zeros(count, dtype=np.uint32), np.ascontiguousarray(body))
     advance = _zero_advance_matrix(length)
     state = 0xFFFFFFFF
-    for value in partial.tolist():  # crc_raw(s, A‖B) = advance(s over |B|) ⊕ crc_raw(0, B)
-        advanced = 0
-        bit = 0
-        s = state
-        while s:
-            if s & 1:
-                advanced ^= advance[bit]
-            s >>= 1
-            bit += 1
-        state = advanced ^ value
+    for value in partial.tolist():
+        state = _apply(advance, state) ^ value
     tail = buf[count * length :]
     state = int(_crc_update(np.array([state], dtype=np.uint32), tail.reshape(-1, 1))[0])
     return state ^ 0xFFFFFFFF
