@@ -39,7 +39,7 @@ def bench_nets(weights: str | None) -> tuple[KinDNets, str]:
     if not missing_weight_files(folder):
         return load_weights_dir(folder), str(folder)
     torch.manual_seed(0)
-    nets = KinDNets(*(build_network(n).eval() for n in ("decom", "restore", "adjust")), source=Path("random"))
+    nets = KinDNets(*(build_network(n).eval() for n in ("decom", "restore", "adjust")))
     return nets, "random initialisation (timing only)"
 
 

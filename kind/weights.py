@@ -109,17 +109,11 @@ def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike, half: 
 
 @dataclass
 class KinDNets:
-    """The three networks of the pipeline, in eval mode on one device."""
+    """The three networks of the pipeline, in eval mode on the CPU (a Runner places them)."""
 
     decom: nn.Module
     restore: nn.Module
     adjust: nn.Module
-    source: Path
-
-    def to(self, device: str | torch.device) -> "KinDNets":
-        for model in (self.decom, self.restore, self.adjust):
-            model.to(device)
-        return self
 
 
 def missing_weight_files(folder: str | os.PathLike) -> list[str]:
@@ -128,7 +122,7 @@ def missing_weight_files(folder: str | os.PathLike) -> list[str]:
     return [name for name in WEIGHT_FILES.values() if not (folder / name).is_file()]
 
 
-def load_weights_dir(folder: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> KinDNets:
+def load_weights_dir(folder: str | os.PathLike | None = None) -> KinDNets:
     """Load ``decom.pt``, ``restore.pt`` and ``adjust.pt`` from ``folder``.
 
     Without a folder, the project's own trained weights (``checkpoints/``) are used.
@@ -143,5 +137,4 @@ def load_weights_dir(folder: str | os.PathLike | None = None, device: str | torc
             else ""
         )
         raise WeightsError(f"{folder}: missing {', '.join(missing)}{hint}")
-    nets = {name: load_network(folder / file, name, device) for name, file in WEIGHT_FILES.items()}
-    return KinDNets(**nets, source=folder)
+    return KinDNets(**{name: load_network(folder / file, name) for name, file in WEIGHT_FILES.items()})

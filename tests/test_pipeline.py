@@ -30,7 +30,7 @@ from kind.weights import KinDNets
 @pytest.fixture(scope="module")
 def nets():
     torch.manual_seed(0)
-    return KinDNets(*(build_network(n).eval() for n in ("decom", "restore", "adjust")), source=None)
+    return KinDNets(*(build_network(n).eval() for n in ("decom", "restore", "adjust")))
 
 
 def test_stretch_by_hand():
