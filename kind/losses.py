@@ -39,7 +39,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Mapping, Sequence, Tuple
 
 import kornia
 import torch
@@ -234,7 +234,13 @@ def ssim(img1: Tensor, img2: Tensor) -> Tensor:
 
 
 def decomposition_loss(
-    low: Tensor, high: Tensor, R_low: Tensor, L_low: Tensor, R_high: Tensor, L_high: Tensor
+    low: Tensor,
+    high: Tensor,
+    R_low: Tensor,
+    L_low: Tensor,
+    R_high: Tensor,
+    L_high: Tensor,
+    weights: Mapping[str, float] = DECOMPOSITION_WEIGHTS,
 ) -> Tuple[Tensor, Terms]:
     r"""Stage 1 (DecomNet) loss, the official ``loss_Decom``.
 
@@ -252,6 +258,7 @@ def decomposition_loss(
         low, high: the low- and normal-light images, N x 3 x H x W.
         R_low, R_high: reflectances, N x 3 x H x W.
         L_low, L_high: illuminations, N x 1 x H x W.
+        weights: the weight of each term (default: the official ones above).
 
     Returns:
         ``(total, terms)``; terms (unweighted): ``recon_low``, ``recon_high``, ``equal_R``, ``mutual``,
@@ -287,15 +294,7 @@ def decomposition_loss(
             "smooth_low": _smooth_term(gx_low, gy_low, low),
             "smooth_high": _smooth_term(gx_high, gy_high, high),
         }
-        w = DECOMPOSITION_WEIGHTS
-        total = (
-            w["recon_high"] * terms["recon_high"]
-            + w["recon_low"] * terms["recon_low"]
-            + w["equal_R"] * terms["equal_R"]
-            + w["mutual"] * terms["mutual"]
-            + w["smooth_high"] * terms["smooth_high"]
-            + w["smooth_low"] * terms["smooth_low"]
-        )
+        total = sum(weights[key] * terms[key] for key in DECOMPOSITION_WEIGHTS)  # the official order
     return total, terms
 
 

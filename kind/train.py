@@ -114,22 +114,26 @@ def decom_batch(images: Images, sampler: PatchSampler, config: TrainConfig) -> d
     return cut_batch(images, sampler, config.batch_size, config.patch_size)
 
 
+def decom_weights(config: DecomConfig) -> dict[str, float]:
+    """The decomposition loss weights: the official ones, with the configured reflectance similarity."""
+    return losses.DECOMPOSITION_WEIGHTS | {"equal_R": config.equal_r_weight}
+
+
 def decom_loss(model: nn.Module, batch: dict[str, Tensor], config: DecomConfig) -> tuple[Tensor, dict]:
     low, high = batch["low"], batch["high"]
     reflectance, illumination = model(torch.cat([low, high]))  # one pass for both halves
     n = low.shape[0]
-    total, terms = losses.decomposition_loss(low, high, reflectance[:n], illumination[:n], reflectance[n:], illumination[n:])
-    if config.equal_r_weight != losses.DECOMPOSITION_WEIGHTS["equal_R"]:
-        weights = losses.DECOMPOSITION_WEIGHTS | {"equal_R": config.equal_r_weight}
-        total = sum(weights[key] * value for key, value in terms.items())
-    return total, terms
+    return losses.decomposition_loss(
+        low, high, reflectance[:n], illumination[:n], reflectance[n:], illumination[n:], decom_weights(config)
+    )
 
 
-def decom_validate(model: nn.Module, images: Images, config: TrainConfig) -> tuple[dict[str, float], dict[str, Tensor]]:
+def decom_validate(model: nn.Module, images: Images, config: DecomConfig) -> tuple[dict[str, float], dict[str, Tensor]]:
+    """The held-out loss (the training weights) and reconstruction quality; mean illuminations."""
     rows, shown = [], {}
     for i, (low, high) in enumerate(zip(images["low"], images["high"])):
         (r_low, l_low), (r_high, l_high) = model(low[None]), model(high[None])
-        total, _ = losses.decomposition_loss(low[None], high[None], r_low, l_low, r_high, l_high)
+        total, _ = losses.decomposition_loss(low[None], high[None], r_low, l_low, r_high, l_high, decom_weights(config))
         recon = {f"recon_{k}": v for k, v in quality(r_low * l_low, low[None]).items()}
         rows.append({"loss": float(total), **recon, "L_low_mean": float(l_low.mean()), "L_high_mean": float(l_high.mean())})
         if i < config.val_images:
