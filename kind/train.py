@@ -63,21 +63,6 @@ def load_splits(config: TrainConfig, min_size: int) -> tuple[PairedImages, Paire
     return train, val
 
 
-@torch.inference_mode()
-def decompose_all(decom: nn.Module, images: list[Tensor], device: torch.device) -> tuple[list[Tensor], list[Tensor]]:
-    """The frozen DecomNet's (R, L) of each 3×H×W image, computed once per run (fused on CPU)."""
-    fast = device.type == "cpu" and cpu_fusion_available()
-    if fast:
-        decom = fuse_for_cpu(decom)
-    reflectances, illuminations = [], []
-    for image in images:
-        x = image[None].to(device)
-        reflectance, illumination = decom(prepare_input(x, torch.float32) if fast else x)
-        reflectances.append(reflectance[0].contiguous())
-        illuminations.append(illumination[0].contiguous())
-    return reflectances, illuminations
-
-
 def cut_batch(images: Images, sampler: PatchSampler, batch_size: int, patch: int, modes: int = 8) -> dict[str, Tensor]:
     """``batch_size`` patches, each from the sampler's next image, cropped and augmented alike in
     every named tensor: name → N×C×patch×patch."""
@@ -90,6 +75,11 @@ def cut_batch(images: Images, sampler: PatchSampler, batch_size: int, patch: int
         for name, tensors in images.items():
             patches[name].append(dihedral(crop(tensors[index], top, left, patch), mode))
     return {name: torch.stack(values) for name, values in patches.items()}
+
+
+def patch_batch(images: Images, sampler: PatchSampler, config: TrainConfig) -> dict[str, Tensor]:
+    """The batch of the decomposition and restoration stages: all 8 augmentation modes."""
+    return cut_batch(images, sampler, config.batch_size, config.patch_size)
 
 
 def mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -108,10 +98,6 @@ def decom_prepare(config: TrainConfig, device: torch.device) -> tuple[Images, Im
     train, val = load_splits(config, config.patch_size)
     to = lambda xs: [x.to(device) for x in xs]  # noqa: E731
     return {"low": to(train.low), "high": to(train.high)}, {"low": to(val.low), "high": to(val.high)}
-
-
-def decom_batch(images: Images, sampler: PatchSampler, config: TrainConfig) -> dict[str, Tensor]:
-    return cut_batch(images, sampler, config.batch_size, config.patch_size)
 
 
 def decom_weights(config: DecomConfig) -> dict[str, float]:
@@ -144,14 +130,24 @@ def decom_validate(model: nn.Module, images: Images, config: DecomConfig) -> tup
 # --- stage 2: illumination adjustment ----------------------------------------------------------
 
 
+@torch.inference_mode()
 def frozen_decomposition(config: AdjustConfig | RestoreConfig, device: torch.device, min_size: int) -> tuple[dict, dict]:
-    """Train/val dicts of the frozen DecomNet's R and L for low and high images."""
+    """Train/val dicts of the frozen DecomNet's R and L (3×H×W, 1×H×W each) of the low and high
+    images, computed once per run (fused on CPU)."""
     decom = load_network(config.decom_weights, "decom", device)
+    fused = device.type == "cpu" and cpu_fusion_available()
+    if fused:
+        decom = fuse_for_cpu(decom)
     out = []
     for split in load_splits(config, min_size):
-        r_low, l_low = decompose_all(decom, split.low, device)
-        r_high, l_high = decompose_all(decom, split.high, device)
-        out.append({"R_low": r_low, "L_low": l_low, "R_high": r_high, "L_high": l_high})
+        maps: dict[str, list[Tensor]] = {"R_low": [], "L_low": [], "R_high": [], "L_high": []}
+        for key, images in (("low", split.low), ("high", split.high)):
+            for image in images:
+                x = image[None].to(device)
+                reflectance, illumination = decom(prepare_input(x, torch.float32) if fused else x)
+                maps[f"R_{key}"].append(reflectance[0].contiguous())
+                maps[f"L_{key}"].append(illumination[0].contiguous())
+        out.append(maps)
     return out[0], out[1]
 
 
@@ -212,10 +208,6 @@ def restore_prepare(config: TrainConfig, device: torch.device) -> tuple[Images, 
     return pick(train), pick(val)
 
 
-def restore_batch(images: Images, sampler: PatchSampler, config: TrainConfig) -> dict[str, Tensor]:
-    return cut_batch(images, sampler, config.batch_size, config.patch_size)
-
-
 def restore_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig) -> tuple[Tensor, dict]:
     return losses.restoration_loss(model(batch["R_low"], batch["L_low"]), batch["target"])
 
@@ -247,9 +239,9 @@ class Stage:
 
 
 STAGES: dict[str, Stage] = {
-    "decom": Stage(decom_prepare, decom_batch, decom_loss, decom_validate, "loss", False),
+    "decom": Stage(decom_prepare, patch_batch, decom_loss, decom_validate, "loss", False),
     "adjust": Stage(adjust_prepare, adjust_batch, adjust_loss, adjust_validate, "psnr", True),
-    "restore": Stage(restore_prepare, restore_batch, restore_loss, restore_validate, "psnr", True),
+    "restore": Stage(restore_prepare, patch_batch, restore_loss, restore_validate, "psnr", True),
 }
 
 
