@@ -332,7 +332,8 @@ def train(stage_name: str, config: TrainConfig, resume: str | None = None, progr
     bar = Progress(config.steps, desc=f"train {stage_name}", unit="step", start=state.step, enabled=progress)
     if checkpoint is not None:
         bar.write(f"resumed from {checkpoint} at step {state.step}")
-    if not len(next(iter(val_images.values()), [])):
+    has_validation = len(next(iter(val_images.values()), [])) > 0
+    if not has_validation:
         bar.write("no validation pairs (holdout 0 and no val_dir): best.pt will not be written")
 
     def checkpoint_to(name: str) -> Path:
@@ -341,7 +342,7 @@ def train(stage_name: str, config: TrainConfig, resume: str | None = None, progr
         return path
 
     def validate() -> None:
-        if not len(next(iter(val_images.values()), [])):
+        if not has_validation:
             return
         model.eval()
         with torch.inference_mode(), _autocast(config, device):
@@ -358,6 +359,7 @@ def train(stage_name: str, config: TrainConfig, resume: str | None = None, progr
 
     model.train()
     started = timer = time.perf_counter()
+    logged_step = state.step
     while state.step < config.steps:
         lr = learning_rate(config, state.step)
         for group in optimizer.param_groups:
@@ -381,11 +383,12 @@ def train(stage_name: str, config: TrainConfig, resume: str | None = None, progr
 
         if state.step % config.log_every == 0 or state.step == config.steps:
             elapsed, timer = time.perf_counter() - timer, time.perf_counter()
+            steps_since, logged_step = state.step - logged_step, state.step
             writer.add_scalar("train/loss", loss_value, state.step)
             for key, value in terms.items():
                 writer.add_scalar(f"train/{key}", value.item(), state.step)
             writer.add_scalar("train/lr", lr, state.step)
-            writer.add_scalar("train/steps_per_second", config.log_every / max(elapsed, 1e-9), state.step)
+            writer.add_scalar("train/steps_per_second", steps_since / max(elapsed, 1e-9), state.step)
         bar.update(1, loss=loss_value)
         out_of_time = config.max_seconds > 0 and time.perf_counter() - started > config.max_seconds
         at_end = state.step == config.steps or out_of_time
