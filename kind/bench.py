@@ -25,6 +25,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from kind.fileio import atomic_write_text
+from kind.metrics import psnr_torch
 from kind.models import build_network
 from kind.pipeline import Runner, enhance_general, enhance_tiled
 from kind.weights import DEFAULT_WEIGHTS_DIR, KinDNets, load_weights_dir, missing_weight_files
@@ -76,11 +77,6 @@ def pipeline_flops(height: int, width: int) -> dict[str, int]:
     return counts
 
 
-def psnr_float(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = torch.mean((a.double() - b.double()) ** 2).item()
-    return float("inf") if mse == 0 else 10 * torch.log10(torch.tensor(1.0 / mse)).item()
-
-
 def check_fast_path(nets: KinDNets, runner: Runner, height: int, width: int) -> dict[str, float]:
     """The fast path against the eager fp32 reference on one image: max |Δ| of every map, and the
     PSNR of the output."""
@@ -91,7 +87,7 @@ def check_fast_path(nets: KinDNets, runner: Runner, height: int, width: int) -> 
     pairs = [(fast.output, reference.output)] + list(zip(fast.maps().values(), reference.maps().values()))
     return {
         "max_abs_diff": max((a.cpu() - b).abs().max().item() for a, b in pairs),
-        "psnr_output_db": psnr_float(fast.output.cpu(), reference.output),
+        "psnr_output_db": float(psnr_torch(fast.output.cpu(), reference.output, quantize=False)[0]),
     }
 
 
@@ -115,11 +111,11 @@ def bench_batch(runner: Runner, batch: int, height: int, width: int, warmup: int
     return batch / seconds
 
 
-def bench_large(runner: Runner, height: int, width: int, tile: int = 512) -> float:
+def bench_large(runner: Runner, height: int, width: int) -> float:
     """Seconds for one tiled ``height``×``width`` image (as ``kind enhance`` runs large photos)."""
     image = torch.rand(1, 3, height, width)
     start = time.perf_counter()
-    enhance_tiled(runner, image, 5.0, tile=tile)
+    enhance_tiled(runner, image, 5.0)
     if runner.device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from kind.fast import (
     prepare_input,
     retain_freed_memory,
 )
+from kind.metrics import psnr_torch
 from kind.models import Ratio
 from kind.weights import KinDNets
 
@@ -220,8 +220,7 @@ def check_reduced_precision(runner: Runner, nets: KinDNets) -> float:
     image = minmax_stretch(image + 0.02 * torch.sin(40 * rows + 30 * cols))
     output = enhance_general(runner, image, DEFAULT_RATIO).output.cpu()
     reference = enhance_general(Runner(nets, runner.device, "fp32", fast=False), image, DEFAULT_RATIO).output.cpu()
-    mse = torch.mean((output - reference) ** 2).item()
-    psnr = float("inf") if mse == 0 else 10 * math.log10(1 / mse)
+    psnr = float(psnr_torch(output, reference, quantize=False)[0])
     if psnr < REDUCED_PRECISION_MIN_PSNR:
         raise RuntimeError(
             f"--precision {runner.precision}: the startup check gives {psnr:.1f} dB against fp32 "
