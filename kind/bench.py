@@ -8,8 +8,6 @@ Peak memory is measured in a fresh child process per image size (VmHWM).
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 import resource
 import statistics
@@ -24,7 +22,6 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from kind.fileio import atomic_write_text
 from kind.metrics import psnr_torch
 from kind.models import build_network
 from kind.pipeline import Runner, enhance_general, enhance_tiled
@@ -279,10 +276,6 @@ def format_table(result: dict) -> str:
     lines = [f"| {'measure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
     lines += [f"| {k.ljust(width)} | {v} |" for k, v in rows]
     return "\n".join(lines)
-
-
-def write_json(result: dict, path: str | os.PathLike) -> None:
-    atomic_write_text(path, json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":  # child process for the peak-memory measurement

@@ -237,7 +237,8 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 
 @subcommand(add_bench_parser)
 def run_bench_command(args: argparse.Namespace) -> int:
-    from kind.bench import format_table, run_bench, write_json
+    from kind.bench import format_table, run_bench
+    from kind.fileio import atomic_write_json
 
     result = run_bench(
         device=args.device, precision=args.precision, weights=args.weights, repeat=args.repeat,
@@ -246,7 +247,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     )
     print(format_table(result))
     if args.json:
-        write_json(result, args.json)
+        atomic_write_json(args.json, result)
         print(f"wrote {args.json}")
     return 0
 
@@ -285,13 +286,13 @@ def add_score_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 
 @subcommand(add_score_parser)
 def run_score(args: argparse.Namespace) -> int:
-    from kind.evaluate import write_json
+    from kind.fileio import atomic_write_json
     from kind.score import format_report, score_folders
 
     result = score_folders(args.pred, args.gt, y_channel=args.y, crop_border=args.crop, with_loe_inputs=args.loe_inputs)
     print(format_report(result))
     if args.json:
-        write_json(args.json, {"pred": args.pred, "gt": args.gt, **result})
+        atomic_write_json(args.json, {"pred": args.pred, "gt": args.gt, **result})
     if result["missing"] or result["extra"]:
         print(f"kind score: {len(result['missing'])} ground truth(s) without a prediction, "
               f"{len(result['extra'])} prediction(s) without a ground truth", file=sys.stderr)

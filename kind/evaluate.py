@@ -66,7 +66,7 @@ from torch import Tensor
 from kind import __version__
 from kind.data import find_pairs
 from kind.enhance import load_runner, to_image, to_tensor
-from kind.fileio import atomic_write_text
+from kind.fileio import atomic_write_json, atomic_write_text
 from kind.imageio import read_image, save_png
 from kind.metrics import loe, psnr, ssim
 from kind.pipeline import (
@@ -296,11 +296,6 @@ def evaluate_folder(
     }
 
 
-def write_json(path: str | os.PathLike, obj: object) -> None:
-    """``obj`` as indented JSON, written atomically (``inf`` is written as ``Infinity``)."""
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-
-
 def run_eval(
     data: str | os.PathLike,
     protocol: str,
@@ -323,7 +318,7 @@ def run_eval(
         weights = None
     result = evaluate_folder(data, runner, protocol, ratio, out_dir, progress, weights, label)
     if json_path is not None:
-        write_json(json_path, result)
+        atomic_write_json(json_path, result)
     return result
 
 
@@ -473,7 +468,7 @@ def write_table(
     if out_md is not None:
         atomic_write_text(out_md, table + "\n")
     if out_json is not None:
-        write_json(out_json, {"rows": table_rows(results, sources), "metrics": METRICS_NOTE})
+        atomic_write_json(out_json, {"rows": table_rows(results, sources), "metrics": METRICS_NOTE})
     return table
 
 
@@ -496,6 +491,5 @@ __all__ = [
     "run_eval",
     "score_output",
     "table_rows",
-    "write_json",
     "write_table",
 ]

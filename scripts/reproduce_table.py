@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from kind.enhance import load_runner
-from kind.evaluate import PROTOCOLS, evaluate_folder, write_json, write_table
+from kind.evaluate import PROTOCOLS, evaluate_folder, write_table
+from kind.fileio import atomic_write_json
 from kind.weights import DEFAULT_WEIGHTS_DIR, missing_weight_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     weights = args.weights or [("checkpoints", DEFAULT_WEIGHTS_DIR)]
     runs = [args.out / "input.json"]
-    write_json(runs[0], evaluate_folder(args.data, None, "input", progress=not args.quiet))
+    atomic_write_json(runs[0], evaluate_folder(args.data, None, "input", progress=not args.quiet))
     for label, folder in weights:
         missing = missing_weight_files(folder)
         if missing:
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             ratio = args.ratio if protocol == "fixed" else None
             result = evaluate_folder(args.data, runner, protocol, ratio=ratio, out_dir=args.out / name,
                                      progress=not args.quiet, weights=folder, label=label)
-            write_json(args.out / f"{name}.json", result)
+            atomic_write_json(args.out / f"{name}.json", result)
             runs.append(args.out / f"{name}.json")
     print(write_table(runs, args.out / "results.md", args.out / "results.json"))
     return 0
