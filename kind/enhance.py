@@ -24,7 +24,6 @@ started. Inputs are collected before the output folder is created, so outputs ne
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import threading
 import time
@@ -56,6 +55,7 @@ from kind.pipeline import (
     Enhanced,
     RatioChoice,
     Runner,
+    check_ratio,
     enhance_general,
     enhance_tiled,
     minmax_stretch,
@@ -298,13 +298,9 @@ def enhance_jobs(
 
 
 def check_options(ratio: RatioChoice, tile: int | None) -> None:
-    """Raise ValueError for a ratio that is not ``'auto'``, a tensor or a finite number ≥ 0, or a
-    tile side under ``MIN_TILE`` — before any image is read, not once per image."""
-    if isinstance(ratio, str):
-        if ratio != "auto":
-            raise ValueError(f"ratio: expected a number or 'auto', got {ratio!r}")
-    elif not isinstance(ratio, Tensor) and not 0 <= float(ratio) < math.inf:
-        raise ValueError(f"ratio: expected a finite number >= 0 or 'auto', got {ratio!r}")
+    """Raise ValueError for a bad ratio (:func:`kind.pipeline.check_ratio`) or a tile side under
+    ``MIN_TILE`` — before any image is read, not once per image."""
+    check_ratio(ratio)
     if tile is not None and tile < MIN_TILE:
         raise ValueError(f"tile: expected at least {MIN_TILE} pixels, got {tile}")
 

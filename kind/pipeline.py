@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -251,10 +252,18 @@ class Enhanced:
 RatioChoice = float | str | Tensor
 
 
-def _ratio_for(choice: RatioChoice, illumination: Tensor) -> Tensor:
+def check_ratio(choice: RatioChoice) -> None:
+    """Raise ValueError unless ``choice`` is ``'auto'``, a tensor, or a finite number ≥ 0."""
     if isinstance(choice, str):
         if choice != "auto":
             raise ValueError(f"ratio: expected a number or 'auto', got {choice!r}")
+    elif not isinstance(choice, Tensor) and not 0 <= float(choice) < math.inf:
+        raise ValueError(f"ratio: expected a finite number >= 0 or 'auto', got {choice!r}")
+
+
+def _ratio_for(choice: RatioChoice, illumination: Tensor) -> Tensor:
+    check_ratio(choice)
+    if isinstance(choice, str):
         return auto_ratio(illumination)
     if isinstance(choice, Tensor):
         return choice.float().cpu().expand(illumination.shape[0])

@@ -157,3 +157,9 @@ def test_bf16_is_verified_at_startup(nets, monkeypatch):
     monkeypatch.setattr("kind.pipeline.REDUCED_PRECISION_MIN_PSNR", 1000.0)
     with pytest.raises(RuntimeError, match="startup check gives .* dB against fp32"):
         Runner(nets, "cpu", "bf16")
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "bright"])
+def test_bad_ratios_are_refused_by_the_pipeline(nets, bad):
+    with pytest.raises(ValueError, match="ratio: expected"):
+        enhance_general(Runner(nets, "cpu", fast=False), torch.rand(1, 3, 8, 8), bad)
