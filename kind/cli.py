@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 
@@ -104,31 +105,50 @@ def add_train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         "train",
         help="train one KinD stage (decom, adjust, restore) from a YAML config",
         description="Train one stage. Config precedence: the stage's defaults (the official schedule), "
-        "then --config, then each --set key=value.",
+        "then --config, then each --set key=value (values read as YAML: --set 'train_dir=[a, b]'). "
+        "Under torchrun (torchrun --nproc_per_node=N -m kind train ...) every process trains one rank "
+        "of a DistributedDataParallel run. Exit status: 0 done, 2 bad arguments or data, 3 the loss "
+        "became NaN/Inf, 130/143 stopped by SIGINT/SIGTERM (last.pt written; --resume auto continues).",
     )
     p.add_argument("stage", choices=NETWORK_NAMES)
     p.add_argument("--config", help="YAML file whose keys are the stage config's fields")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config field (repeatable), e.g. --set steps=2000")
-    p.add_argument("--resume", metavar="PATH|auto", help="continue from a checkpoint; auto = OUT_DIR/last.pt if present")
+    p.add_argument("--resume", metavar="PATH|auto",
+                   help="continue from a checkpoint; auto = OUT_DIR/last.pt if present (else start fresh, said so)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an out_dir that holds a run, replacing its checkpoints")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+STOP_EXIT_STATUS = {"SIGINT": 130, "SIGTERM": 143}
 
 
 @subcommand(add_train_parser)
 def run_train(args: argparse.Namespace) -> int:
     from kind.config import load_config
+    from kind.distributed import process_group
     from kind.train import TrainingDiverged, train
 
     config = load_config(args.stage, args.config, args.overrides)
-    try:
-        state = train(args.stage, config, resume=args.resume, progress=not args.quiet)
-    except TrainingDiverged as error:
-        print(f"kind train: error: {error}", file=sys.stderr)
-        return 3
+    with process_group(config.device) as world:
+        try:
+            state = train(args.stage, config, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+        except TrainingDiverged as error:
+            print(f"kind train: error: {error}", file=sys.stderr)
+            return 3
+    if not world.is_main:
+        return STOP_EXIT_STATUS.get(state.stopped or "", 0)
     best = f", best validation {state.best:.4f}" if state.best is not None else ""
     speed = f" ({len(state.losses) / state.seconds:.2f} steps/s)" if state.seconds else ""
     print(f"trained {args.stage} to step {state.step}{speed}{best}; checkpoints in {config.out_dir}")
+    if state.stopped in STOP_EXIT_STATUS:
+        words = ["kind", "train", args.stage] + (["--config", args.config] if args.config else [])
+        words += [word for override in args.overrides for word in ("--set", override)] + ["--resume", "auto"]
+        resume = " ".join(shlex.quote(word) for word in words)
+        print(f"stopped by {state.stopped}; continue with: {resume}", file=sys.stderr)
+        return STOP_EXIT_STATUS[state.stopped]
     return 0
 
 

@@ -2,16 +2,23 @@
 runs are reproducible, and a NaN stops the run naming the last good checkpoint."""
 
 import dataclasses
+import shutil
+import signal
+import subprocess
+import sys
 
 import pytest
 import torch
 from conftest import write_pairs
 
+from kind import stages as stages_module
 from kind import train as train_module
+from kind.checkpoint import ResumeError
 from kind.cli import main
 from kind.config import load_config
 from kind.models import build_network
-from kind.train import STAGES, TrainingDiverged, learning_rate, train
+from kind.stages import STAGES
+from kind.train import TrainingDiverged, learning_rate, train
 from kind.weights import load_network, read_record
 
 
@@ -84,9 +91,9 @@ def test_nan_stops_the_run_and_names_the_last_checkpoint(dataset, tmp_path, monk
         total, terms = stage.loss(model, batch, config)
         return (total * float("nan") if calls["n"] > 4 else total), terms
 
-    monkeypatch.setitem(train_module.STAGES, "decom", dataclasses.replace(stage, loss=poisoned))
+    monkeypatch.setitem(stages_module.STAGES, "decom", dataclasses.replace(stage, loss=poisoned))
     config = config_for("decom", dataset, tmp_path, steps=10, val_every=2)
-    with pytest.raises(TrainingDiverged, match=r"nan at step 5; stopped\. Last good checkpoint: .*last\.pt"):
+    with pytest.raises(TrainingDiverged, match=r"nan at step 5 \(the check of steps 5–5\); stopped\. Last good checkpoint: .*last\.pt"):
         train("decom", config, progress=False)
 
 
@@ -127,7 +134,130 @@ def test_reflectance_similarity_weight_is_configurable():
     official = load_config("decom")
     total, terms = STAGES["decom"].loss(model, batch, official)
     assert total.item() == pytest.approx(
-        sum(w * terms[k].item() for k, w in train_module.losses.DECOMPOSITION_WEIGHTS.items()), rel=1e-6
+        sum(w * terms[k].item() for k, w in stages_module.losses.DECOMPOSITION_WEIGHTS.items()), rel=1e-6
     )
     heavier, _ = STAGES["decom"].loss(model, batch, load_config("decom", None, ["equal_r_weight=0.3"]))
     assert heavier.item() == pytest.approx(total.item() + 0.29 * terms["equal_R"].item(), rel=1e-6)
+
+
+# --- the run folder, resume checks, stop rule (issue 15) -------------------------------------------
+
+
+def test_a_fresh_run_never_replaces_another(dataset, tmp_path):
+    train("decom", config_for("decom", dataset, tmp_path, steps=2, save_every=1), progress=False)
+    with pytest.raises(ValueError, match=r"already holds a run \(last.pt at step 2\); continue it with --resume auto"):
+        train("decom", config_for("decom", dataset, tmp_path, steps=3), progress=False)
+    assert read_record(tmp_path / "last.pt")["step"] == 2
+    state = train("decom", config_for("decom", dataset, tmp_path, steps=3), overwrite=True, progress=False)
+    assert state.step == 3 and not list(tmp_path.glob("step_*.pt"))
+    with pytest.raises(ValueError, match="contradict"):
+        train("decom", config_for("decom", dataset, tmp_path, steps=3), resume="auto", overwrite=True, progress=False)
+
+
+def test_resume_auto_without_last_pt_starts_fresh_and_says_so(dataset, tmp_path, capsys):
+    state = train("decom", config_for("decom", dataset, tmp_path, steps=2), resume="auto")
+    assert state.step == 2 and "no last.pt in" in capsys.readouterr().err
+
+
+def test_resume_refuses_other_settings_and_lists_them(dataset, tmp_path, capsys):
+    train("decom", config_for("decom", dataset, tmp_path, steps=2), progress=False)
+    with pytest.raises(ResumeError, match=r"(?s)batch_size: 4 → 2.*lr: 0.001 → 0.002"):
+        train("decom", config_for("decom", dataset, tmp_path, steps=4, batch_size=2, lr=2e-3), resume="auto", progress=False)
+    same_folder_as_list = config_for("decom", dataset, tmp_path, steps=4, log_every=1, train_dir=f"[{dataset}]")
+    state = train("decom", same_folder_as_list, resume="auto")
+    assert state.step == 4 and "resumed with a changed setting: log_every: 5 → 1" in capsys.readouterr().err
+
+
+def test_resume_refuses_changed_training_pairs(dataset, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(dataset, data)
+    train("decom", config_for("decom", data, tmp_path / "run", steps=2), progress=False)
+    write_pairs(tmp_path / "more", count=7)
+    for side in ("low", "high"):
+        shutil.copy(tmp_path / "more" / side / "7.png", data / side / "7.png")
+    with pytest.raises(ResumeError, match=r"training pairs changed .*4 → 5 pairs.*new: .*5.png"):
+        train("decom", config_for("decom", data, tmp_path / "run", steps=4), resume="auto", progress=False)
+
+
+def test_resume_from_a_weight_file_points_to_init_weights(dataset, decom_weights, tmp_path):
+    with pytest.raises(ResumeError, match=r"not a training checkpoint .* set init_weights: "):
+        train("decom", config_for("decom", dataset, tmp_path, steps=2), resume=str(decom_weights), progress=False)
+
+
+def test_init_weights_start_the_run(dataset, decom_weights, tmp_path):
+    config = config_for("decom", dataset, tmp_path, steps=1, lr=1e-9, init_weights=str(decom_weights))
+    train("decom", config, progress=False)
+    start = load_network(decom_weights, "decom").state_dict()
+    after = read_record(tmp_path / "last.pt")["state_dict"]
+    assert all(torch.allclose(after[k], start[k], atol=1e-6) for k in start)
+
+
+def test_no_checkpoint_holds_weights_updated_after_a_non_finite_loss(dataset, tmp_path, monkeypatch):
+    stage = STAGES["decom"]
+    calls = {"n": 0}
+
+    def poisoned(model, batch, config):
+        calls["n"] += 1
+        total, terms = stage.loss(model, batch, config)
+        return (total * float("inf") if calls["n"] == 6 else total), terms
+
+    monkeypatch.setitem(stages_module.STAGES, "decom", dataclasses.replace(stage, loss=poisoned))
+    config = config_for("decom", dataset, tmp_path, steps=12, val_every=4, check_every=4, log_every=4)
+    with pytest.raises(TrainingDiverged, match=r"inf at step 6 \(the check of steps 5–8\)"):
+        train("decom", config, progress=False)
+    record = read_record(tmp_path / "last.pt")
+    assert record["step"] == 4 and all(torch.isfinite(v).all() for v in record["state_dict"].values())
+
+
+def _signal_at(monkeypatch, step: int, signum: int = signal.SIGINT) -> None:
+    stage = STAGES["decom"]
+    calls = {"n": 0}
+
+    def interrupted(model, batch, config):
+        calls["n"] += 1
+        if calls["n"] == step:
+            signal.raise_signal(signum)
+        return stage.loss(model, batch, config)
+
+    monkeypatch.setitem(stages_module.STAGES, "decom", dataclasses.replace(stage, loss=interrupted))
+
+
+def test_sigint_stops_at_the_next_check_and_resumes_exactly(dataset, tmp_path, monkeypatch):
+    straight = train("decom", config_for("decom", dataset, tmp_path / "a", steps=9, val_every=0), progress=False)
+    with monkeypatch.context() as patch:
+        _signal_at(patch, 3)
+        stopped = train("decom", config_for("decom", dataset, tmp_path / "b", steps=9, val_every=0), progress=False)
+    assert stopped.stopped == "SIGINT" and stopped.step == 3 and read_record(tmp_path / "b" / "last.pt")["step"] == 3
+    resumed = train("decom", config_for("decom", dataset, tmp_path / "b", steps=9, val_every=0), resume="auto", progress=False)
+    assert stopped.losses + resumed.losses == straight.losses
+    final_a, final_b = (read_record(tmp_path / run / "last.pt")["state_dict"] for run in ("a", "b"))
+    assert all(torch.equal(final_a[k], final_b[k]) for k in final_a)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
+def test_cli_sigterm_exits_143_and_says_how_to_resume(dataset, tmp_path, monkeypatch, capsys):
+    _signal_at(monkeypatch, 2, signal.SIGTERM)
+    args = ["train", "decom", "--set", f"train_dir={dataset}", "--set", f"out_dir={tmp_path}", "--set", "steps=50",
+            "--set", "batch_size=2", "--set", "patch_size=16", "--set", "device=cpu", "--set", "holdout=1", "--quiet"]
+    assert main(args) == 143
+    err = capsys.readouterr().err
+    assert "stopped by SIGTERM; continue with: kind train decom --set" in err and err.rstrip().endswith("--resume auto")
+    assert read_record(tmp_path / "last.pt")["step"] == 2
+
+
+def test_a_run_removes_its_folders_stale_temp_files(dataset, tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    tmp_path.mkdir(exist_ok=True)
+    stale = tmp_path / f".last.pt.kind{int(dead.stdout)}.0a1b2c3d.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    train("decom", config_for("decom", dataset, tmp_path, steps=1), progress=False)
+    assert not stale.exists()
+
+
+def test_compiled_step_gives_plain_checkpoints_and_the_same_losses(dataset, tmp_path, monkeypatch):
+    eager = train("decom", config_for("decom", dataset, tmp_path / "eager", steps=4), progress=False)
+    monkeypatch.setattr(train_module, "compiled", lambda fn, device, cuda_graphs: torch.compile(fn, backend="eager"))
+    state = train("decom", config_for("decom", dataset, tmp_path / "compiled", steps=4, compile="on"), progress=False)
+    assert state.losses == eager.losses
+    keys = read_record(tmp_path / "compiled" / "last.pt")["state_dict"]
+    assert set(keys) == set(build_network("decom").state_dict())
