@@ -153,6 +153,22 @@ def run_files(out_dir: Path) -> list[Path]:
     return sorted([out_dir / name for name in RUN_FILES if (out_dir / name).is_file()] + list(out_dir.glob("step_*.pt")))
 
 
+def refuse_existing_run(out_dir: Path) -> None:
+    """Raise ValueError, naming the ways out, when ``out_dir`` holds a run's checkpoints."""
+    if not run_files(out_dir):
+        return
+    step = ""
+    if (out_dir / "last.pt").is_file():
+        try:
+            step = f" (last.pt at step {read_record(out_dir / 'last.pt').get('step', '?')})"
+        except WeightsError:
+            pass
+    raise ValueError(
+        f"out_dir {out_dir} already holds a run{step}; continue it with --resume auto, choose another "
+        f"out_dir, or pass --overwrite to start afresh there (its checkpoints are replaced)"
+    )
+
+
 def resume_source(out_dir: Path, resume: str | None, overwrite: bool) -> tuple[Path | None, str | None]:
     """Decide, before any work, where a run starts: (checkpoint to resume or None, a message to
     show or None). A fresh run never silently replaces another: a folder holding checkpoints is
@@ -170,17 +186,8 @@ def resume_source(out_dir: Path, resume: str | None, overwrite: bool) -> tuple[P
             raise WeightsError(f"--resume {path}: no such checkpoint")
         return path, None
     existing = run_files(out_dir)
-    if existing and not overwrite:
-        step = ""
-        if (out_dir / "last.pt").is_file():
-            try:
-                step = f" (last.pt at step {read_record(out_dir / 'last.pt').get('step', '?')})"
-            except WeightsError:
-                pass
-        raise ValueError(
-            f"out_dir {out_dir} already holds a run{step}; continue it with --resume auto, choose another "
-            f"out_dir, or pass --overwrite to start afresh there (its checkpoints are replaced)"
-        )
+    if not overwrite:
+        refuse_existing_run(out_dir)
     if existing:
         for path in existing + list(out_dir.glob("events.out.tfevents.*")):
             path.unlink()

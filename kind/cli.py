@@ -110,8 +110,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         "of a DistributedDataParallel run. Exit status: 0 done, 2 bad arguments or data, 3 the loss "
         "became NaN/Inf, 130/143 stopped by SIGINT/SIGTERM (last.pt written; --resume auto continues).",
     )
-    p.add_argument("stage", choices=NETWORK_NAMES)
-    p.add_argument("--config", help="YAML file whose keys are the stage config's fields")
+    p.add_argument("stage", choices=NETWORK_NAMES + ["pipeline"],
+                   help="a stage, or pipeline: decom → adjust on its L → restore on its R, L (configs/pipeline.yaml)")
+    p.add_argument("--config", help="YAML file whose keys are the stage config's fields (pipeline: see configs/pipeline.yaml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config field (repeatable), e.g. --set steps=2000")
     p.add_argument("--resume", metavar="PATH|auto",
@@ -127,29 +128,42 @@ STOP_EXIT_STATUS = {"SIGINT": 130, "SIGTERM": 143}
 
 @subcommand(add_train_parser)
 def run_train(args: argparse.Namespace) -> int:
-    from kind.config import load_config
+    from kind.config import load_config, load_pipeline_config
     from kind.distributed import process_group
-    from kind.train import TrainingDiverged, train
+    from kind.train import TrainingDiverged, train, train_pipeline
 
-    config = load_config(args.stage, args.config, args.overrides)
-    with process_group(config.device) as world:
+    if args.stage == "pipeline":
+        pipeline = load_pipeline_config(args.config, args.overrides)
+        device = next(iter(pipeline.stages.values())).device
+    else:
+        config = load_config(args.stage, args.config, args.overrides)
+        device = config.device
+    with process_group(device) as world:
         try:
-            state = train(args.stage, config, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+            if args.stage == "pipeline":
+                weights, states = train_pipeline(pipeline, resume=args.resume, overwrite=args.overwrite,
+                                                 progress=not args.quiet)
+            else:
+                states = {args.stage: train(args.stage, config, resume=args.resume, overwrite=args.overwrite,
+                                            progress=not args.quiet)}
         except TrainingDiverged as error:
             print(f"kind train: error: {error}", file=sys.stderr)
             return 3
-    if not world.is_main:
-        return STOP_EXIT_STATUS.get(state.stopped or "", 0)
-    best = f", best validation {state.best:.4f}" if state.best is not None else ""
-    speed = f" ({len(state.losses) / state.seconds:.2f} steps/s)" if state.seconds else ""
-    print(f"trained {args.stage} to step {state.step}{speed}{best}; checkpoints in {config.out_dir}")
-    if state.stopped in STOP_EXIT_STATUS:
-        words = ["kind", "train", args.stage] + (["--config", args.config] if args.config else [])
-        words += [word for override in args.overrides for word in ("--set", override)] + ["--resume", "auto"]
-        resume = " ".join(shlex.quote(word) for word in words)
-        print(f"stopped by {state.stopped}; continue with: {resume}", file=sys.stderr)
-        return STOP_EXIT_STATUS[state.stopped]
-    return 0
+    stopped = next((s.stopped for s in states.values() if s.stopped in STOP_EXIT_STATUS), None)
+    if world.is_main:
+        for stage, state in states.items():
+            best = f", best validation {state.best:.4f}" if state.best is not None else ""
+            speed = f" ({len(state.losses) / state.seconds:.2f} steps/s)" if state.seconds else ""
+            out_dir = pipeline.stages[stage].out_dir if args.stage == "pipeline" else config.out_dir
+            print(f"trained {stage} to step {state.step}{speed}{best}; checkpoints in {out_dir}")
+        if args.stage == "pipeline" and not stopped:
+            print(f"weights for kind enhance --weights: {weights}")
+        if stopped:
+            words = ["kind", "train", args.stage] + (["--config", args.config] if args.config else [])
+            words += [word for override in args.overrides for word in ("--set", override)] + ["--resume", "auto"]
+            resume = " ".join(shlex.quote(word) for word in words)
+            print(f"stopped by {stopped}; continue with: {resume}", file=sys.stderr)
+    return STOP_EXIT_STATUS.get(stopped or "", 0)
 
 
 # --- enhance --------------------------------------------------------------------------------

@@ -187,26 +187,105 @@ def parse_override(text: str) -> tuple[str, object]:
     return key.strip(), "" if value is None else value
 
 
+def _read_mapping(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from error
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys, got {type(values).__name__}")
+    return values
+
+
 def load_config(stage: str, path: str | Path | None = None, overrides: list[str] = ()) -> TrainConfig:
     """The stage's config: defaults, then the YAML file, then ``key=value`` overrides."""
     if stage not in CONFIGS:
         raise ConfigError(f"unknown stage {stage!r}: expected one of {sorted(CONFIGS)}")
     config = CONFIGS[stage]()
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such config file")
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path}: not valid YAML ({error})") from error
-        if not isinstance(values, dict):
-            raise ConfigError(f"{path}: expected a mapping of config keys, got {type(values).__name__}")
-        config = _apply(config, values, str(path))
+        config = _apply(config, _read_mapping(path), str(path))
     for text in overrides:
         key, value = parse_override(text)
         config = _apply(config, {key: value}, f"--set {text}")
     return config
+
+
+STAGE_ORDER = ("decom", "adjust", "restore")
+
+
+@dataclass
+class PipelineConfig:
+    """``kind train pipeline``: the stages to train in order, each a stage config whose
+    ``out_dir`` is ``out_dir/STAGE``; the weights folder they end in is ``out_dir/weights``."""
+
+    out_dir: str
+    stages: dict[str, TrainConfig]
+
+    @property
+    def weights_dir(self) -> Path:
+        return Path(self.out_dir) / "weights"
+
+
+def _field_names(stage: str) -> set[str]:
+    return {f.name for f in dataclasses.fields(CONFIGS[stage])}
+
+
+def load_pipeline_config(path: str | Path | None = None, overrides: list[str] = ()) -> PipelineConfig:
+    """A pipeline config: ``out_dir``, ``stages`` (default all three, in order), keys shared by the
+    stages (each applied to every stage that has the field), and a section per stage
+    (``decom: {steps: 500}``). Precedence: shared keys, the stage's section, then ``--set key=value``
+    (every stage with that field) and ``--set STAGE.key=value``. Each stage after ``decom`` takes the
+    weights the earlier stages export (``decom_weights``, and restore's ``adjust_weights``)."""
+    values = _read_mapping(path) if path is not None else {}
+    origin = str(path) if path is not None else "pipeline"
+    shared_overrides: dict = {}
+    stage_overrides: dict[str, dict] = {stage: {} for stage in STAGE_ORDER}
+    for text in overrides:
+        key, value = parse_override(text)
+        stage, dot, field = key.partition(".")
+        if dot and stage not in STAGE_ORDER:
+            raise ConfigError(f"--set {text}: {stage!r} is not a stage (expected one of {list(STAGE_ORDER)})")
+        if key in ("out_dir", "stages"):
+            values[key] = value
+        elif dot:
+            stage_overrides[stage][field] = value
+        else:
+            shared_overrides[key] = value
+    out_dir = values.pop("out_dir", "runs/pipeline")
+    stages = values.pop("stages", list(STAGE_ORDER))
+    if not (isinstance(out_dir, str) and out_dir.strip()):
+        raise ConfigError(f"{origin}: out_dir must be a folder name, got {out_dir!r}")
+    if not (isinstance(stages, list) and stages and all(s in STAGE_ORDER for s in stages)
+            and stages == [s for s in STAGE_ORDER if s in stages]):
+        raise ConfigError(f"{origin}: stages must be a non-empty list of {list(STAGE_ORDER)} in that order, got {stages!r}")
+    sections = {stage: values.pop(stage, None) or {} for stage in STAGE_ORDER}
+    for stage, section in sections.items():
+        if not isinstance(section, dict):
+            raise ConfigError(f"{origin}: the {stage} section must be a mapping, got {type(section).__name__}")
+    for shared in (values, shared_overrides):
+        unknown = sorted(k for k in shared if not any(k in _field_names(s) for s in stages))
+        if unknown:
+            raise ConfigError(f"{origin}: unknown keys {unknown} for the stages {stages}")
+    weights = PipelineConfig(out_dir, {}).weights_dir
+    configs: dict[str, TrainConfig] = {}
+    for stage in stages:
+        names = _field_names(stage)
+        merged = {k: v for k, v in values.items() if k in names} | sections[stage]
+        merged |= {k: v for k, v in shared_overrides.items() if k in names} | stage_overrides[stage]
+        if "out_dir" in merged:
+            raise ConfigError(f"{origin}: {stage}.out_dir is set by the pipeline ({out_dir}/{stage}); set out_dir at the top")
+        chained = {"decom_weights": "decom", "adjust_weights": "adjust"}
+        for key, earlier in chained.items():
+            if key in names and earlier in stages:
+                if key in merged:
+                    raise ConfigError(f"{origin}: {stage}.{key} comes from this pipeline's {earlier} stage; remove it")
+                merged[key] = str(weights / f"{earlier}.pt")
+        merged["out_dir"] = f"{out_dir}/{stage}"
+        configs[stage] = _apply(CONFIGS[stage](), merged, f"{origin} ({stage})")
+    return PipelineConfig(out_dir, configs)
 
 
 def config_to_yaml(config: TrainConfig) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,15 +34,23 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from kind.checkpoint import RunState, check_resume, check_resume_data, read_checkpoint, resume_source, save_checkpoint
-from kind.config import RestoreConfig, TrainConfig, config_to_yaml
+from kind.checkpoint import (
+    RunState,
+    check_resume,
+    check_resume_data,
+    read_checkpoint,
+    refuse_existing_run,
+    resume_source,
+    save_checkpoint,
+)
+from kind.config import PipelineConfig, RestoreConfig, TrainConfig, config_to_yaml
 from kind.data import PatchSampler, PatchSource
 from kind.distributed import World, current_world, rank_device, sum_across
 from kind.fileio import atomic_write_text, check_output_path, remove_stale_temp_files
 from kind.models import build_network
 from kind.progress import Progress
 from kind.stages import STAGES, Stage, StageData
-from kind.weights import load_network
+from kind.weights import export_weights, load_network, read_record
 
 
 class TrainingDiverged(RuntimeError):
@@ -324,3 +333,44 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         writer.close()
     state.seconds = time.perf_counter() - stop.started
     return state
+
+
+# --- the whole pipeline ---------------------------------------------------------------------------
+
+HALF_EXPORTS = ("restore",)  # exported in float16 (15.5 MB instead of 31; loaded as float32)
+
+
+def stage_finished(config: TrainConfig) -> bool:
+    last = Path(config.out_dir) / "last.pt"
+    return last.is_file() and read_record(last).get("step", 0) >= config.steps
+
+
+def train_pipeline(pipeline: PipelineConfig, resume: str | None = None, overwrite: bool = False,
+                   progress: bool = True) -> tuple[Path, dict[str, RunState]]:
+    """Train the pipeline's stages in order, each exporting its weights (``best.pt``, else
+    ``last.pt``) into ``pipeline.weights_dir`` for the next stage and for ``kind enhance
+    --weights``. A stage stopped by ``max_seconds`` is exported and the next one starts; a stage
+    stopped by a signal ends the pipeline (``states[stage].stopped`` says so). With ``resume``,
+    finished stages whose weights were exported are skipped and the others resume."""
+    world = current_world()
+    if resume is None and not overwrite:
+        for config in pipeline.stages.values():
+            refuse_existing_run(Path(config.out_dir))
+    states: dict[str, RunState] = {}
+    for stage, config in pipeline.stages.items():
+        exported = pipeline.weights_dir / f"{stage}.pt"
+        if resume is not None and exported.is_file() and stage_finished(config):
+            if world.is_main:
+                print(f"pipeline: {stage} already trained ({exported}); skipped", file=sys.stderr)
+            continue
+        state = train(stage, config, resume=resume, overwrite=overwrite, progress=progress)
+        states[stage] = state
+        if state.stopped in StopRule.SIGNALS.values():
+            break
+        if world.is_main:
+            best = Path(config.out_dir) / "best.pt"
+            export_weights(best if best.is_file() else Path(config.out_dir) / "last.pt", exported, half=stage in HALF_EXPORTS)
+            print(f"pipeline: {stage} weights in {exported}", file=sys.stderr)
+        if world.distributed:
+            torch.distributed.barrier()  # the next stage reads what rank 0 exported
+    return pipeline.weights_dir, states

@@ -9,17 +9,17 @@ import sys
 
 import pytest
 import torch
-from conftest import write_pairs
+from conftest import ROOT, write_pairs
 
 from kind import stages as stages_module
 from kind import train as train_module
 from kind.checkpoint import ResumeError
 from kind.cli import main
-from kind.config import load_config
+from kind.config import ConfigError, load_config, load_pipeline_config
 from kind.models import build_network
 from kind.stages import STAGES
 from kind.train import TrainingDiverged, learning_rate, train
-from kind.weights import load_network, read_record
+from kind.weights import load_network, load_weights_dir, read_record
 
 
 @pytest.fixture(scope="module")
@@ -261,3 +261,86 @@ def test_compiled_step_gives_plain_checkpoints_and_the_same_losses(dataset, tmp_
     assert state.losses == eager.losses
     keys = read_record(tmp_path / "compiled" / "last.pt")["state_dict"]
     assert set(keys) == set(build_network("decom").state_dict())
+
+
+# --- kind train pipeline -------------------------------------------------------------------------------
+
+
+def pipeline_overrides(dataset, out_dir, *more):
+    return [f"out_dir={out_dir}", f"train_dir={dataset}", "holdout=2", "device=cpu", "batch_size=2", "patch_size=16",
+            "lr=1e-3", "val_every=3", "save_every=0", "log_every=1", "steps=3", *more]
+
+
+def test_pipeline_trains_the_stages_in_order_into_a_weights_folder(dataset, tmp_path, capsys):
+    assert main(["train", "pipeline", "--quiet"] + [a for o in pipeline_overrides(dataset, tmp_path, "restore.steps=2")
+                                                  for a in ("--set", o)]) == 0
+    out = capsys.readouterr().out
+    assert "trained decom to step 3" in out and "trained restore to step 2" in out
+    weights = tmp_path / "weights"
+    nets = load_weights_dir(weights)  # what kind enhance --weights takes
+    assert {p.name for p in weights.iterdir()} == {"decom.pt", "adjust.pt", "restore.pt"}
+    assert all(v.dtype == torch.float16 for v in read_record(weights / "restore.pt")["state_dict"].values())
+    adjust_config = read_record(tmp_path / "adjust" / "last.pt")["config"]
+    restore_config = read_record(tmp_path / "restore" / "last.pt")["config"]
+    assert adjust_config["decom_weights"] == restore_config["decom_weights"] == str(weights / "decom.pt")
+    assert restore_config["adjust_weights"] == str(weights / "adjust.pt")
+    assert nets.restore is not None
+    # resumed: the finished stages are skipped; a longer restore schedule continues
+    more = pipeline_overrides(dataset, tmp_path, "restore.steps=4")
+    assert main(["train", "pipeline", "--quiet", "--resume", "auto"] + [a for o in more for a in ("--set", o)]) == 0
+    captured = capsys.readouterr()
+    assert "decom already trained" in captured.err and "trained restore to step 4" in captured.out
+    # a fresh pipeline into the same folder is refused before any stage runs
+    assert main(["train", "pipeline", "--quiet"] + [a for o in more for a in ("--set", o)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "overrides,match",
+    [
+        (["stages=[restore, decom]"], "stages must be a non-empty list"),
+        (["bogus=1"], r"unknown keys \['bogus'\]"),
+        (["restore.decom_weights=x.pt"], "restore.decom_weights comes from this pipeline's decom stage"),
+        (["decom.out_dir=x"], "decom.out_dir is set by the pipeline"),
+        (["nostage.steps=3"], "'nostage' is not a stage"),
+        (["decom.steps=0"], r"\(decom\): steps must be positive"),
+    ],
+)
+def test_pipeline_config_errors(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_pipeline_config(ROOT / "configs" / "pipeline.yaml", overrides)
+
+
+def test_pipeline_config_precedence_and_chaining():
+    pipeline = load_pipeline_config(ROOT / "configs" / "pipeline.yaml", ["steps=7", "restore.steps=9", "stages=[adjust, restore]",
+                                                                          "decom_weights=mine.pt"])
+    assert list(pipeline.stages) == ["adjust", "restore"]
+    adjust, restore = pipeline.stages["adjust"], pipeline.stages["restore"]
+    assert (adjust.steps, restore.steps, restore.patch_size) == (7, 9, 384)
+    assert adjust.decom_weights == restore.decom_weights == "mine.pt"
+    assert restore.adjust_weights == str(pipeline.weights_dir / "adjust.pt") and adjust.out_dir == "runs/pipeline/adjust"
+
+
+def test_restore_validation_scores_the_pipeline_like_the_official_protocol(dataset, weights_dir, tmp_path):
+    from kind.evaluate import enhance_pair, read_pair
+    from kind.imageio import to_uint8
+    from kind.metrics import psnr, ssim
+    from kind.pipeline import Runner
+    from kind.weights import KinDNets
+
+    config = config_for("restore", dataset, tmp_path, weights_dir / "decom.pt", adjust_weights=str(weights_dir / "adjust.pt"))
+    stage = STAGES["restore"]
+    data = stage.prepare(config, torch.device("cpu"))
+    model = load_network(weights_dir / "restore.pt", "restore")
+    with torch.inference_mode():
+        metrics, _ = stage.validate(model, data, config)
+    assert stage.select(config) == "pipeline_psnr"
+    runner = Runner(KinDNets(load_network(weights_dir / "decom.pt"), model, load_network(weights_dir / "adjust.pt")),
+                    "cpu", fast=False)
+    scores = []
+    for name in ("5.png", "6.png"):  # the two held-out pairs
+        pair = read_pair(dataset / "low" / name, dataset / "high" / name)
+        output = to_uint8(enhance_pair(runner, pair.low, pair.high, "official").output[0].permute(1, 2, 0).numpy())
+        scores.append((psnr(output, pair.high_u8), ssim(output, pair.high_u8)))
+    assert metrics["pipeline_psnr"] == pytest.approx(sum(s[0] for s in scores) / 2, abs=1e-3)
+    assert metrics["pipeline_ssim"] == pytest.approx(sum(s[1] for s in scores) / 2, abs=1e-4)
