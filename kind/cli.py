@@ -258,7 +258,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     )
     add_runner_arguments(p, weights_help="weights folder (default: the shipped ones, else random weights)")
     p.add_argument("--repeat", type=int, default=10, help="timed runs per measurement (median reported)")
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--warmup", type=int, help="untimed runs first (default 2; --train: steps, 100 on CUDA, 3 on a CPU)")
     p.add_argument("--folder", help="also time `kind enhance` on this folder (images/s)")
     p.add_argument("--batch", type=int, default=0, help="also time batches of this many 600×400 images")
     p.add_argument("--no-large", action="store_true", help="skip the 12-megapixel tiled photo")
@@ -266,18 +266,41 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA)")
     p.add_argument("--tf-python", help="a Python with tensorflow + tf_slim: time the official TF graph in the same run")
     p.add_argument("--json", help="write the measurements to this JSON file")
+    p.add_argument("--train", action="store_true",
+                   help="time training instead: the loop as kind train runs it beside the bare compiled step, per stage")
+    p.add_argument("--stages", default="decom,adjust,restore", help="--train: stages to time (default all three)")
+    p.add_argument("--steps", type=int, default=200,
+                   help="--train: timed steps per stage, after --warmup steps (default 100 on CUDA, 3 on a CPU)")
     return p
 
 
 @subcommand(add_bench_parser)
 def run_bench_command(args: argparse.Namespace) -> int:
     from kind.bench import format_table, run_bench
-    from kind.fileio import atomic_write_json
+    from kind.fileio import atomic_write_json, check_output_path
+
+    if args.json:
+        check_output_path(args.json, "--json")
+    if args.train:
+        from kind.bench_train import format_train_table, run_train_bench
+
+        stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+        unknown = sorted(set(stages) - set(NETWORK_NAMES))
+        if unknown or not stages:
+            raise ValueError(f"--stages: expected a comma-separated list of {NETWORK_NAMES}, got {args.stages!r}")
+        if args.steps < 1:
+            raise ValueError(f"--steps: expected at least 1, got {args.steps}")
+        result = run_train_bench(stages, device=args.device, steps=args.steps, warmup=args.warmup)
+        print(format_train_table(result))
+        if args.json:
+            atomic_write_json(args.json, result)
+            print(f"wrote {args.json}")
+        return 0
 
     result = run_bench(
         device=args.device, precision=args.precision, weights=args.weights, repeat=args.repeat,
-        warmup=args.warmup, large=not args.no_large, folder=args.folder, memory=not args.no_memory,
-        batch=args.batch, tf_python=args.tf_python, compile=args.compile,
+        warmup=2 if args.warmup is None else args.warmup, large=not args.no_large, folder=args.folder,
+        memory=not args.no_memory, batch=args.batch, tf_python=args.tf_python, compile=args.compile,
     )
     print(format_table(result))
     if args.json:

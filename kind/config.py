@@ -48,7 +48,7 @@ class TrainConfig:
     compile: str = "auto"  # auto (on for CUDA) | on | off: torch.compile the step (CUDA graphs on CUDA)
     channels_last: bool = True
     check_every: int = 100  # steps between checks of the stop rule (non-finite loss, stop requests)
-    log_every: int = 20  # steps between loss logs
+    log_every: int = 100  # steps between loss logs (each is a check: the host waits for the device)
     val_every: int = 1000  # steps between validations (0 = only at the end)
     save_every: int = 5000  # steps between numbered checkpoints (last.pt is written at each validation)
     val_images: int = 4  # validation images shown in TensorBoard

@@ -2,6 +2,7 @@
 runs are reproducible, and a NaN stops the run naming the last good checkpoint."""
 
 import dataclasses
+import json
 import shutil
 import signal
 import subprocess
@@ -344,3 +345,14 @@ def test_restore_validation_scores_the_pipeline_like_the_official_protocol(datas
         scores.append((psnr(output, pair.high_u8), ssim(output, pair.high_u8)))
     assert metrics["pipeline_psnr"] == pytest.approx(sum(s[0] for s in scores) / 2, abs=1e-3)
     assert metrics["pipeline_ssim"] == pytest.approx(sum(s[1] for s in scores) / 2, abs=1e-4)
+
+
+def test_bench_train_times_the_loop_and_the_bare_step(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--train", "--stages", "adjust", "--steps", "4", "--warmup", "2", "--device", "cpu",
+                 "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["stages"]["adjust"]
+    assert row["device"] == "cpu" and row["steps_per_second"] > 0 and row["bare_steps_per_second"] > 0
+    assert row["patches_per_second"] == pytest.approx(10 * row["steps_per_second"])
+    assert "| adjust | 10 × 48² |" in capsys.readouterr().out
+    assert main(["bench", "--train", "--stages", "decom,nope", "--device", "cpu"]) == 2
