@@ -89,3 +89,15 @@ def no_autocast(x: Tensor):
     if x.device.type in ("cuda", "cpu", "xpu", "mps"):
         return torch.autocast(device_type=x.device.type, enabled=False)
     return contextlib.nullcontext()
+
+
+def prepared_pair(pred: object, target: object, channels: int | None = None) -> Tuple[Tensor, Tensor]:
+    """:func:`check_pair`, then both cast to the compute dtype (:func:`upcast`)."""
+    check_pair(pred, target, channels)
+    return upcast(pred, target)
+
+
+def check_min_size(name: str, x: Tensor, size: int, why: str) -> None:
+    """H and W of ``x`` at least ``size``; ``why`` says what needs it."""
+    if x.shape[-2] < size or x.shape[-1] < size:
+        raise ValueError(f"{name}: {why} needs H and W >= {size}, got shape {tuple(x.shape)}")
