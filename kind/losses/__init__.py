@@ -9,7 +9,7 @@
   tensor: pixel (:mod:`~kind.losses.pixel`: ``l1``, ``mse``, ``smooth_l1``, ``huber``, ``log_mse``,
   ``region``), structure (:mod:`~kind.losses.structure`: ``ssim_loss``, ``ms_ssim_loss``,
   ``laplacian``), colour (:mod:`~kind.losses.color`: ``color_angle``, ``color_angle_pyramid``,
-  ``blur_color``), ``perceptual`` (:mod:`~kind.losses.perceptual`) and the adversarial
+  ``blur_color``), ``perceptual`` (:mod:`~kind.losses.vgg`) and the adversarial
   ``AdversarialLoss`` (:mod:`~kind.losses.adversarial`);
 * the config side (:mod:`~kind.losses.extra`): ``EXTRA_TARGETS``, ``EXTRA_TERMS``,
   ``check_extra_losses``, ``ExtraLosses``.
@@ -40,7 +40,7 @@ from kind.losses.official import (
     rgb_to_gray,
     ssim,
 )
-from kind.losses.perceptual import PerceptualLoss, VGGFeatures, perceptual, read_vgg_weights, vgg_layer_names
+from kind.losses.vgg import PerceptualLoss, VGGFeatures, perceptual, read_vgg_weights, vgg_layer_names
 from kind.losses.pixel import huber, l1, log_mse, mse, region, smooth_l1
 from kind.losses.structure import (
     MS_SSIM_WEIGHTS,

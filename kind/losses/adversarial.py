@@ -105,14 +105,15 @@ class AdversarialLoss(nn.Module):
         in_channels: channels of the judged images.
         mode: ``"lsgan"`` or ``"bce"``.
         d_lr: the discriminator's learning rate (> 0).
+        width: the discriminator's first layer width (:class:`PatchDiscriminator`).
     """
 
-    def __init__(self, in_channels: int = 3, mode: str = "lsgan", d_lr: float = 1e-4) -> None:
+    def __init__(self, in_channels: int = 3, mode: str = "lsgan", d_lr: float = 1e-4, width: int = 64) -> None:
         super().__init__()
         check_choice("mode", mode, ADVERSARIAL_MODES)
         check_number("d_lr", d_lr, 0.0, inclusive=False)
         self.mode = mode
-        self.discriminator = PatchDiscriminator(in_channels)
+        self.discriminator = PatchDiscriminator(in_channels, width)
         self.discriminator.requires_grad_(False)  # trainable only inside discriminator_step
         self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=float(d_lr), betas=D_BETAS)
 

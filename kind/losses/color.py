@@ -75,9 +75,10 @@ def color_angle_pyramid(pred: Tensor, target: Tensor, levels: int = 3) -> Tensor
         levels: number of pyramid levels (>= 1; 1 is :func:`color_angle`).
     """
     pred, target = prepared_pair(pred, target, channels=3)
-    both = gaussian_pyramid(torch.cat([pred, target]), levels)
-    n = pred.shape[0]
-    return sum(color_angle(level[:n], level[n:]) for level in both) / levels
+    with no_autocast(pred):
+        both = gaussian_pyramid(torch.cat([pred, target]), levels)
+        n = pred.shape[0]
+        return sum(color_angle(level[:n], level[n:]) for level in both) / levels
 
 
 def blur_color(pred: Tensor, target: Tensor, sigma: float = 3.0) -> Tensor:

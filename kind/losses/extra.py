@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from kind.losses import color, pixel, structure
 from kind.losses.adversarial import ADVERSARIAL_MODES, AdversarialLoss
-from kind.losses.perceptual import CRITERIA, PerceptualLoss, read_vgg_weights, vgg_layer_names
+from kind.losses.vgg import CRITERIA, PerceptualLoss, read_vgg_weights, vgg_layer_names
 
 __all__ = ["EXTRA_TARGETS", "EXTRA_TERMS", "check_extra_losses", "ExtraLosses"]
 
