@@ -164,7 +164,8 @@ def check_extra_losses(specs: Sequence[Mapping[str, Any]] | None, stage: str, or
     """Validate a stage's ``extra_losses`` list; return it normalised.
 
     Each entry becomes ``{"name", "weight" (float), "on", <every parameter of the term>}`` with the
-    defaults filled in, so the result can be written back to YAML and read again unchanged.
+    defaults filled in, so the result can be written back to YAML and read again unchanged. A key
+    ``True`` is taken as ``on``: PyYAML reads an unquoted ``on:`` as the boolean true (YAML 1.1).
 
     Raises:
         ValueError: naming ``origin[index]``, the field and the valid choices: not a list or not a
@@ -185,6 +186,8 @@ def check_extra_losses(specs: Sequence[Mapping[str, Any]] | None, stage: str, or
         where = f"{origin}[{index}]"
         if not isinstance(spec, Mapping):
             raise ValueError(f"{where}: expected a mapping {{name, weight, on, ...}}, got {type(spec).__name__} {spec!r}")
+        if True in spec and "on" not in spec:  # YAML 1.1 (PyYAML) reads an unquoted key `on` as true
+            spec = {("on" if key is True else key): value for key, value in spec.items()}
         name = spec.get("name")
         if name not in EXTRA_TERMS:
             got = "name is missing" if name is None else f"unknown name {name!r}"
