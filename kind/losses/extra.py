@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from kind.losses import color, pixel, structure
+from kind.losses._checks import check_choice, check_int, check_number
 from kind.losses.adversarial import ADVERSARIAL_MODES, AdversarialLoss
 from kind.losses.vgg import CRITERIA, PerceptualLoss, read_vgg_weights, vgg_layer_names
 
@@ -53,6 +54,14 @@ REQUIRED = object()  # a parameter without a default
 # --- parameter checks: (field, value) -> normalised value, or ValueError ----------------------------
 
 
+def _as_value_error(check: Callable[..., None], field: str, value: Any, *args: Any) -> None:
+    """Run a :mod:`kind.losses._checks` check; a config error is always a ValueError."""
+    try:
+        check(field, value, *args)
+    except TypeError as error:
+        raise ValueError(str(error)) from None
+
+
 def _number(minimum: float, inclusive: bool = True, maximum: float | None = None) -> Callable[[str, Any], float]:
     def check(field: str, value: Any) -> float:
         if isinstance(value, str):  # PyYAML reads 1e-4 (no dot) as a string
@@ -60,13 +69,9 @@ def _number(minimum: float, inclusive: bool = True, maximum: float | None = None
                 value = float(value)
             except ValueError:
                 pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{field}: expected a number, got {type(value).__name__} {value!r}")
-        above = value >= minimum if inclusive else value > minimum
-        if not math.isfinite(value) or not above or (maximum is not None and value > maximum):
-            low = f"{'>=' if inclusive else '>'} {minimum:g}"
-            high = f" and <= {maximum:g}" if maximum is not None else ""
-            raise ValueError(f"{field}: expected a number {low}{high}, got {value!r}")
+        _as_value_error(check_number, field, value, minimum, inclusive)
+        if maximum is not None and value > maximum:
+            raise ValueError(f"{field}: expected a number <= {maximum:g}, got {value!r}")
         return float(value)
 
     return check
@@ -74,11 +79,7 @@ def _number(minimum: float, inclusive: bool = True, maximum: float | None = None
 
 def _integer(minimum: int, maximum: int | None = None) -> Callable[[str, Any], int]:
     def check(field: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{field}: expected an int, got {type(value).__name__} {value!r}")
-        if value < minimum or (maximum is not None and value > maximum):
-            high = f" and <= {maximum}" if maximum is not None else ""
-            raise ValueError(f"{field}: expected an int >= {minimum}{high}, got {value}")
+        _as_value_error(check_int, field, value, minimum, maximum)
         return value
 
     return check
@@ -86,8 +87,7 @@ def _integer(minimum: int, maximum: int | None = None) -> Callable[[str, Any], i
 
 def _choice(*choices: str) -> Callable[[str, Any], str]:
     def check(field: str, value: Any) -> str:
-        if value not in choices:
-            raise ValueError(f"{field}: expected one of {list(choices)}, got {value!r}")
+        check_choice(field, value, choices)
         return value
 
     return check
