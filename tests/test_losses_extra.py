@@ -227,3 +227,31 @@ def test_load_state_dict_rejects_other_terms():
     extra = ExtraLosses(ADVERSARIAL, "adjust")
     with pytest.raises(ValueError, match=r"holds discriminators for \[\], the config has \['adversarial@adjusted'\]"):
         extra.load_state_dict({})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_bf16_autocast(vgg16_file):
+    """On the GPU under bf16 autocast (the training loop's setting): float32 terms on the device, the
+    pixel terms equal to float32 CPU values of the same bf16 inputs, a discriminator step."""
+    specs = [
+        {"name": "l1", "weight": 1.0, "on": "restored"},
+        {"name": "color_angle", "weight": 0.1, "on": "restored"},
+        {"name": "ms_ssim", "weight": 1.0, "on": "product"},
+        {"name": "perceptual", "weight": 0.01, "on": "product", "weights": vgg16_file, "layers": ["relu2_2"]},
+        {"name": "adversarial", "weight": 0.01, "on": "restored", "mode": "bce"},
+    ]
+    extra = ExtraLosses(specs, "restore").cuda()
+    pairs = {on: tuple(x.cuda().bfloat16() for x in batch(seed=i, side=48)) for i, on in enumerate(("restored", "product"))}
+    pred = pairs["restored"][0].float().requires_grad_(True)
+    outputs = {"restored": (pred.bfloat16(), pairs["restored"][1]), "product": pairs["product"]}
+    with torch.autocast("cuda", dtype=torch.bfloat16), pytest.warns(UserWarning, match="fit 3 of 5 scales"):
+        total, terms = extra(outputs)
+    assert total.dtype == torch.float32 and total.device.type == "cuda"
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in terms.values())
+    total.backward()
+    assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+    cpu = {on: tuple(x.detach().float().cpu() for x in pair) for on, pair in outputs.items()}
+    torch.testing.assert_close(terms["l1@restored"].cpu(), losses.l1(*cpu["restored"]), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(terms["color_angle@restored"].cpu(), losses.color_angle(*cpu["restored"]), rtol=1e-4, atol=1e-5)
+    d_losses = extra.discriminator_step(outputs)
+    assert d_losses["adversarial@restored/discriminator"].device.type == "cuda"
