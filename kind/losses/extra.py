@@ -20,7 +20,6 @@ The training loop uses it like this::
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -189,7 +188,7 @@ def check_extra_losses(specs: Sequence[Mapping[str, Any]] | None, stage: str, or
         if True in spec and "on" not in spec:  # YAML 1.1 (PyYAML) reads an unquoted key `on` as true
             spec = {("on" if key is True else key): value for key, value in spec.items()}
         name = spec.get("name")
-        if name not in EXTRA_TERMS:
+        if not isinstance(name, str) or name not in EXTRA_TERMS:
             got = "name is missing" if name is None else f"unknown name {name!r}"
             raise ValueError(f"{where}: {got}; expected one of {sorted(EXTRA_TERMS)}")
         where = f"{where} ({name})"
@@ -201,14 +200,14 @@ def check_extra_losses(specs: Sequence[Mapping[str, Any]] | None, stage: str, or
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from None
         on = spec.get("on")
-        if on not in targets:
+        if not isinstance(on, str) or on not in targets:
             got = "on is missing" if on is None else f"on {on!r} is not an output of {stage}"
             raise ValueError(f"{where}: {got}; expected one of {sorted(targets)}")
         if term.channels is not None and targets[on] != term.channels:
             fitting = sorted(k for k, c in targets.items() if c == term.channels)
             hint = f"use it on one of {fitting}" if fitting else f"{stage} has no {term.channels}-channel output"
             raise ValueError(f"{where}: {name} needs {term.channels}-channel images, but {on} has {targets[on]}; {hint}")
-        unknown = sorted(set(spec) - {"name", "weight", "on"} - set(term.params))
+        unknown = sorted(map(str, set(spec) - {"name", "weight", "on"} - set(term.params)))
         if unknown:
             raise ValueError(f"{where}: unknown parameters {unknown}; {name} takes {sorted(term.params) or 'none'}")
         entry: dict[str, Any] = {"name": name, "weight": weight, "on": on}
