@@ -79,7 +79,7 @@ def bare_speed(stage: str, device: torch.device, steps: int, warmup: int) -> flo
 
     def step_loss(batch: dict[str, Tensor]) -> Tensor:
         with autocast:
-            return spec.loss(model, batch, config)[0]
+            return spec.loss(model, batch, config, frozenset())[0]
 
     if uses_compile(config, device):
         step_loss = compiled(step_loss, device, cuda_graphs=True)

@@ -100,6 +100,11 @@ COMPILE_CHOICES = ("auto", "on", "off")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
+def stage_of(config: TrainConfig) -> str:
+    """The stage name of a config (``DecomConfig`` → ``"decom"``)."""
+    return next(stage for stage, cls in CONFIGS.items() if type(config) is cls)
+
+
 class ConfigError(ValueError):
     """A config file or override that does not fit the stage's config."""
 
@@ -163,6 +168,13 @@ def validate(config: TrainConfig, origin: str) -> TrainConfig:
     need(bool(DEVICE_PATTERN.match(config.device)), "device", "auto, cpu, mps, cuda or cuda:N")
     need(bool(config.out_dir.strip()), "out_dir", "a folder name (not empty)")
     need(bool(folder_list(config.train_dir)), "train_dir", "a folder or a list of folders")
+    if config.extra_losses:  # the terms' own checks (kind.losses), only when there are some
+        from kind.losses import check_extra_losses
+
+        try:
+            config.extra_losses = check_extra_losses(config.extra_losses, stage_of(config), f"{origin}: extra_losses")
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     if isinstance(config, DecomConfig):
         need(math.isfinite(config.equal_r_weight) and config.equal_r_weight >= 0, "equal_r_weight", "≥ 0")
     if isinstance(config, (AdjustConfig, RestoreConfig)):

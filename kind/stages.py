@@ -23,6 +23,7 @@ from kind.pipeline import lol_ratio
 from kind.weights import load_network
 
 Maps = dict[str, list[Tensor]]  # named per-image C×H×W tensors, cut into patches together
+LossOut = tuple[Tensor, dict[str, Tensor], dict[str, tuple[Tensor, Tensor]]]  # total, terms, outputs for extra losses
 VAL_BATCH_PIXELS = 2_000_000  # pixels per validation (and frozen decomposition) forward pass
 
 
@@ -100,13 +101,15 @@ def decom_weights(config: DecomConfig) -> dict[str, float]:
     return losses.DECOMPOSITION_WEIGHTS | {"equal_R": config.equal_r_weight}
 
 
-def decom_loss(model: nn.Module, batch: dict[str, Tensor], config: DecomConfig) -> tuple[Tensor, dict]:
+def decom_loss(model: nn.Module, batch: dict[str, Tensor], config: DecomConfig, wanted: frozenset = frozenset()) -> LossOut:
     low, high = batch["low"], batch["high"]
     reflectance, illumination = model(torch.cat([low, high]))  # one pass for both halves
     n = low.shape[0]
-    return losses.decomposition_loss(
-        low, high, reflectance[:n], illumination[:n], reflectance[n:], illumination[n:], decom_weights(config)
-    )
+    r_low, l_low, r_high, l_high = reflectance[:n], illumination[:n], reflectance[n:], illumination[n:]
+    total, terms = losses.decomposition_loss(low, high, r_low, l_low, r_high, l_high, decom_weights(config))
+    outputs = {"R_low": lambda: (r_low, r_high), "R_high": lambda: (r_high, r_low),
+               "recon_low": lambda: (r_low * l_low, low), "recon_high": lambda: (r_high * l_high, high)}
+    return total, terms, {name: outputs[name]() for name in wanted}
 
 
 def decom_validate(model: nn.Module, data: StageData, config: DecomConfig) -> tuple[dict[str, float], dict[str, Tensor]]:
@@ -146,8 +149,8 @@ def decompose_all(decom: nn.Module, images: list[Tensor], device: torch.device, 
 
 
 def frozen_decomposition(config: AdjustConfig | RestoreConfig, device: torch.device, min_size: int) -> tuple[Maps, Maps, list[str]]:
-    """Train/val maps of the frozen DecomNet's ``R_low``, ``L_low``, ``R_high``, ``L_high``,
-    computed once per run (fused on CPU); the training names."""
+    """Train/val maps of the frozen DecomNet's ``R_low``, ``L_low``, ``R_high``, ``L_high`` and the
+    (stretched) normal-light images ``high``, computed once per run (fused on CPU); the training names."""
     decom = load_network(config.decom_weights, "decom", device)
     fused = device.type == "cpu" and cpu_fusion_available()
     if fused:
@@ -155,7 +158,7 @@ def frozen_decomposition(config: AdjustConfig | RestoreConfig, device: torch.dev
     out = []
     train, val = load_splits(config, min_size)
     for split in (train, val):
-        maps: Maps = {}
+        maps: Maps = {"high": split.high}
         for key, images in (("low", split.low), ("high", split.high)):
             maps[f"R_{key}"], maps[f"L_{key}"] = decompose_all(decom, images, device, fused)
         out.append(maps)
@@ -190,8 +193,10 @@ def adjust_batch(patches: dict[str, Tensor], draws: PatchDraws, config: TrainCon
     }
 
 
-def adjust_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig) -> tuple[Tensor, dict]:
-    return losses.adjustment_loss(model(batch["input"], batch["ratio"]), batch["target"])
+def adjust_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig, wanted: frozenset = frozenset()) -> LossOut:
+    adjusted = model(batch["input"], batch["ratio"])
+    total, terms = losses.adjustment_loss(adjusted, batch["target"])
+    return total, terms, {"adjusted": (adjusted, batch["target"])} if wanted else {}
 
 
 def adjust_validate(model: nn.Module, data: StageData, config: TrainConfig) -> tuple[dict[str, float], dict[str, Tensor]]:
@@ -220,16 +225,22 @@ def restore_prepare(config: TrainConfig, device: torch.device) -> StageData:
         return [r.clamp(min=0) ** config.target_gamma for r in split["R_high"]]
 
     nets = {}
+    train_maps = {"R_low": train["R_low"], "L_low": train["L_low"], "target": target(train)}
+    if any(spec["on"] == "product" for spec in config.extra_losses):  # R̂·L_high against the normal-light image
+        train_maps |= {"L_high": train["L_high"], "high": train["high"]}
     val_maps = {"R_low": val["R_low"], "L_low": val["L_low"], "target": target(val)}
     if config.adjust_weights:
         nets["adjust"] = load_network(config.adjust_weights, "adjust", device)
         _, raw = load_splits(config, config.patch_size, stretch=False)  # the ground truth as saved
         val_maps |= {"L_high": val["L_high"], "gt": to_device(raw.high, device)}
-    return StageData({"R_low": train["R_low"], "L_low": train["L_low"], "target": target(train)}, val_maps, names, nets)
+    return StageData(train_maps, val_maps, names, nets)
 
 
-def restore_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig) -> tuple[Tensor, dict]:
-    return losses.restoration_loss(model(batch["R_low"], batch["L_low"]), batch["target"])
+def restore_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig, wanted: frozenset = frozenset()) -> LossOut:
+    restored = model(batch["R_low"], batch["L_low"])
+    total, terms = losses.restoration_loss(restored, batch["target"])
+    outputs = {"restored": lambda: (restored, batch["target"]), "product": lambda: (restored * batch["L_high"], batch["high"])}
+    return total, terms, {name: outputs[name]() for name in wanted}
 
 
 def restore_validate(model: nn.Module, data: StageData, config: RestoreConfig) -> tuple[dict[str, float], dict[str, Tensor]]:
@@ -271,7 +282,7 @@ class Stage:
     modes: int  # dihedral modes drawn (the official adjustment stage draws 0–6 only)
     prepare: Callable[[TrainConfig, torch.device], StageData]
     batch: Callable[[dict[str, Tensor], PatchDraws, TrainConfig], dict[str, Tensor]]
-    loss: Callable[[nn.Module, dict[str, Tensor], TrainConfig], tuple[Tensor, dict]]
+    loss: Callable[[nn.Module, dict[str, Tensor], TrainConfig, frozenset], LossOut]  # + the wanted extra-loss outputs
     validate: Callable[[nn.Module, StageData, TrainConfig], tuple[dict[str, float], dict[str, Tensor]]]
     select: Callable[[TrainConfig], str]
     higher_is_better: bool

@@ -47,6 +47,7 @@ from kind.config import PipelineConfig, RestoreConfig, TrainConfig, config_to_ya
 from kind.data import PatchSampler, PatchSource
 from kind.distributed import World, current_world, rank_device, sum_across
 from kind.fileio import atomic_write_text, check_output_path, remove_stale_temp_files
+from kind.losses import ExtraLosses
 from kind.models import build_network
 from kind.progress import Progress
 from kind.stages import STAGES, Stage, StageData
@@ -215,14 +216,24 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         optimizer.load_state_dict(record["optimizer"])
         torch.set_rng_state(record["torch_rng"])
         state = RunState(step=record["step"], best=record["best"], last_checkpoint=checkpoint)
+    extra = ExtraLosses(config.extra_losses, stage_name, seed=config.seed).to(device)
+    if extra.state_dict() and world.distributed:
+        raise ValueError("extra_losses: adversarial terms train a discriminator per process; run them in one process")
+    if record is not None and len(extra):
+        extra.load_state_dict(record.get("extra_state", {}))
     trained: nn.Module = model
     if world.distributed:
         trained = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp == "bf16")
 
-    def step_loss(batch: dict[str, Tensor]) -> tuple[Tensor, dict]:
+    def step_loss(batch: dict[str, Tensor]) -> tuple[Tensor, dict, dict]:
+        """The stage's loss plus the extra terms; (total, named terms, the extra terms' outputs)."""
         with autocast:
-            return stage.loss(trained, batch, config)
+            total, terms, outputs = stage.loss(trained, batch, config, extra.targets)
+            if len(extra):
+                extra_total, extra_terms = extra(outputs)
+                total, terms = total + extra_total, terms | extra_terms
+            return total, terms, outputs
 
     compile_step = uses_compile(config, device)
     if compile_step and world.distributed:  # DDP's communication hooks: compile the network, not the step
@@ -246,7 +257,7 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
     def checkpoint_to(name: str) -> Path:
         path = out_dir / name
         if main:
-            save_checkpoint(path, stage_name, model, optimizer, config, state, data.names, world.size)
+            save_checkpoint(path, stage_name, model, optimizer, config, state, data.names, world.size, extra.state_dict())
         return path
 
     def validate() -> None:
@@ -281,11 +292,13 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         batch = {k: v.contiguous(memory_format=memory_format) if v.dim() == 4 else v for k, v in batch.items()}
         if compile_step and device.type == "cuda" and not world.distributed:
             torch.compiler.cudagraph_mark_step_begin()
-        loss, terms = step_loss(batch)
+        loss, terms, outputs = step_loss(batch)
         window[state.step - window_start] = loss.detach()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if len(extra):
+            terms |= extra.discriminator_step(outputs)
         state.step += 1
         bar.update(1)
 

@@ -3,6 +3,7 @@ runs are reproducible, and a NaN stops the run naming the last good checkpoint."
 
 import dataclasses
 import json
+import math
 import shutil
 import signal
 import subprocess
@@ -87,10 +88,10 @@ def test_nan_stops_the_run_and_names_the_last_checkpoint(dataset, tmp_path, monk
     stage = STAGES["decom"]
     calls = {"n": 0}
 
-    def poisoned(model, batch, config):
+    def poisoned(model, batch, config, wanted):
         calls["n"] += 1
-        total, terms = stage.loss(model, batch, config)
-        return (total * float("nan") if calls["n"] > 4 else total), terms
+        total, terms, outputs = stage.loss(model, batch, config, wanted)
+        return (total * float("nan") if calls["n"] > 4 else total), terms, outputs
 
     monkeypatch.setitem(stages_module.STAGES, "decom", dataclasses.replace(stage, loss=poisoned))
     config = config_for("decom", dataset, tmp_path, steps=10, val_every=2)
@@ -133,11 +134,11 @@ def test_reflectance_similarity_weight_is_configurable():
     model = build_network("decom")
     batch = {"low": torch.rand(2, 3, 16, 16) * 0.2, "high": torch.rand(2, 3, 16, 16)}
     official = load_config("decom")
-    total, terms = STAGES["decom"].loss(model, batch, official)
+    total, terms, _ = STAGES["decom"].loss(model, batch, official)
     assert total.item() == pytest.approx(
         sum(w * terms[k].item() for k, w in stages_module.losses.DECOMPOSITION_WEIGHTS.items()), rel=1e-6
     )
-    heavier, _ = STAGES["decom"].loss(model, batch, load_config("decom", None, ["equal_r_weight=0.3"]))
+    heavier, _, _ = STAGES["decom"].loss(model, batch, load_config("decom", None, ["equal_r_weight=0.3"]))
     assert heavier.item() == pytest.approx(total.item() + 0.29 * terms["equal_R"].item(), rel=1e-6)
 
 
@@ -197,10 +198,10 @@ def test_no_checkpoint_holds_weights_updated_after_a_non_finite_loss(dataset, tm
     stage = STAGES["decom"]
     calls = {"n": 0}
 
-    def poisoned(model, batch, config):
+    def poisoned(model, batch, config, wanted):
         calls["n"] += 1
-        total, terms = stage.loss(model, batch, config)
-        return (total * float("inf") if calls["n"] == 6 else total), terms
+        total, terms, outputs = stage.loss(model, batch, config, wanted)
+        return (total * float("inf") if calls["n"] == 6 else total), terms, outputs
 
     monkeypatch.setitem(stages_module.STAGES, "decom", dataclasses.replace(stage, loss=poisoned))
     config = config_for("decom", dataset, tmp_path, steps=12, val_every=4, check_every=4, log_every=4)
@@ -214,11 +215,11 @@ def _signal_at(monkeypatch, step: int, signum: int = signal.SIGINT) -> None:
     stage = STAGES["decom"]
     calls = {"n": 0}
 
-    def interrupted(model, batch, config):
+    def interrupted(model, batch, config, wanted):
         calls["n"] += 1
         if calls["n"] == step:
             signal.raise_signal(signum)
-        return stage.loss(model, batch, config)
+        return stage.loss(model, batch, config, wanted)
 
     monkeypatch.setitem(stages_module.STAGES, "decom", dataclasses.replace(stage, loss=interrupted))
 
@@ -356,3 +357,54 @@ def test_bench_train_times_the_loop_and_the_bare_step(tmp_path, capsys):
     assert row["patches_per_second"] == pytest.approx(10 * row["steps_per_second"])
     assert "| adjust | 10 × 48² |" in capsys.readouterr().out
     assert main(["bench", "--train", "--stages", "decom,nope", "--device", "cpu"]) == 2
+
+
+
+# --- extra_losses (issue 16) ------------------------------------------------------------------------
+
+
+def logged_tags(run_dir) -> set[str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return set(events.Tags()["scalars"])
+
+
+@pytest.mark.parametrize("stage,on", [("decom", "recon_low"), ("adjust", "adjusted"), ("restore", "product")])
+def test_extra_losses_train_and_log_each_term(stage, on, dataset, decom_weights, tmp_path):
+    terms = f"[{{name: l1, weight: 0.5, on: {on}}}, {{name: laplacian, weight: 0.1, on: {on}, levels: 2}}]"
+    changes = {"patch_size": 16, "batch_size": 2, "steps": 4, "val_every": 4, "log_every": 2, "extra_losses": terms}
+    config = config_for(stage, dataset, tmp_path, decom_weights, **changes)
+    assert [t["name"] for t in config.extra_losses] == ["l1", "laplacian"]
+    state = train(stage, config, progress=False)
+    assert state.step == 4 and all(math.isfinite(v) for v in state.losses)
+    assert {f"train/l1@{on}", f"train/laplacian@{on}"} <= logged_tags(tmp_path)
+
+
+def test_extra_terms_change_the_loss_by_their_weighted_value(dataset, tmp_path):
+    plain = train("decom", config_for("decom", dataset, tmp_path / "a", steps=1), progress=False)
+    with_l1 = train("decom", config_for("decom", dataset, tmp_path / "b", steps=1,
+                                        extra_losses="[{name: l1, weight: 2.0, on: R_low}]"), progress=False)
+    assert with_l1.losses[0] > plain.losses[0]  # the same seed: the same network and patches at step 1
+
+
+def test_an_adversarial_term_resumes_exactly(dataset, decom_weights, tmp_path):
+    terms = "[{name: adversarial, weight: 0.01, on: adjusted, mode: lsgan}]"
+    straight = train("adjust", config_for("adjust", dataset, tmp_path / "a", decom_weights, steps=6, val_every=3,
+                                          extra_losses=terms), progress=False)
+    train("adjust", config_for("adjust", dataset, tmp_path / "b", decom_weights, steps=3, val_every=3,
+                               extra_losses=terms), progress=False)
+    resumed = train("adjust", config_for("adjust", dataset, tmp_path / "b", decom_weights, steps=6, val_every=3,
+                                         extra_losses=terms), resume="auto", progress=False)
+    assert straight.losses[3:] == resumed.losses
+    assert "adversarial@adjusted" in read_record(tmp_path / "b" / "last.pt")["extra_state"]
+    assert "train/adversarial@adjusted/discriminator" in logged_tags(tmp_path / "a")
+    with pytest.raises(ResumeError, match="extra_losses"):
+        train("adjust", config_for("adjust", dataset, tmp_path / "b", decom_weights, steps=9, val_every=3),
+              resume="auto", progress=False)
+
+
+def test_bad_extra_losses_are_refused_with_the_choices():
+    with pytest.raises(ConfigError, match=r"extra_losses.*(?s:.*)recon_low"):
+        load_config("decom", None, ["extra_losses=[{name: l1, weight: 1, on: restored}]"])

@@ -15,11 +15,11 @@ stage = stages.STAGES["decom"]
 calls = {"n": 0}
 
 
-def loss(model, batch, config):
+def loss(model, batch, config, wanted):
     calls["n"] += 1
     if int(os.environ["RANK"]) == failing_rank and calls["n"] == failing_step:
         raise RuntimeError(f"injected failure on rank {failing_rank} at step {failing_step}")
-    return stage.loss(model, batch, config)
+    return stage.loss(model, batch, config, wanted)
 
 
 stages.STAGES["decom"] = dataclasses.replace(stage, loss=loss)
