@@ -75,10 +75,8 @@ def bare_speed(stage: str, device: torch.device, steps: int, warmup: int) -> flo
     zeros = torch.zeros(n, dtype=torch.int64, device=device)
     draws = PatchDraws(zeros, zeros, zeros, zeros, torch.rand(n, generator=generator, dtype=torch.float64).to(device))
     batch = spec.batch(patches, draws, config)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp == "bf16")
-
     def step_loss(batch: dict[str, Tensor]) -> Tensor:
-        with autocast:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp == "bf16"):
             return spec.loss(model, batch, config, frozenset())[0]
 
     if uses_compile(config, device):

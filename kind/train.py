@@ -224,11 +224,12 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
     trained: nn.Module = model
     if world.distributed:
         trained = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp == "bf16")
+    def autocast() -> torch.autocast:  # a fresh context each time (what torch.compile traces best)
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp == "bf16")
 
     def step_loss(batch: dict[str, Tensor]) -> tuple[Tensor, dict, dict]:
         """The stage's loss plus the extra terms; (total, named terms, the extra terms' outputs)."""
-        with autocast:
+        with autocast():
             total, terms, outputs = stage.loss(trained, batch, config, extra.targets)
             if len(extra):
                 extra_total, extra_terms = extra(outputs)
@@ -264,7 +265,7 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         if not (main and data.has_validation):
             return
         model.eval()
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast():
             metrics, shown = stage.validate(model, data, config)
         model.train()
         for key, value in metrics.items():
