@@ -2,7 +2,7 @@
 
 import pytest
 
-from kind.config import ConfigError, load_config, parse_override
+from kind.config import ConfigError, load_config, load_pipeline_config, parse_override
 from conftest import ROOT
 
 
@@ -17,8 +17,11 @@ def test_official_defaults():
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_loads(path):
     stage = path.stem.split("-")[0]
-    config = load_config(stage, path)
-    assert config.steps > 0 and config.out_dir
+    if stage == "pipeline":
+        configs = load_pipeline_config(path).stages.values()
+    else:
+        configs = [load_config(stage, path)]
+    assert all(config.steps > 0 and config.out_dir for config in configs)
 
 
 @pytest.mark.parametrize(
