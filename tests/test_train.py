@@ -84,16 +84,25 @@ def test_restoration_learning_rate_schedule():
     assert learning_rate(load_config("decom"), 10**6) == 1e-4
 
 
-def test_nan_stops_the_run_and_names_the_last_checkpoint(dataset, tmp_path, monkeypatch):
+def _at_call(monkeypatch, when, before=lambda: None, factor=1.0) -> None:
+    """Wrap the decom stage's loss: on the calls where ``when(n)`` holds, run ``before`` and
+    multiply the loss by ``factor``."""
     stage = STAGES["decom"]
     calls = {"n": 0}
 
-    def poisoned(model, batch, config, wanted):
+    def wrapped(model, batch, config, wanted):
         calls["n"] += 1
+        hit = when(calls["n"])
+        if hit:
+            before()
         total, terms, outputs = stage.loss(model, batch, config, wanted)
-        return (total * float("nan") if calls["n"] > 4 else total), terms, outputs
+        return (total * factor if hit else total), terms, outputs
 
-    monkeypatch.setitem(stages_module.STAGES, "decom", dataclasses.replace(stage, loss=poisoned))
+    monkeypatch.setitem(stages_module.STAGES, "decom", dataclasses.replace(stage, loss=wrapped))
+
+
+def test_nan_stops_the_run_and_names_the_last_checkpoint(dataset, tmp_path, monkeypatch):
+    _at_call(monkeypatch, lambda n: n > 4, factor=float("nan"))
     config = config_for("decom", dataset, tmp_path, steps=10, val_every=2)
     with pytest.raises(TrainingDiverged, match=r"nan at step 5 \(the check of steps 5–5\); stopped\. Last good checkpoint: .*last\.pt"):
         train("decom", config, progress=False)
@@ -195,15 +204,7 @@ def test_init_weights_start_the_run(dataset, decom_weights, tmp_path):
 
 
 def test_no_checkpoint_holds_weights_updated_after_a_non_finite_loss(dataset, tmp_path, monkeypatch):
-    stage = STAGES["decom"]
-    calls = {"n": 0}
-
-    def poisoned(model, batch, config, wanted):
-        calls["n"] += 1
-        total, terms, outputs = stage.loss(model, batch, config, wanted)
-        return (total * float("inf") if calls["n"] == 6 else total), terms, outputs
-
-    monkeypatch.setitem(stages_module.STAGES, "decom", dataclasses.replace(stage, loss=poisoned))
+    _at_call(monkeypatch, lambda n: n == 6, factor=float("inf"))
     config = config_for("decom", dataset, tmp_path, steps=12, val_every=4, check_every=4, log_every=4)
     with pytest.raises(TrainingDiverged, match=r"inf at step 6 \(the check of steps 5–8\)"):
         train("decom", config, progress=False)
@@ -212,16 +213,7 @@ def test_no_checkpoint_holds_weights_updated_after_a_non_finite_loss(dataset, tm
 
 
 def _signal_at(monkeypatch, step: int, signum: int = signal.SIGINT) -> None:
-    stage = STAGES["decom"]
-    calls = {"n": 0}
-
-    def interrupted(model, batch, config, wanted):
-        calls["n"] += 1
-        if calls["n"] == step:
-            signal.raise_signal(signum)
-        return stage.loss(model, batch, config, wanted)
-
-    monkeypatch.setitem(stages_module.STAGES, "decom", dataclasses.replace(stage, loss=interrupted))
+    _at_call(monkeypatch, lambda n: n == step, before=lambda: signal.raise_signal(signum))
 
 
 def test_sigint_stops_at_the_next_check_and_resumes_exactly(dataset, tmp_path, monkeypatch):
