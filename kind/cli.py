@@ -265,37 +265,84 @@ def _eval_ratio_arg(text: str) -> float:
     return value
 
 
+NIQE_CHANNELS = ["gray", "y"]  # = kind.metrics.NIQE_CHANNELS
+NIQE_PARAM_SETS = ["live", "kindpp"]  # = kind.metrics.NIQE_PARAMS
+LOE_VARIANTS = ["npe", "bimef"]  # = kind.metrics.LOE_VARIANTS
+SCORE_METRICS = ["psnr", "ssim", "loe", "niqe"]  # = kind.score.SCORE_METRICS
+
+
+def _metrics_arg(text: str) -> list[str]:
+    """``--metrics psnr,ssim,niqe``: a comma-separated list of known metrics."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SCORE_METRICS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"expected some of {','.join(SCORE_METRICS)}, got {text!r}")
+    return names
+
+
+def add_metric_options(p: argparse.ArgumentParser) -> None:
+    """``--niqe-channel``, ``--niqe-params``, ``--loe-variant``: how NIQE and LOE are computed."""
+    p.add_argument("--niqe-channel", choices=NIQE_CHANNELS, default="gray",
+                   help="NIQE's plane: gray = MATLAB rgb2gray, as the niqe_release (default); "
+                   "y = BasicSR's Y channel, as its calculate_niqe")
+    p.add_argument("--niqe-params", choices=NIQE_PARAM_SETS, default="live",
+                   help="NIQE's pristine model: live = the standard LIVE release's (default); "
+                   "kindpp = KinD++'s retrained one, as every KinD++ NIQE number")
+    p.add_argument("--loe-variant", choices=LOE_VARIANTS, default="npe",
+                   help="LOE's grid: npe = NPE loe.m, short side resized to 50 px (default); "
+                   "bimef = BIMEF loe100x100.m, a fixed 100x100 sample")
+
+
 def add_score_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "score",
-        help="PSNR / SSIM (and LOE) of a folder of outputs against a folder of ground truths",
-        description="Score the images of --pred against those of --gt, paired by file stem (1.png with "
-        "1.jpg), with the BasicSR (= MATLAB) PSNR and SSIM on uint8 RGB. Ground truths without a "
-        "prediction and predictions without a ground truth are listed, never silently dropped. "
-        "Exit status: 0 every file paired; 1 some files unpaired (the paired ones are still scored, "
-        "printed and written to --json); 2 bad arguments, no pair at all, or an unreadable file.",
+        help="PSNR / SSIM against ground truths, or no-reference NIQE (and LOE), of a folder of outputs",
+        description="Score the images of --pred. With --gt, against the ground truths paired by file "
+        "stem (1.png with 1.jpg): BasicSR (= MATLAB) PSNR and SSIM on uint8 RGB; ground truths "
+        "without a prediction and predictions without a ground truth are listed, never silently "
+        "dropped. Without --gt, the no-reference metrics: NIQE, and LOE with --loe-inputs. A pair "
+        "that cannot be scored (different sizes, an unreadable file, too small for NIQE) is reported "
+        "and skipped, the others scored. Exit status: 0 every file scored; 1 some files unpaired or "
+        "skipped (the others are still scored, printed and written to --json); 2 bad arguments or "
+        "nothing to score.",
     )
     p.add_argument("--pred", required=True, metavar="DIR", help="folder of enhanced images")
-    p.add_argument("--gt", required=True, metavar="DIR", help="folder of ground-truth images")
-    p.add_argument("--y", action="store_true", help="score the BT.601 Y channel instead of RGB")
-    p.add_argument("--crop", type=pixels_argument(0), default=0, metavar="N", help="pixels removed from each side (default 0)")
-    p.add_argument("--json", metavar="FILE", help="also write the scores (mean, per_image, missing, extra) as JSON")
+    p.add_argument("--gt", metavar="DIR", help="folder of ground-truth images (omit for no-reference scoring)")
+    p.add_argument("--metrics", type=_metrics_arg, metavar="LIST",
+                   help="comma-separated, some of psnr,ssim,loe,niqe (default: psnr,ssim with --gt, niqe "
+                   "without; loe with --loe-inputs)")
+    p.add_argument("--y", action="store_true", help="PSNR / SSIM on the BT.601 Y channel instead of RGB")
+    p.add_argument("--crop", type=pixels_argument(0), default=0, metavar="N",
+                   help="pixels removed from each side for PSNR / SSIM (default 0)")
+    p.add_argument("--json", metavar="FILE", help="also write the scores (mean, per_image, failed, missing, extra) as JSON")
     p.add_argument("--loe-inputs", metavar="DIR", help="folder of the low-light inputs: adds LOE (input vs prediction)")
+    add_metric_options(p)
+    p.add_argument("--quiet", action="store_true", help="no progress line")
     return p
 
 
 @subcommand(add_score_parser)
 def run_score(args: argparse.Namespace) -> int:
-    from kind.fileio import atomic_write_json
+    from kind.fileio import atomic_write_json, check_output_path
     from kind.score import format_report, score_folders
 
-    result = score_folders(args.pred, args.gt, y_channel=args.y, crop_border=args.crop, with_loe_inputs=args.loe_inputs)
+    if args.json is not None:
+        check_output_path(args.json, "--json")
+    result = score_folders(args.pred, args.gt, y_channel=args.y, crop_border=args.crop,
+                           with_loe_inputs=args.loe_inputs, metrics=args.metrics,
+                           niqe_channel=args.niqe_channel, niqe_params=args.niqe_params,
+                           loe_variant=args.loe_variant, progress=not args.quiet)
     print(format_report(result))
     if args.json:
         atomic_write_json(args.json, {"pred": args.pred, "gt": args.gt, **result})
+    problems = []
     if result["missing"] or result["extra"]:
-        print(f"kind score: {len(result['missing'])} ground truth(s) without a prediction, "
-              f"{len(result['extra'])} prediction(s) without a ground truth", file=sys.stderr)
+        problems.append(f"{len(result['missing'])} ground truth(s) without a prediction, "
+                        f"{len(result['extra'])} prediction(s) without a ground truth")
+    if result["failed"]:
+        problems.append(f"{len(result['failed'])} image(s) skipped: {', '.join(result['failed'])}")
+    if problems:
+        print(f"kind score: {'; '.join(problems)}", file=sys.stderr)
         return 1
     return 0
 

@@ -249,7 +249,8 @@ def test_cli_score_reports_missing_and_extra(tmp_path, score_dirs, capsys):
     result = json.loads(report.read_text())
     assert result["missing"] == ["3.png"] and result["extra"] == ["extra.png"]
     assert result["per_image"] == score_folders(pred, gt, y_channel=True, crop_border=2)["per_image"]
-    assert result["settings"] == {"y_channel": True, "crop_border": 2, "loe_inputs": None}
+    assert result["settings"] == {"y_channel": True, "crop_border": 2, "loe_inputs": None,
+                                  "loe_variant": "npe", "niqe_channel": "gray", "niqe_params": "live"}
 
 
 def test_cli_score_loe_and_bad_folder(tmp_path, score_dirs, capsys):
