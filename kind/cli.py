@@ -254,7 +254,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
 # --- score, eval, table ---------------------------------------------------------------------
 
-EVAL_PROTOCOLS = ["official", "gt-ratio", "fixed", "auto", "input"]  # = kind.evaluate.PROTOCOLS
+EVAL_PROTOCOLS = ["official", "gt-ratio", "kindpp", "fixed", "auto", "input"]  # = kind.evaluate.PROTOCOLS
 
 
 def _eval_ratio_arg(text: str) -> float:
@@ -350,25 +350,33 @@ def run_score(args: argparse.Namespace) -> int:
 def add_eval_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "eval",
-        help="enhance a paired folder (DIR/low, DIR/high) with a protocol and score it",
+        help="enhance a paired folder (DIR/low, DIR/high) or a folder of photos with a protocol, and score it",
         description="Run a KinD pipeline on every pair of DIR/low and DIR/high and score the outputs "
         "against the ground-truth files (PSNR, SSIM, PSNR-Y, SSIM-Y: BasicSR/MATLAB on uint8; LOE: "
-        "low input vs output; seconds per image: median, pipeline only). Protocols: "
+        "low input vs output; NIQE of the output; seconds per image: median, pipeline only) — or, on "
+        "a folder of photos without low/ and high/ (LIME, DICM, VV, ...), run the photo pipeline and "
+        "score NIQE and LOE. Protocols: "
         "official = the authors' LOL evaluation (ratio from the ground truth's decomposition, "
         "mean(L_gt / (L_low + 1e-4)); output R_restored x L_adjusted); "
         "gt-ratio = the general pipeline (darkness weight, blend with the input) at that same "
-        "ground-truth ratio; fixed = the general pipeline at --ratio (default 5), no ground truth; "
+        "ground-truth ratio; kindpp = KinD++'s LOL evaluation on these networks (adds "
+        "mean(R_gt / (R_restored + 1e-4)) to the ratio when it is >= 1.1); "
+        "fixed = the general pipeline at --ratio (default 5), no ground truth; "
         "auto = the general pipeline with an automatic ratio per image, no ground truth; "
-        "input = the low images themselves scored against the ground truth (no weights). "
+        "input = the low images themselves (no weights). --gt-mean rescales every output to the "
+        "ground truth's mean gray level first (Retinexformer's --GT_mean). "
         "Scores are against the ground-truth files as read (uint8), not the stretched ground truth the "
         "networks see; --out receives <stem>.png, exactly the arrays that were scored.",
     )
     p.add_argument("--data", required=True, metavar="DIR",
-                   help="folder with low/ and high/ (e.g. LOLdataset/eval15)")
+                   help="folder with low/ and high/ (e.g. LOLdataset/eval15), or a folder of photos")
     p.add_argument("--protocol", required=True, choices=EVAL_PROTOCOLS, help="how the ratio is chosen (see above)")
     add_runner_arguments(p)
     p.add_argument("--label", help="short name of the weights in the JSON and the table (default: the folder's name)")
     p.add_argument("--ratio", type=_eval_ratio_arg, metavar="FLOAT", help="the ratio of protocol fixed (default 5.0)")
+    p.add_argument("--gt-mean", action="store_true",
+                   help="rescale each output to the ground truth's mean gray level before scoring (paired data)")
+    add_metric_options(p)
     p.add_argument("--out", metavar="DIR", help="write the outputs here as <stem>.png")
     p.add_argument("--json", metavar="FILE", help="write the result (mean, per_image, protocol, weights) as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress line")
@@ -381,7 +389,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
 
     result = run_eval(args.data, args.protocol, weights=args.weights, ratio=args.ratio, out_dir=args.out,
                       json_path=args.json, device=args.device, precision=args.precision,
-                      progress=not args.quiet, label=args.label)
+                      progress=not args.quiet, label=args.label, gt_mean=args.gt_mean,
+                      niqe_channel=args.niqe_channel, niqe_params=args.niqe_params, loe_variant=args.loe_variant)
     print(format_eval_report(result))
     return 0
 
@@ -389,10 +398,11 @@ def run_eval_command(args: argparse.Namespace) -> int:
 def add_table_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "table",
-        help="a markdown results table from `kind eval --json` files, beside the published numbers",
-        description="Build the results table: the published KinD numbers (marked reported, with their "
-        "source), then one row per result file with its weights, protocol, PSNR, SSIM, PSNR-Y, "
-        "SSIM-Y, LOE, seconds per image and device. Prints the markdown.",
+        help="the results tables (LOL; NIQE and LOE on the no-reference sets) from `kind eval --json` files",
+        description="Build the results tables from kind eval result files: the LOL table (the KinD "
+        "paper's confirmed numbers, marked reported, then one row per paired result: weights, "
+        "protocol, PSNR, SSIM, PSNR-Y, SSIM-Y, LOE, NIQE, seconds per image, device) and, for photo "
+        "results, mean NIQE and LOE per data set (LIME, DICM, VV, MEF, NPE). Prints the markdown.",
     )
     p.add_argument("--runs", nargs="+", required=True, metavar="JSON", help="result files of kind eval --json")
     p.add_argument("--out-md", metavar="FILE", help="also write the markdown here")
@@ -402,8 +412,12 @@ def add_table_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 
 @subcommand(add_table_parser)
 def run_table(args: argparse.Namespace) -> int:
-    from kind.evaluate import write_table
+    from kind.fileio import check_output_path
+    from kind.tables import write_table
 
+    for option, path in (("--out-md", args.out_md), ("--out-json", args.out_json)):
+        if path is not None:
+            check_output_path(path, option)
     print(write_table(args.runs, args.out_md, args.out_json))
     return 0
 

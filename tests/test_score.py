@@ -263,3 +263,10 @@ def test_cli_json_path_checked_before_scoring(folders, tmp_path, capsys, monkeyp
     monkeypatch.setattr("kind.score.score_folders", lambda *a, **k: pytest.fail("scored before the check"))
     assert main(["score", "--pred", str(pred), "--gt", str(gt), "--json", str(blocker / "s.json")]) == 2
     assert "--json" in capsys.readouterr().err
+
+
+def test_cli_choices_match_the_library():
+    from kind import cli, metrics, score
+
+    assert tuple(cli.NIQE_CHANNELS) == metrics.NIQE_CHANNELS and tuple(cli.LOE_VARIANTS) == metrics.LOE_VARIANTS
+    assert tuple(cli.NIQE_PARAM_SETS) == tuple(metrics.NIQE_PARAMS) and tuple(cli.SCORE_METRICS) == score.SCORE_METRICS
