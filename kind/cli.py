@@ -314,7 +314,8 @@ def add_score_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--y", action="store_true", help="PSNR / SSIM on the BT.601 Y channel instead of RGB")
     p.add_argument("--crop", type=pixels_argument(0), default=0, metavar="N",
                    help="pixels removed from each side for PSNR / SSIM (default 0)")
-    p.add_argument("--json", metavar="FILE", help="also write the scores (mean, per_image, failed, missing, extra) as JSON")
+    p.add_argument("--json", metavar="FILE",
+                   help="also write the scores (mean, per_image, failed, missing, extra) as JSON")
     p.add_argument("--loe-inputs", metavar="DIR", help="folder of the low-light inputs: adds LOE (input vs prediction)")
     add_metric_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress line")

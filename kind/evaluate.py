@@ -89,7 +89,7 @@ from kind.data import find_pairs
 from kind.enhance import enhance_image, load_runner, to_image, to_tensor
 from kind.fileio import atomic_write_json, check_output_path
 from kind.imageio import collect_inputs, natural_key, output_relpath, read_image, save_png
-from kind.metrics import LOE_VARIANTS, NIQE_CHANNELS, NIQE_PARAMS, loe, niqe, psnr, ssim
+from kind.metrics import check_metric_options, loe, niqe, psnr, ssim
 from kind.pipeline import (
     AUTO_EXPONENT,
     AUTO_RANGE,
@@ -154,15 +154,6 @@ def check_protocol(protocol: str, ratio: float | None) -> float | None:
     if not 0 <= ratio < math.inf:
         raise EvalError(f"ratio: expected a finite number >= 0, got {ratio}")
     return ratio
-
-
-def check_metric_options(niqe_channel: str, niqe_params: str, loe_variant: str) -> None:
-    """Raise EvalError for an unknown NIQE plane, NIQE parameter set or LOE variant."""
-    for name, value, choices in (("NIQE channel", niqe_channel, NIQE_CHANNELS),
-                                 ("NIQE parameters", niqe_params, tuple(NIQE_PARAMS)),
-                                 ("LOE variant", loe_variant, LOE_VARIANTS)):
-        if value not in choices:
-            raise EvalError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
 
 
 def is_paired(data: str | os.PathLike) -> bool:
@@ -544,7 +535,6 @@ __all__ = [
     "PROTOCOLS",
     "EvalError",
     "PairImages",
-    "check_metric_options",
     "check_outputs",
     "check_protocol",
     "describe_device",

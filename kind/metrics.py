@@ -37,6 +37,7 @@ __all__ = [
     "NIQE_CHANNELS",
     "NIQE_PARAMS",
     "aggd_fit",
+    "check_metric_options",
     "load_niqe_params",
     "loe",
     "matlab_rgb2gray",
@@ -562,7 +563,8 @@ def load_niqe_params(name: str = "live") -> Tuple[np.ndarray, np.ndarray]:
     with np.load(NIQE_PARAMS_DIR / NIQE_PARAMS[name], allow_pickle=False) as data:
         mu, cov = data["mu"].astype(np.float64), data["cov"].astype(np.float64)
     if mu.shape != (NIQE_FEATURES,) or cov.shape != (NIQE_FEATURES, NIQE_FEATURES):
-        raise ValueError(f"NIQE parameters {name!r}: expected mu (36,) and cov (36, 36), got {mu.shape} and {cov.shape}")
+        raise ValueError(f"NIQE parameters {name!r}: expected mu (36,) and cov (36, 36), "
+                         f"got {mu.shape} and {cov.shape}")
     mu.setflags(write=False)
     cov.setflags(write=False)
     return mu, cov
@@ -834,3 +836,12 @@ def niqe(img: np.ndarray, channel: str = "gray", params: str = "live") -> float:
     diff = mu_p - mu
     pooled = (cov_p + np.cov(complete, rowvar=False)) / 2
     return float(np.sqrt(diff @ np.linalg.pinv(pooled) @ diff))
+
+
+def check_metric_options(niqe_channel: str = "gray", niqe_params: str = "live", loe_variant: str = "npe") -> None:
+    """Raise ValueError naming the option for an unknown NIQE plane, NIQE parameter set or LOE variant."""
+    for name, value, choices in (("NIQE channel", niqe_channel, NIQE_CHANNELS),
+                                 ("NIQE parameters", niqe_params, tuple(NIQE_PARAMS)),
+                                 ("LOE variant", loe_variant, LOE_VARIANTS)):
+        if value not in choices:
+            raise ValueError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")

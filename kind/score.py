@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from kind.imageio import IMAGE_SUFFIXES, natural_key
-from kind.metrics import LOE_VARIANTS, NIQE_CHANNELS, NIQE_PARAMS, loe, niqe, psnr, ssim
+from kind.metrics import check_metric_options, loe, niqe, psnr, ssim
 from kind.progress import Progress
 
 __all__ = [
@@ -125,11 +125,6 @@ def check_metrics(
     return tuple(m for m in SCORE_METRICS if m in chosen)
 
 
-def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
-
-
 def _same_size(first: Path, a: np.ndarray, second: Path, b: np.ndarray) -> None:
     if a.shape != b.shape:
         raise ValueError(f"size mismatch: {first} is {a.shape[1]}x{a.shape[0]}, {second} is {b.shape[1]}x{b.shape[0]}")
@@ -173,9 +168,7 @@ def score_folders(
             folders do not allow, or a scored stem without an input when LOE is asked for —
             all before any image is scored. Per-image problems go to ``failed`` instead.
     """
-    _check_choice("NIQE channel", niqe_channel, NIQE_CHANNELS)
-    _check_choice("NIQE parameters", niqe_params, tuple(NIQE_PARAMS))
-    _check_choice("LOE variant", loe_variant, LOE_VARIANTS)
+    check_metric_options(niqe_channel, niqe_params, loe_variant)
     chosen = check_metrics(metrics, gt_dir is not None, with_loe_inputs is not None)
     pairs, missing, extra = match_by_stem(pred_dir, gt_dir)
     if not pairs:

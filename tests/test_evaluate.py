@@ -59,8 +59,10 @@ def _pixels(path: Path) -> np.ndarray:
 # --- official protocol, byte for byte -------------------------------------------------------------
 
 
-def _official_reference(nets, low_file: Path, high_file: Path) -> tuple[np.ndarray, float]:
-    """evaluate_LOLdataset.py in numpy, with the nets called directly: (uint8 output, ratio)."""
+def _lol_reference(nets, low_file: Path, high_file: Path, kindpp: bool = False) -> tuple[np.ndarray, float, float]:
+    """evaluate_LOLdataset.py in numpy, with the nets called directly: (uint8 output, ratio used,
+    the illumination ratio). ``kindpp``: KinD_plus's version, which adds
+    ``ratio2 = mean(R_high / (R̂ + 1e-4))`` to the ratio when ``ratio2 >= 1.1``."""
 
     def load_images(file: Path) -> np.ndarray:  # utils.load_images
         img = np.array(Image.open(file), dtype="float32") / 255.0
@@ -74,13 +76,17 @@ def _official_reference(nets, low_file: Path, high_file: Path) -> tuple[np.ndarr
 
     with torch.inference_mode():
         r_low, i_low = nets.decom(nchw(load_images(low_file)))
-        _, i_high = nets.decom(nchw(load_images(high_file)))
+        r_high, i_high = nets.decom(nchw(load_images(high_file)))
         restored = nets.restore(r_low, i_low)
         ratio = np.mean(nhwc(i_high) / (nhwc(i_low) + 0.0001))
-        plane = np.ones(i_low.shape[2:]) * ratio  # float64, fed to a float32 placeholder
+        used = ratio
+        if kindpp:
+            ratio2 = np.mean(nhwc(r_high) / (nhwc(restored) + 0.0001))
+            used = ratio if ratio2 < 1.1 else ratio + ratio2
+        plane = np.ones(i_low.shape[2:]) * used  # float64, fed to a float32 placeholder
         adjusted = nets.adjust(i_low, torch.from_numpy(plane.astype(np.float32))[None, None])
     fusion = nhwc(restored) * nhwc(adjusted)
-    return np.clip(fusion * 255.0, 0, 255.0).astype("uint8"), float(ratio)
+    return np.clip(fusion * 255.0, 0, 255.0).astype("uint8"), float(np.float32(used)), float(ratio)
 
 
 def test_cli_official_matches_independent_recomputation(tmp_path, weights_dir, data, monkeypatch, capsys):
@@ -100,7 +106,7 @@ def test_cli_official_matches_independent_recomputation(tmp_path, weights_dir, d
     nets = load_weights_dir(weights_dir)
     for stem, scores in result["per_image"].items():
         low_file, high_file = data / "low" / f"{stem}.png", data / "high" / f"{stem}.png"
-        expected, ratio = _official_reference(nets, low_file, high_file)
+        expected, ratio, _ = _lol_reference(nets, low_file, high_file)
         written, gt, low = _pixels(out / f"{stem}.png"), _pixels(high_file), _pixels(low_file)
         assert np.array_equal(written, expected)
         assert scores["ratio"] == ratio
@@ -213,39 +219,13 @@ def test_input_protocol_on_eval15():
 # --- KinD++'s protocol and the GT-mean rescaling, on two pairs --------------------------------------
 
 
-def _kindpp_reference(nets, low_file: Path, high_file: Path) -> tuple[np.ndarray, float, float]:
-    """KinD_plus evaluate_LOLdataset.py in numpy, with KinD's nets called directly:
-    (uint8 output, ratio used, the illumination ratio alone)."""
-
-    def load_images(file: Path) -> np.ndarray:
-        img = np.array(Image.open(file), dtype="float32") / 255.0
-        return np.float32((img - img.min()) / np.maximum(img.max() - img.min(), 0.001))
-
-    def nchw(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(x).permute(2, 0, 1)[None].contiguous()
-
-    def nhwc(x: torch.Tensor) -> np.ndarray:
-        return x[0].permute(1, 2, 0).numpy()
-
-    with torch.inference_mode():
-        r_low, i_low = nets.decom(nchw(load_images(low_file)))
-        r_high, i_high = nets.decom(nchw(load_images(high_file)))
-        restored = nets.restore(r_low, i_low)
-        ratio = np.mean(nhwc(i_high) / (nhwc(i_low) + 0.0001))
-        ratio2 = np.mean(nhwc(r_high) / (nhwc(restored) + 0.0001))
-        used = ratio if ratio2 < 1.1 else ratio + ratio2
-        plane = np.ones(i_low.shape[2:]) * used
-        adjusted = nets.adjust(i_low, torch.from_numpy(plane.astype(np.float32))[None, None])
-    fusion = nhwc(restored) * nhwc(adjusted)
-    return np.clip(fusion * 255.0, 0, 255.0).astype("uint8"), float(np.float32(used)), float(ratio)
-
-
 def test_kindpp_matches_independent_recomputation(tmp_path, weights_dir, data):
     runner = Runner(load_weights_dir(weights_dir), "cpu", "fp32", fast=False)
     result = evaluate_folder(data, runner, "kindpp", out_dir=tmp_path, progress=False)
     nets = load_weights_dir(weights_dir)
     for stem, scores in result["per_image"].items():
-        expected, used, ratio = _kindpp_reference(nets, data / "low" / f"{stem}.png", data / "high" / f"{stem}.png")
+        low_file, high_file = data / "low" / f"{stem}.png", data / "high" / f"{stem}.png"
+        expected, used, ratio = _lol_reference(nets, low_file, high_file, kindpp=True)
         assert np.array_equal(_pixels(tmp_path / f"{stem}.png"), expected)
         assert scores["ratio"] == pytest.approx(used, rel=1e-6) and used >= ratio
     assert "KinD++" in result["ratio_rule"]
