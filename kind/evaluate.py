@@ -358,7 +358,7 @@ def evaluate_folder(
         niqe_channel, niqe_params, loe_variant: how NIQE and LOE are computed (:mod:`kind.metrics`).
 
     Returns:
-        ``{"mode" ("paired" or "photos"), "protocol", "gt_mean", "ratio_rule", "ratio" (fixed only),
+        ``{"mode" ("paired" or "photos"), "protocol", "gt_mean", "ratio_rule", "gt_mean_rule", "ratio" (fixed only),
         "weights", "weights_label", "data", "device", "count", "metrics", "loe_variant",
         "niqe_channel", "niqe_params", "kind_version", "out", "mean": {metric: ..., "seconds"},
         "per_image": {key: {metric: ..., "seconds", "ratio"[, "gt_mean_factor"]}}}`` of plain
@@ -410,7 +410,8 @@ def evaluate_folder(
         "mode": "paired" if paired else "photos",
         "protocol": protocol,
         "gt_mean": bool(gt_mean),
-        "ratio_rule": ratio_rule(protocol, ratio) + (f"; GT mean: {GT_MEAN_RULE}" if gt_mean else ""),
+        "ratio_rule": ratio_rule(protocol, ratio),
+        "gt_mean_rule": GT_MEAN_RULE if gt_mean else None,
         "ratio": ratio,
         "weights": None if weights is None else str(weights),
         "weights_label": label if label is not None else (None if weights is None else Path(weights).name),
@@ -515,6 +516,7 @@ def format_eval_report(result: dict) -> str:
     gt_mean = " + GT mean" if result.get("gt_mean") else ""
     lines = [
         f"protocol {result['protocol']}{gt_mean} ({result['ratio_rule']})",
+        *([f"GT mean: {result['gt_mean_rule']}"] if result.get("gt_mean_rule") else []),
         f"weights {result['weights_label'] or '—'}, data {result['data']}, device {result['device']}",
         f"LOE {result['loe_variant']}, NIQE {result['niqe_channel']} / {result['niqe_params']}",
         f"{'image':<{name_w}}" + "".join(f"{k:>10}" for k in keys),

@@ -42,6 +42,7 @@ LOE_NOTE = {"npe": "NPE loe.m (short side resized to 50 px)", "bimef": "BIMEF lo
 NIQE_NOTE = {"gray": "MATLAB niqe_release on rgb2gray", "y": "BasicSR calculate_niqe on the Y channel"}
 NIQE_PARAMS_NOTE = {"live": "LIVE pristine parameters", "kindpp": "KinD++'s retrained parameters"}
 NOREF_ORDER = ("LIME", "DICM", "VV", "MEF", "NPE")  # the KinD paper's no-reference sets, in its order
+PROTOCOL_ORDER = ("official", "gt-ratio", "kindpp", "fixed", "auto", "input")  # = kind.evaluate.PROTOCOLS (no torch here)
 
 # The KinD paper's LOL numbers (spec section 8), as printed. Only PSNR and SSIM are confirmed; the
 # other cells stay empty rather than guessed.
@@ -69,13 +70,36 @@ def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
     return lines
 
 
-def protocol_label(result: dict) -> str:
+def protocol_label(result: dict, with_gt_mean: bool = True) -> str:
     """``fixed 5`` for the fixed protocol (its ratio shown), else the protocol's name; ``+ GT mean``
-    when the outputs were rescaled to the ground truth's mean."""
+    when the outputs were rescaled to the ground truth's mean (and ``with_gt_mean``)."""
     label = result["protocol"]
     if label == "fixed" and result.get("ratio") is not None:
         label = f"fixed {result['ratio']:g}"
-    return label + (" + GT mean" if result.get("gt_mean") else "")
+    return label + (" + GT mean" if with_gt_mean and result.get("gt_mean") else "")
+
+
+def _ordered(named: Sequence[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """The inputs first, then by weights (in order of first appearance), protocol, GT mean last."""
+    weights = list(dict.fromkeys(_weights_label(r) for _, r in named))
+
+    def key(item: tuple[str, dict]) -> tuple:
+        result = item[1]
+        protocol = result["protocol"]
+        order = PROTOCOL_ORDER.index(protocol) if protocol in PROTOCOL_ORDER else len(PROTOCOL_ORDER)
+        return (protocol != "input", weights.index(_weights_label(result)), order, bool(result.get("gt_mean")))
+
+    return sorted(named, key=key)
+
+
+def _rule_notes(results: Sequence[dict]) -> list[str]:
+    """One line per protocol used (its ratio rule), and one for the GT-mean rescaling when used."""
+    rules = {protocol_label(r, with_gt_mean=False): r["ratio_rule"] for r in results}
+    lines = [f"- **{name}**: {rule}" for name, rule in rules.items()]
+    gt_mean = next((r.get("gt_mean_rule") for r in results if r.get("gt_mean")), None)
+    if gt_mean:
+        lines.append(f"- **+ GT mean**: {gt_mean}")
+    return lines
 
 
 def _weights_label(result: dict) -> str:
@@ -127,12 +151,15 @@ def lol_rows(
         row.update({key: float(item[key]) for key in DIGITS if key in item})
         row.update(status="reported", printed={key: item[key] for key in DIGITS if key in item})
         rows.append(row)
-    for name, result in _split(results, names)[0]:
+    for name, result in _ordered(_split(results, names)[0]):
         mean = result["mean"]
         rows.append({
             "weights": _weights_label(result),
             "protocol": protocol_label(result),
             "ratio_rule": result["ratio_rule"],
+            "gt_mean_rule": result.get("gt_mean_rule"),
+            "gt_mean": bool(result.get("gt_mean")),
+            "protocol_base": protocol_label(result, with_gt_mean=False),
             "data": Path(result["data"]).name,
             **{key: mean.get(key) for key in DIGITS},
             "loe_variant": result.get("loe_variant", "npe"),
@@ -193,8 +220,7 @@ def lol_table(
         cells.append(line)
     lines = _markdown(header, cells)
     if measured:
-        rules = {row["protocol"]: row["ratio_rule"] for row in measured}
-        lines += ["", *(f"- **{name}**: {rule}" for name, rule in rules.items())]
+        lines += ["", *_rule_notes([{**row, "protocol": row["protocol_base"]} for row in measured])]
         lines += _settings_notes(measured)
         lines.append(f"- {METRICS_NOTE}")
     return "\n".join(lines)
@@ -212,11 +238,12 @@ def noref_rows(results: Sequence[dict], sources: Sequence[str] | None = None) ->
     present = {Path(r["data"]).name for _, r in photos}
     datasets = [d for d in NOREF_ORDER if d in present] + sorted(present - set(NOREF_ORDER))
     rows: dict[tuple, dict] = {}
-    for name, result in photos:
+    for name, result in _ordered(photos):
         key = (_weights_label(result), protocol_label(result), result["loe_variant"], result["niqe_channel"],
                result["niqe_params"])
         row = rows.setdefault(key, {
-            "weights": key[0], "protocol": key[1], "ratio_rule": result["ratio_rule"], "loe_variant": key[2],
+            "weights": key[0], "protocol": key[1], "protocol_base": protocol_label(result, with_gt_mean=False),
+            "ratio_rule": result["ratio_rule"], "gt_mean": False, "loe_variant": key[2],
             "niqe_channel": key[3], "niqe_params": key[4], "niqe": {}, "loe": {}, "count": {}, "sources": {},
         })
         dataset = Path(result["data"]).name
@@ -244,8 +271,7 @@ def noref_table(results: Sequence[dict], sources: Sequence[str] | None = None, m
     title = loe_title if metric == "loe" else niqe_title
     lines = [f"Mean {title} (lower is better)", "", *_markdown(header, cells)]
     if rows:
-        rules = {row["protocol"]: row["ratio_rule"] for row in rows}
-        lines += ["", *(f"- **{name}**: {rule}" for name, rule in rules.items())]
+        lines += ["", *_rule_notes([{**row, "protocol": row["protocol_base"]} for row in rows])]
         lines += [line for line in _settings_notes(rows) if line.startswith(f"- {metric.upper()}")]
     return "\n".join(lines)
 

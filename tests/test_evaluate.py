@@ -269,7 +269,7 @@ def _gray(x: np.ndarray) -> np.ndarray:
 
 def test_gt_mean_rule(tmp_path, runner, data):
     rescaled = evaluate_folder(data, runner, "official", out_dir=tmp_path, progress=False, gt_mean=True)
-    assert rescaled["gt_mean"] and "GT mean" in rescaled["ratio_rule"]
+    assert rescaled["gt_mean"] and "Retinexformer" in rescaled["gt_mean_rule"] and "GT" not in rescaled["ratio_rule"]
     for stem, scores in rescaled["per_image"].items():
         pair = read_pair(data / "low" / f"{stem}.png", data / "high" / f"{stem}.png")
         out = enhance_pair(runner, pair.low, pair.high, "official").output[0].permute(1, 2, 0).double().numpy()

@@ -39,22 +39,25 @@ def _photos(protocol: str, label: str, dataset: str, niqe: float, count: int, **
 
 
 def test_lol_rows_and_labels():
-    results = [_result("official", "ours", 20.5), _result("fixed", "authors", 18.25, ratio=5.0),
-               _result("official", "ours", 22.0, gt_mean=True)]
-    table = lol_table(results, ["ours-official.json", "authors-fixed.json", "ours-gtmean.json"])
+    results = [_result("fixed", "authors", 18.25, ratio=5.0), _result("official", "ours", 22.0, gt_mean=True,
+               gt_mean_rule="rescaled"), _result("official", "ours", 20.5), _result("input", "—", 7.7)]
+    table = lol_table(results, ["authors-fixed.json", "ours-gtmean.json", "ours-official.json", "input.json"])
     lines = table.splitlines()
     assert lines[0] == ("| weights | protocol | data | PSNR | SSIM | PSNR-Y | SSIM-Y | LOE (npe) | NIQE (gray, live) "
                         "| s/img | device | source |")
     body = [line for line in lines[2:] if line.startswith("|")]
-    assert len(body) == len(REPORTED) + 3 == 4
+    assert len(body) == len(REPORTED) + 4 == 5
     # the paper's row: only PSNR and SSIM are confirmed; every other cell stays empty
     assert body[0] == "| KinD (authors) | official (paper) | LOL eval15 | 20.87 | 0.8022 | — | — | — | — | — | — " \
                       "| reported: KinD paper (ACM MM 2019) |"
-    assert body[1] == ("| ours | official | eval15 | 20.500 | 0.8123 | 22.000 | 0.8300 | 250.0 | 4.568 | 0.043 | "
-                       "CPU, 2 threads (fp32) | measured: ours-official.json |")
+    # inputs first, then the weights in order of appearance, each in protocol order, GT mean after
+    assert body[1].startswith("| — (low input) | input | eval15 | 7.700 |")
     assert body[2].startswith("| authors | fixed 5 | eval15 | 18.250 |")
-    assert body[3].startswith("| ours | official + GT mean | eval15 | 22.000 |")
+    assert body[3].startswith("| ours | official | eval15 | 20.500 |")
+    assert body[4] == ("| ours | official + GT mean | eval15 | 22.000 | 0.8123 | 22.000 | 0.8300 | 250.0 | 4.568 | "
+                       "0.043 | CPU, 2 threads (fp32) | measured: ours-gtmean.json |")
     assert "- **official**: rule of official" in table and "- **fixed 5**: rule of fixed" in table
+    assert "- **+ GT mean**: rescaled" in table and "**official + GT mean**" not in table
     assert "- LOE (npe): NPE loe.m" in table and "- NIQE (gray, live): MATLAB niqe_release on rgb2gray" in table
 
 
@@ -102,13 +105,13 @@ def test_noref_table():
     ]
     datasets, rows = noref_rows(results)
     assert datasets == ["LIME", "DICM", "VV", "Other"]  # the paper's order, then the rest
-    assert [(r["weights"], r["protocol"]) for r in rows] == [("ours", "fixed 5"), ("ours", "auto"), ("— (input)", "input")]
-    assert rows[0]["niqe"] == {"DICM": 3.5, "LIME": 4.25, "Other": 5.0} and rows[0]["count"]["DICM"] == 64
+    assert [(r["weights"], r["protocol"]) for r in rows] == [("— (input)", "input"), ("ours", "fixed 5"), ("ours", "auto")]
+    assert rows[1]["niqe"] == {"DICM": 3.5, "LIME": 4.25, "Other": 5.0} and rows[1]["count"]["DICM"] == 64
     table = noref_table(results)
     assert table.splitlines()[0] == "Mean NIQE (gray, live) (lower is better)"
     assert "| weights | protocol | LIME (9) | DICM (64) | VV (24) | Other (3) |" in table
     assert "| ours | fixed 5 | 4.250 | 3.500 | — | 5.000 |" in table and "| ours | auto | 4.000 | — | — | — |" in table
-    assert "| — (input) | input | — | — | 2.750 | — |" in table
+    assert "| — (input) | input | — | — | 2.750 | — |" in table.splitlines()[4]
     loe_table = noref_table(results, metric="loe")
     assert loe_table.startswith("Mean LOE (npe)") and "| ours | fixed 5 | 123.5 | 123.5 | — | 123.5 |" in loe_table
 
@@ -128,3 +131,10 @@ def test_cli_table_writes_files(tmp_path, capsys):
     written = json.loads(js.read_text())
     assert len(written["lol"]) == len(REPORTED) + 2 and written["noref"]["datasets"] == ["LIME"]
     assert main(["table", "--runs", str(tmp_path / "missing.json")]) == 2
+
+
+def test_protocol_order_is_the_library_s():
+    from kind.evaluate import PROTOCOLS
+    from kind.tables import PROTOCOL_ORDER
+
+    assert PROTOCOL_ORDER == PROTOCOLS
