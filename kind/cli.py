@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 
@@ -104,32 +105,65 @@ def add_train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         "train",
         help="train one KinD stage (decom, adjust, restore) from a YAML config",
         description="Train one stage. Config precedence: the stage's defaults (the official schedule), "
-        "then --config, then each --set key=value.",
+        "then --config, then each --set key=value (values read as YAML: --set 'train_dir=[a, b]'). "
+        "Under torchrun (torchrun --nproc_per_node=N -m kind train ...) every process trains one rank "
+        "of a DistributedDataParallel run. Exit status: 0 done, 2 bad arguments or data, 3 the loss "
+        "became NaN/Inf, 130/143 stopped by SIGINT/SIGTERM (last.pt written; --resume auto continues).",
     )
-    p.add_argument("stage", choices=NETWORK_NAMES)
-    p.add_argument("--config", help="YAML file whose keys are the stage config's fields")
+    p.add_argument("stage", choices=NETWORK_NAMES + ["pipeline"],
+                   help="a stage, or pipeline: decom → adjust on its L → restore on its R, L (configs/pipeline.yaml)")
+    p.add_argument("--config", help="YAML file whose keys are the stage config's fields (pipeline: see configs/pipeline.yaml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config field (repeatable), e.g. --set steps=2000")
-    p.add_argument("--resume", metavar="PATH|auto", help="continue from a checkpoint; auto = OUT_DIR/last.pt if present")
+    p.add_argument("--resume", metavar="PATH|auto",
+                   help="continue from a checkpoint; auto = OUT_DIR/last.pt if present (else start fresh, said so)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an out_dir that holds a run, replacing its checkpoints")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
+STOP_EXIT_STATUS = {"SIGINT": 130, "SIGTERM": 143}
+
+
 @subcommand(add_train_parser)
 def run_train(args: argparse.Namespace) -> int:
-    from kind.config import load_config
-    from kind.train import TrainingDiverged, train
+    from kind.config import load_config, load_pipeline_config
+    from kind.distributed import process_group
+    from kind.train import TrainingDiverged, train, train_pipeline
 
-    config = load_config(args.stage, args.config, args.overrides)
-    try:
-        state = train(args.stage, config, resume=args.resume, progress=not args.quiet)
-    except TrainingDiverged as error:
-        print(f"kind train: error: {error}", file=sys.stderr)
-        return 3
-    best = f", best validation {state.best:.4f}" if state.best is not None else ""
-    speed = f" ({len(state.losses) / state.seconds:.2f} steps/s)" if state.seconds else ""
-    print(f"trained {args.stage} to step {state.step}{speed}{best}; checkpoints in {config.out_dir}")
-    return 0
+    if args.stage == "pipeline":
+        pipeline = load_pipeline_config(args.config, args.overrides)
+        device = next(iter(pipeline.stages.values())).device
+    else:
+        config = load_config(args.stage, args.config, args.overrides)
+        device = config.device
+    with process_group(device) as world:
+        try:
+            if args.stage == "pipeline":
+                weights, states = train_pipeline(pipeline, resume=args.resume, overwrite=args.overwrite,
+                                                 progress=not args.quiet)
+            else:
+                states = {args.stage: train(args.stage, config, resume=args.resume, overwrite=args.overwrite,
+                                            progress=not args.quiet)}
+        except TrainingDiverged as error:
+            print(f"kind train: error: {error}", file=sys.stderr)
+            return 3
+    stopped = next((s.stopped for s in states.values() if s.stopped in STOP_EXIT_STATUS), None)
+    if world.is_main:
+        for stage, state in states.items():
+            best = f", best validation {state.best:.4f}" if state.best is not None else ""
+            speed = f" ({len(state.losses) / state.seconds:.2f} steps/s)" if state.seconds else ""
+            out_dir = pipeline.stages[stage].out_dir if args.stage == "pipeline" else config.out_dir
+            print(f"trained {stage} to step {state.step}{speed}{best}; checkpoints in {out_dir}")
+        if args.stage == "pipeline" and not stopped:
+            print(f"weights for kind enhance --weights: {weights}")
+        if stopped:
+            words = ["kind", "train", args.stage] + (["--config", args.config] if args.config else [])
+            words += [word for override in args.overrides for word in ("--set", override)] + ["--resume", "auto"]
+            resume = " ".join(shlex.quote(word) for word in words)
+            print(f"stopped by {stopped}; continue with: {resume}", file=sys.stderr)
+    return STOP_EXIT_STATUS.get(stopped or "", 0)
 
 
 # --- enhance --------------------------------------------------------------------------------
@@ -224,7 +258,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     )
     add_runner_arguments(p, weights_help="weights folder (default: the shipped ones, else random weights)")
     p.add_argument("--repeat", type=int, default=10, help="timed runs per measurement (median reported)")
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--warmup", type=int, help="untimed runs first (default 2; --train: steps, 100 on CUDA, 3 on a CPU)")
     p.add_argument("--folder", help="also time `kind enhance` on this folder (images/s)")
     p.add_argument("--batch", type=int, default=0, help="also time batches of this many 600×400 images")
     p.add_argument("--no-large", action="store_true", help="skip the 12-megapixel tiled photo")
@@ -232,18 +266,41 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA)")
     p.add_argument("--tf-python", help="a Python with tensorflow + tf_slim: time the official TF graph in the same run")
     p.add_argument("--json", help="write the measurements to this JSON file")
+    p.add_argument("--train", action="store_true",
+                   help="time training instead: the loop as kind train runs it beside the bare compiled step, per stage")
+    p.add_argument("--stages", default="decom,adjust,restore", help="--train: stages to time (default all three)")
+    p.add_argument("--steps", type=int, default=200,
+                   help="--train: timed steps per stage, after --warmup steps (default 100 on CUDA, 3 on a CPU)")
     return p
 
 
 @subcommand(add_bench_parser)
 def run_bench_command(args: argparse.Namespace) -> int:
     from kind.bench import format_table, run_bench
-    from kind.fileio import atomic_write_json
+    from kind.fileio import atomic_write_json, check_output_path
+
+    if args.json:
+        check_output_path(args.json, "--json")
+    if args.train:
+        from kind.bench_train import format_train_table, run_train_bench
+
+        stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+        unknown = sorted(set(stages) - set(NETWORK_NAMES))
+        if unknown or not stages:
+            raise ValueError(f"--stages: expected a comma-separated list of {NETWORK_NAMES}, got {args.stages!r}")
+        if args.steps < 1:
+            raise ValueError(f"--steps: expected at least 1, got {args.steps}")
+        result = run_train_bench(stages, device=args.device, steps=args.steps, warmup=args.warmup)
+        print(format_train_table(result))
+        if args.json:
+            atomic_write_json(args.json, result)
+            print(f"wrote {args.json}")
+        return 0
 
     result = run_bench(
         device=args.device, precision=args.precision, weights=args.weights, repeat=args.repeat,
-        warmup=args.warmup, large=not args.no_large, folder=args.folder, memory=not args.no_memory,
-        batch=args.batch, tf_python=args.tf_python, compile=args.compile,
+        warmup=2 if args.warmup is None else args.warmup, large=not args.no_large, folder=args.folder,
+        memory=not args.no_memory, batch=args.batch, tf_python=args.tf_python, compile=args.compile,
     )
     print(format_table(result))
     if args.json:
