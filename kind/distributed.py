@@ -71,8 +71,13 @@ def process_group(device: str = "auto") -> Iterator[World]:
     dist.init_process_group(backend="cpu:gloo,cuda:nccl" if cuda else "gloo")
     try:
         yield current_world()
-    finally:
-        dist.destroy_process_group()
+    except BaseException:
+        dist.destroy_process_group()  # no barrier: another rank may be gone
+        raise
+    # every rank done with the group before any tears it down (gloo aborts a rank whose peer
+    # closes the connections while it still holds them)
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def sum_across(values: torch.Tensor, world: World) -> torch.Tensor:
