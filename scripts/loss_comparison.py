@@ -46,6 +46,7 @@ from kind.evaluate import enhance_pair, read_pair
 from kind.fileio import atomic_write_json, atomic_write_text
 from kind.losses import ExtraLosses
 from kind.metrics import psnr, ssim
+from kind.pipeline import resolve_device
 from kind.stages import STAGES, StageData
 from kind.train import train
 from kind.weights import export_weights, load_network
@@ -91,26 +92,26 @@ def base_config(args: argparse.Namespace, extra_losses: list[dict], out_dir: Pat
         "train_dir": args.train_dir, "holdout": args.holdout, "out_dir": str(out_dir),
         "decom_weights": str(args.weights / "decom.pt"), "init_weights": str(args.weights / "restore.pt"),
         "steps": args.steps, "batch_size": args.batch_size, "patch_size": args.patch_size, "lr": args.lr,
-        "lr_decay_step": args.steps, "seed": args.seed, "device": "cpu", "amp": "none",
+        "lr_decay_step": args.steps, "seed": args.seed, "device": args.device, "amp": "none",
         "threads": args.threads, "log_every": 25, "check_every": 25, "val_every": 0, "save_every": 0,
         "extra_losses": extra_losses,
     }
     return load_config("restore", overrides=[f"{key}={json.dumps(value)}" for key, value in settings.items()])
 
 
-def term_scales(data: StageData, config, batches: int) -> dict[str, float]:
+def term_scales(data: StageData, config, batches: int, device: torch.device) -> dict[str, float]:
     """Mean unweighted official loss and extra terms of ``config`` on the first ``batches`` training
     batches, with the starting weights (no training)."""
     stage = STAGES["restore"]
-    source = PatchSource(data.train, torch.device("cpu"))
+    source = PatchSource(data.train, device)
     sampler = PatchSampler(source.sizes, config.batch_size, config.patch_size, config.seed, 0, stage.modes)
-    model = load_network(config.init_weights, "restore")
+    model = load_network(config.init_weights, "restore", device)
     specs = [spec | {"weight": 0.0} for spec in config.extra_losses]
-    extra = ExtraLosses(specs, "restore", seed=config.seed)
+    extra = ExtraLosses(specs, "restore", seed=config.seed).to(device)
     sums: dict[str, float] = {}
     with torch.no_grad():
         for step in range(batches):
-            draws = sampler.draws(step)
+            draws = sampler.draws(step, device)
             batch = stage.batch(source.cut(draws, config.patch_size), draws, config)
             total, terms, outputs = stage.loss(model, batch, config, extra.targets)
             _, extra_terms = extra(outputs)
@@ -130,12 +131,12 @@ def weights_folder(run_dir: Path, starting: Path) -> Path:
     return folder
 
 
-def score(weights: Path, pairs: list[tuple[Path, Path]], threads: int) -> dict:
+def score(weights: Path, pairs: list[tuple[Path, Path]], threads: int, device: str) -> dict:
     """Official-protocol PSNR / SSIM, saturation and colour angle of ``weights`` on ``pairs``;
     means and per image."""
     if threads:
         torch.set_num_threads(threads)
-    runner = load_runner(weights, "cpu")
+    runner = load_runner(weights, device)
     per_image = {}
     for low_path, high_path in pairs:
         pair = read_pair(low_path, high_path)
@@ -218,6 +219,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--patch-size", type=int, default=96)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, auto; fp32 either way")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     parser.add_argument("--calibrate", action="store_true", help="only print the terms' scales at the start")
     parser.add_argument("--calibrate-batches", type=int, default=20)
@@ -240,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     every_term = [spec for arm in args.arms for spec in ARMS[arm]]
     prepare_config = base_config(args, every_term, args.out / "prepare")
     started = time.perf_counter()
-    data = STAGES["restore"].prepare(prepare_config, torch.device("cpu"))  # the union's maps serve every arm
+    device = resolve_device(args.device)
+    data = STAGES["restore"].prepare(prepare_config, device)  # the union's maps serve every arm
     data = replace(data, val={}, nets={})  # scored below with the official protocol instead
     heldout_names = {f"{Path(low).parent.parent.name}/{Path(low).name}" for low, _ in pairs}
     if heldout_names & set(data.names):
@@ -249,12 +252,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(pairs)} held out: {', '.join(sorted(heldout_names))}", file=sys.stderr)
 
     if args.calibrate:
-        scales = term_scales(data, prepare_config, args.calibrate_batches)
+        scales = term_scales(data, prepare_config, args.calibrate_batches, device)
         print(json.dumps(scales, indent=2))
         return 0
 
     args.out.mkdir(parents=True, exist_ok=True)
-    results = {"start (shipped)": score(args.weights, pairs, args.threads)}
+    results = {"start (shipped)": score(args.weights, pairs, args.threads, args.device)}
     for arm in args.arms:
         config = base_config(args, ARMS[arm], args.out / arm)
         started = time.perf_counter()
@@ -263,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - started
         if state.stopped:
             raise SystemExit(f"{arm}: training stopped early ({state.stopped})")
-        results[arm] = score(weights_folder(args.out / arm, args.weights), pairs, args.threads) | {
+        results[arm] = score(weights_folder(args.out / arm, args.weights), pairs, args.threads, args.device) | {
             "train_seconds": seconds, "extra_losses": ARMS[arm], "steps": state.step}
         print(f"{arm}: {results[arm]['mean']} ({seconds:.0f} s)", file=sys.stderr)
         atomic_write_json(args.out / "results.json", {"settings": {k: str(v) for k, v in vars(args).items()}, "results": results})

@@ -72,5 +72,9 @@ def test_end_to_end_on_random_weights_and_the_report_rebuilds_the_table(tmp_path
     table = (out / "table.md").read_text()
     assert "| region | region 0.5 on product |" in table and "Paired differences" in table
     (out / "table.md").unlink()
+    capsys.readouterr()
+    assert script.main([*argv, "--calibrate", "--calibrate-batches", "1"]) == 0
+    scales = json.loads(capsys.readouterr().out)
+    assert set(scales) == {"official", "square", "ssim_loss", "grad", "region@product"}
     assert script.main(["--out", str(out), "--report"]) == 0
     assert (out / "table.md").read_text() == table
