@@ -7,6 +7,19 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from kind.constants import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_OPSET,
+    DEFAULT_QUALITY,
+    DEFAULT_RATIO,
+    MIN_TILE,
+    NETWORK_NAMES,
+    OUTPUT_FORMATS,
+    PRECISIONS,
+    PROTOCOLS,
+    SHIPPED,
+)
+
 Handler = Callable[[argparse.Namespace], int]
 ParserBuilder = Callable[[argparse._SubParsersAction], argparse.ArgumentParser]
 SUBCOMMANDS: list[tuple[ParserBuilder, Handler]] = []  # in the order `kind --help` lists them
@@ -23,15 +36,22 @@ def subcommand(add_parser: ParserBuilder):
     return register
 
 
-NETWORK_NAMES = ["decom", "restore", "adjust"]  # = kind.models.NETWORKS (not imported: --help stays fast)
+WEIGHTS_HELP = (f"{SHIPPED} (the weights inside the package, the default), a shipped version (e.g. v0.1), "
+                "or a folder with decom.pt, restore.pt, adjust.pt")
 
 
 def add_runner_arguments(p: argparse.ArgumentParser, weights_help: str | None = None) -> None:
     """``--weights``, ``--device`` and ``--precision``: where the networks come from and run."""
-    p.add_argument("--weights", metavar="DIR",
-                   help=weights_help or "folder with decom.pt, restore.pt, adjust.pt (default: checkpoints/)")
+    p.add_argument("--weights", metavar="SPEC", help=weights_help or WEIGHTS_HELP)
     p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:1, ...")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="network precision (default fp32)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="network precision (default fp32)")
+
+
+def tune_for_command(max_image_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """The process-wide settings of a kind command (:func:`kind.tune_process`), before its work."""
+    from kind.tuning import tune_process
+
+    tune_process(max_image_pixels=max_image_pixels)
 
 
 def pixels_argument(minimum: int):
@@ -93,6 +113,33 @@ def run_export(args: argparse.Namespace) -> int:
     record = export_weights(args.checkpoint, args.out, half=args.half)
     step = record["training"].get("step", "?")
     print(f"wrote {args.out}: {record['network']} weights from step {step}{' (float16)' if args.half else ''}")
+    return 0
+
+
+def add_export_onnx_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "export-onnx",
+        help="export the three networks to ONNX (decom.onnx, restore.onnx, adjust.onnx)",
+        description="Write decom.onnx (image -> reflectance, illumination), restore.onnx (reflectance, "
+        "illumination -> restored) and adjust.onnx (illumination, ratio plane N x 1 x H x W -> adjusted) "
+        "to OUTDIR, float32, with dynamic batch, height and width. Run them with onnxruntime "
+        "(pip install 'kind[onnx]'); the README shows the photo pipeline around them.",
+    )
+    p.add_argument("out", metavar="OUTDIR", help="output folder")
+    p.add_argument("--weights", metavar="SPEC", help=WEIGHTS_HELP)
+    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset version (default {DEFAULT_OPSET})")
+    return p
+
+
+@subcommand(add_export_onnx_parser)
+def run_export_onnx(args: argparse.Namespace) -> int:
+    from kind.fileio import check_output_path
+
+    check_output_path(args.out, "OUTDIR", folder=True)
+    from kind.onnx_export import export_onnx
+
+    for path in export_onnx(args.out, args.weights, args.opset).values():
+        print(f"wrote {path}")
     return 0
 
 
@@ -161,9 +208,17 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or glob patterns")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
     add_runner_arguments(p)
-    p.add_argument("--ratio", type=_ratio_arg, default=5.0, metavar="FLOAT|auto",
+    p.add_argument("--ratio", type=_ratio_arg, default=DEFAULT_RATIO, metavar="FLOAT|auto",
                    help="brightening ratio (default 5.0; the authors find 0-5 useful), or auto (from each image's illumination)")
-    p.add_argument("--tile", type=pixels_argument(32), metavar="N",
+    p.add_argument("--format", choices=list(OUTPUT_FORMATS), default="png",
+                   help="output format (default png); EXIF (orientation reset) and ICC profile are carried over")
+    p.add_argument("--quality", type=_quality_arg, metavar="Q", help=f"JPEG/WebP quality 1-100 (default {DEFAULT_QUALITY})")
+    p.add_argument("--bits", type=int, choices=[8, 16], default=8,
+                   help="bits a sample of the outputs: 16 for 16-bit PNG/TIFF (default 8)")
+    p.add_argument("--max-pixels", type=pixels_argument(1), default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help=f"refuse larger images from their header, before decoding (default {DEFAULT_MAX_PIXELS:,}); "
+                   "larger photos are enhanced in tiles, memory about 1 GB + 7 bytes a pixel")
+    p.add_argument("--tile", type=pixels_argument(MIN_TILE), metavar="N",
                    help="process in N x N tiles (default: only images over 2.5 MP, in 512-px tiles)")
     p.add_argument("--save-maps", action="store_true",
                    help="also write <stem>_R, _L, _R_restored, _L_adjusted.png beside each output")
@@ -173,14 +228,34 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     return p
 
 
+def _quality_arg(text: str) -> int:
+    """``--quality``: a whole number from 1 to 100."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 100, got {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 100, got {value}")
+    return value
+
+
 @subcommand(add_enhance_parser)
 def run_enhance(args: argparse.Namespace) -> int:
-    from kind.enhance import enhance_jobs, load_runner, plan_jobs
+    from kind.fileio import check_output_path
 
-    jobs = plan_jobs(args.inputs, args.out, save_maps=args.save_maps, compare=args.compare)  # refuses before loading
-    runner = load_runner(args.weights, args.device, args.precision)
-    summary = enhance_jobs(jobs, runner, ratio=args.ratio, tile=args.tile, skip_existing=args.skip_existing,
-                           progress=not args.quiet)
+    check_output_path(args.out, "-o/--out", folder=True)
+    if args.quality is not None and args.format not in ("jpg", "webp"):
+        raise ValueError(f"--quality applies to jpg and webp, not {args.format} (lossless)")
+    tune_for_command(args.max_pixels)
+    from kind.api import KinD
+    from kind.enhance import SaveOptions, check_options, enhance_jobs, plan_jobs
+
+    save = SaveOptions(args.format, args.quality or DEFAULT_QUALITY, args.bits)
+    check_options(args.ratio, save)
+    plan = plan_jobs(args.inputs, args.out, save_maps=args.save_maps, compare=args.compare, format=args.format)
+    model = KinD.from_pretrained(args.weights, args.device, args.precision, max_pixels=args.max_pixels, tile=args.tile)
+    summary = enhance_jobs(plan, model, ratio=args.ratio, skip_existing=args.skip_existing,
+                           progress=not args.quiet, save=save)
     print(summary.report())
     return 1 if summary.failed else 0
 
@@ -201,15 +276,19 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run_demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from kind.enhance import ASSETS_DIR, enhance_jobs, load_runner, plan_jobs
+    from kind.fileio import check_output_path
 
-    jobs = plan_jobs([str(ASSETS_DIR)], args.out, save_maps=True, compare=True)
-    runner = load_runner(None, args.device)
-    summary = enhance_jobs(jobs, runner, ratio=5.0)
+    check_output_path(args.out, "-o/--out", folder=True)
+    tune_for_command()
+    from kind.api import KinD
+    from kind.enhance import ASSETS_DIR, enhance_jobs, plan_jobs
+
+    plan = plan_jobs([str(ASSETS_DIR / "*.png")], args.out, save_maps=True, compare=True)
+    summary = enhance_jobs(plan, KinD.from_pretrained(device=args.device), ratio=DEFAULT_RATIO)
     print(summary.report())
     out = Path(args.out).resolve()
     print(f"enhanced images, decomposition maps and input | output panels are in {out}:")
-    for job in jobs:
+    for job in plan.jobs:
         print(f"  {job.compare}")
     return 1 if summary.failed else 0
 
@@ -229,6 +308,9 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--batch", type=int, default=0, help="also time batches of this many 600×400 images")
     p.add_argument("--no-large", action="store_true", help="skip the 12-megapixel tiled photo")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    p.add_argument("--no-onnx", action="store_true", help="skip timing the ONNX export in onnxruntime")
+    p.add_argument("--huge", action="store_true",
+                   help="also time kind enhance on 100- and 144-megapixel PNGs with their peak memory (minutes)")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA)")
     p.add_argument("--tf-python", help="a Python with tensorflow + tf_slim: time the official TF graph in the same run")
     p.add_argument("--json", help="write the measurements to this JSON file")
@@ -237,13 +319,14 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 
 @subcommand(add_bench_parser)
 def run_bench_command(args: argparse.Namespace) -> int:
+    tune_for_command()
     from kind.bench import format_table, run_bench
     from kind.fileio import atomic_write_json
 
     result = run_bench(
         device=args.device, precision=args.precision, weights=args.weights, repeat=args.repeat,
         warmup=args.warmup, large=not args.no_large, folder=args.folder, memory=not args.no_memory,
-        batch=args.batch, tf_python=args.tf_python, compile=args.compile,
+        batch=args.batch, tf_python=args.tf_python, compile=args.compile, onnx=not args.no_onnx, huge=args.huge,
     )
     print(format_table(result))
     if args.json:
@@ -253,8 +336,6 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
 
 # --- score, eval, table ---------------------------------------------------------------------
-
-EVAL_PROTOCOLS = ["official", "gt-ratio", "fixed", "auto", "input"]  # = kind.evaluate.PROTOCOLS
 
 
 def _eval_ratio_arg(text: str) -> float:
@@ -318,7 +399,7 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--data", required=True, metavar="DIR",
                    help="folder with low/ and high/ (e.g. LOLdataset/eval15)")
-    p.add_argument("--protocol", required=True, choices=EVAL_PROTOCOLS, help="how the ratio is chosen (see above)")
+    p.add_argument("--protocol", required=True, choices=PROTOCOLS, help="how the ratio is chosen (see above)")
     add_runner_arguments(p)
     p.add_argument("--label", help="short name of the weights in the JSON and the table (default: the folder's name)")
     p.add_argument("--ratio", type=_eval_ratio_arg, metavar="FLOAT", help="the ratio of protocol fixed (default 5.0)")
@@ -330,6 +411,7 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 @subcommand(add_eval_parser)
 def run_eval_command(args: argparse.Namespace) -> int:
+    tune_for_command()
     from kind.evaluate import format_eval_report, run_eval
 
     result = run_eval(args.data, args.protocol, weights=args.weights, ratio=args.ratio, out_dir=args.out,

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from kind.imageio import IMAGE_SUFFIXES, natural_key, read_image
-from kind.pipeline import minmax_stretch
+from kind.imageops import minmax_stretch
 
 LOL_SPLITS = ("our485", "eval15")
 

@@ -6,7 +6,7 @@ Protocols
 ---------
 Every protocol reads the pairs of ``DATA/low`` and ``DATA/high`` (:func:`kind.data.find_pairs`)
 as the official loader does: RGB float32 ``x / 255``, then each image stretched by its own global
-min and max (:func:`kind.pipeline.minmax_stretch`). Outputs are converted with the official
+min and max (:func:`kind.imageops.minmax_stretch`). Outputs are converted with the official
 truncating ``uint8(clip(x·255, 0, 255))`` (:func:`kind.imageio.to_uint8`).
 
 ``official``
@@ -65,9 +65,10 @@ from torch import Tensor
 
 from kind import __version__
 from kind.data import find_pairs
-from kind.enhance import load_runner, to_image, to_tensor
+from kind.constants import PROTOCOLS
 from kind.fileio import atomic_write_json, atomic_write_text
 from kind.imageio import read_image, save_png
+from kind.imageops import minmax_stretch, to_image, to_tensor
 from kind.metrics import loe, psnr, ssim
 from kind.pipeline import (
     AUTO_EXPONENT,
@@ -75,15 +76,13 @@ from kind.pipeline import (
     AUTO_SCALE,
     DEFAULT_RATIO,
     Enhanced,
-    Runner,
     enhance_general,
     enhance_lol,
-    minmax_stretch,
 )
 from kind.progress import Progress
-from kind.weights import DEFAULT_WEIGHTS_DIR
+from kind.runner import Runner, load_runner
+from kind.weights import resolve_weights_dir
 
-PROTOCOLS = ("official", "gt-ratio", "fixed", "auto", "input")
 GT_RATIO_PROTOCOLS = ("official", "gt-ratio")  # the ground truth sets the ratio
 METRICS = ("psnr", "ssim", "psnr_y", "ssim_y", "loe")
 METRICS_NOTE = (
@@ -228,7 +227,7 @@ def evaluate_folder(
 
     Args:
         data: folder with ``low/`` and ``high/`` of matching file names.
-        runner: the networks (:func:`kind.enhance.load_runner`); None for protocol ``input``.
+        runner: the networks (:func:`kind.runner.load_runner`); None for protocol ``input``.
         protocol: one of :data:`PROTOCOLS` (module docstring).
         ratio: the ratio of protocol ``fixed`` (default 5.0); must be None for the others.
         out_dir: where to write ``<stem>.png`` (the arrays that are scored); None writes nothing.
@@ -308,11 +307,12 @@ def run_eval(
     progress: bool = True,
     label: str | None = None,
 ) -> dict:
-    """``kind eval``: load the weights (None: ``checkpoints/``; none for ``input``), evaluate, write JSON."""
+    """``kind eval``: load the weights (a weights spec, None: the shipped ones; none for ``input``),
+    evaluate, write JSON."""
     check_protocol(protocol, ratio)  # before loading anything
     runner = None
     if protocol != "input":
-        weights = DEFAULT_WEIGHTS_DIR if weights is None else weights
+        weights = resolve_weights_dir(weights)
         runner = load_runner(weights, device, precision)
     else:
         weights = None

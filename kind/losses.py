@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kind.pipeline import gray
+from kind.imageops import gray
 
 __all__ = [
     "GRAY_WEIGHTS",

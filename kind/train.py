@@ -31,7 +31,7 @@ from kind.fast import cpu_fusion_available, fuse_for_cpu, prepare_input
 from kind.fileio import atomic_write_text
 from kind.metrics import psnr_torch, ssim_torch
 from kind.models import build_network
-from kind.pipeline import resolve_device
+from kind.runner import resolve_device
 from kind.progress import Progress
 from kind.weights import load_network, read_record, save_record, weight_record
 

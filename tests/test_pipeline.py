@@ -7,23 +7,17 @@ import torch
 
 from kind.fast import cpu_bf16_supported, cpu_fusion_available
 from kind.models import build_network
-from kind.pipeline import (
-    AUTO_EXPONENT,
-    AUTO_RANGE,
-    AUTO_SCALE,
-    Runner,
-    auto_ratio,
+from kind.imageops import (
     blend_with_input,
     darkness_weight,
-    enhance_general,
-    enhance_lol,
     gaussian_blur_nearest,
     gaussian_kernel1d,
     gray,
-    lol_ratio,
     minmax_stretch,
-    tile_spans,
 )
+from kind.pipeline import AUTO_EXPONENT, AUTO_RANGE, AUTO_SCALE, auto_ratio, enhance_general, enhance_lol, lol_ratio
+from kind.runner import Runner
+from kind.tiling import tile_spans
 from kind.weights import KinDNets
 
 
@@ -146,7 +140,7 @@ def test_bf16_path_stays_above_40_db(nets):
 
 
 def test_bf16_is_refused_where_the_cpu_cannot_run_it(nets, monkeypatch):
-    monkeypatch.setattr("kind.pipeline.cpu_bf16_supported", lambda: False)
+    monkeypatch.setattr("kind.runner.cpu_bf16_supported", lambda: False)
     with pytest.raises(RuntimeError, match="bf16"):
         Runner(nets, "cpu", "bf16")
 
@@ -154,7 +148,7 @@ def test_bf16_is_refused_where_the_cpu_cannot_run_it(nets, monkeypatch):
 @pytest.mark.skipif(not cpu_bf16_supported(), reason="this CPU has no native bf16 convolutions")
 def test_bf16_is_verified_at_startup(nets, monkeypatch):
     assert Runner(nets, "cpu", "bf16").check_psnr >= 40
-    monkeypatch.setattr("kind.pipeline.REDUCED_PRECISION_MIN_PSNR", 1000.0)
+    monkeypatch.setattr("kind.runner.REDUCED_PRECISION_MIN_PSNR", 1000.0)
     with pytest.raises(RuntimeError, match="startup check gives .* dB against fp32"):
         Runner(nets, "cpu", "bf16")
 
