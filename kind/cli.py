@@ -54,16 +54,17 @@ def tune_for_command(max_image_pixels: int = DEFAULT_MAX_PIXELS) -> None:
     tune_process(max_image_pixels=max_image_pixels)
 
 
-def pixels_argument(minimum: int):
-    """An argparse type: a whole number of pixels, at least ``minimum``."""
+def pixels_argument(minimum: int, maximum: int | None = None, unit: str = "pixels"):
+    """An argparse type: a whole number (of ``unit``) from ``minimum`` to ``maximum`` (if given)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected at least {minimum} pixels, got {value}")
+            raise argparse.ArgumentTypeError(f"expected a whole number of {unit}, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f"at least {minimum}" if maximum is None else f"{minimum} to {maximum}"
+            raise argparse.ArgumentTypeError(f"expected {bounds} {unit}, got {value}")
         return value
 
     return parse
@@ -136,6 +137,10 @@ def run_export_onnx(args: argparse.Namespace) -> int:
     from kind.fileio import check_output_path
 
     check_output_path(args.out, "OUTDIR", folder=True)
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None:
+        raise ValueError("export-onnx needs the onnx package: pip install 'kind[onnx]'")
     from kind.onnx_export import export_onnx
 
     for path in export_onnx(args.out, args.weights, args.opset).values():
@@ -212,7 +217,7 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
                    help="brightening ratio (default 5.0; the authors find 0-5 useful), or auto (from each image's illumination)")
     p.add_argument("--format", choices=list(OUTPUT_FORMATS), default="png",
                    help="output format (default png); EXIF (orientation reset) and ICC profile are carried over")
-    p.add_argument("--quality", type=_quality_arg, metavar="Q", help=f"JPEG/WebP quality 1-100 (default {DEFAULT_QUALITY})")
+    p.add_argument("--quality", type=pixels_argument(1, 100, "quality levels"), metavar="Q", help=f"JPEG/WebP quality 1-100 (default {DEFAULT_QUALITY})")
     p.add_argument("--bits", type=int, choices=[8, 16], default=8,
                    help="bits a sample of the outputs: 16 for 16-bit PNG/TIFF (default 8)")
     p.add_argument("--max-pixels", type=pixels_argument(1), default=DEFAULT_MAX_PIXELS, metavar="N",
@@ -226,17 +231,6 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose output file exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
-
-
-def _quality_arg(text: str) -> int:
-    """``--quality``: a whole number from 1 to 100."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 100, got {text!r}") from None
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 100, got {value}")
-    return value
 
 
 @subcommand(add_enhance_parser)
@@ -274,6 +268,7 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 @subcommand(add_demo_parser)
 def run_demo(args: argparse.Namespace) -> int:
+    import glob
     from pathlib import Path
 
     from kind.fileio import check_output_path
@@ -283,7 +278,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from kind.api import KinD
     from kind.enhance import ASSETS_DIR, enhance_jobs, plan_jobs
 
-    plan = plan_jobs([str(ASSETS_DIR / "*.png")], args.out, save_maps=True, compare=True)
+    plan = plan_jobs([glob.escape(str(ASSETS_DIR)) + "/*.png"], args.out, save_maps=True, compare=True)
     summary = enhance_jobs(plan, KinD.from_pretrained(device=args.device), ratio=DEFAULT_RATIO)
     print(summary.report())
     out = Path(args.out).resolve()

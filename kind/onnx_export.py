@@ -16,6 +16,7 @@ checking and running the files).
 
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
 from pathlib import Path
@@ -77,6 +78,7 @@ def _export(module: nn.Module, name: str, path: Path, opset: int) -> Path:
         # TorchScript exporter announces its deprecation; neither concerns the exported graph
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(module, _example(name), str(tmp), dynamo=False, input_names=list(inputs),
-                          output_names=list(outputs), dynamic_axes=dynamic, opset_version=opset)
+        torchscript = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+        torch.onnx.export(module, _example(name), str(tmp), input_names=list(inputs), output_names=list(outputs),
+                          dynamic_axes=dynamic, opset_version=opset, **torchscript)
     return path

@@ -362,3 +362,131 @@ def test_demo_enhances_the_bundled_samples_with_the_shipped_weights(tmp_path, ca
     for name in ("coffee-dark", "chelsea-dark", "astronaut-dark"):
         assert (out / f"{name}.png").is_file() and (out / f"{name}_compare.png").is_file()
         assert (out / f"{name}_L.png").is_file()
+
+
+# --- one clash never stops a batch (issue 13) -----------------------------------------------------------
+
+
+def test_same_stem_inputs_keep_their_suffix_and_the_batch_runs(tmp_path, weights_dir, capsys):
+    photos = tmp_path / "photos"
+    _save(photos / "photo.tif", _photo())
+    _save(photos / "photo.webp", _photo(seed=1), lossless=True)
+    _save(photos / "other.png", _photo(seed=2))
+    _save(photos / "sub" / "photo.jpg", _photo(seed=3), quality=90)  # another folder: no clash
+    status = main(["enhance", str(photos), "-o", str(tmp_path / "out"), "--weights", str(weights_dir)])
+    assert status == 0
+    assert sorted(_hashes(tmp_path / "out")) == ["other.png", "photo.tif.png", "photo.webp.png", "sub/photo.png"]
+    assert "4 done, 0 failed" in (printed := capsys.readouterr().out)
+    assert "keep their suffix" in printed and "photo.tif.png" in printed
+
+
+def test_a_clash_left_after_renaming_fails_that_file_only(tmp_path, model):
+    _save(tmp_path / "a" / "x.png", _photo())
+    _save(tmp_path / "b" / "x.png", _photo(seed=1))  # same name, two folders, named as files
+    _save(tmp_path / "c" / "y.png", _photo(seed=2))
+    summary = _enhance([tmp_path / "a" / "x.png", tmp_path / "b" / "x.png", tmp_path / "c" / "y.png"],
+                       tmp_path / "out", model)
+    assert summary.done == 2 and sorted(_hashes(tmp_path / "out")) == ["x.png.png", "y.png"]
+    assert [(path, "a/x.png" in reason) for path, reason in summary.failed] == [(tmp_path / "b" / "x.png", True)]
+
+
+# --- outputs a photographer keeps (issue 13) ---------------------------------------------------------
+
+
+def test_format_quality_exif_and_icc(tmp_path, weights_dir):
+    image = Image.fromarray(_photo())
+    exif = image.getexif()
+    exif[0x0112] = 6  # shown rotated
+    exif[0x0110] = "Camera X"
+    _save(tmp_path / "in.jpg", image, exif=exif, icc_profile=b"the profile", quality=95)
+    out = tmp_path / "out"
+    assert main(["enhance", str(tmp_path / "in.jpg"), "-o", str(out), "--weights", str(weights_dir),
+                 "--format", "jpg", "--quality", "80", "--quiet"]) == 0
+    with Image.open(out / "in.jpg") as written:
+        assert written.format == "JPEG" and written.size == (H, W)  # upright pixels
+        assert written.getexif().get(0x0112, 1) == 1 and written.getexif()[0x0110] == "Camera X"
+        assert written.info["icc_profile"] == b"the profile"
+
+
+@pytest.mark.parametrize("fmt, suffix", [("png", ".png"), ("tiff", ".tif")])
+def test_16_bit_outputs(tmp_path, weights_dir, fmt, suffix):
+    gray16 = (np.random.default_rng(2).integers(0, 6000, (H, W))).astype(np.uint16)
+    _save(tmp_path / "in16.png", Image.fromarray(gray16))
+    _save(tmp_path / "in8.png", _photo())
+    out = tmp_path / "out"
+    assert main(["enhance", str(tmp_path / "in16.png"), str(tmp_path / "in8.png"), "-o", str(out), "--weights",
+                 str(weights_dir), "--format", fmt, "--bits", "16", "--quiet"]) == 0
+    for name in ("in16", "in8"):
+        written = read_image(out / f"{name}{suffix}")
+        assert written.bit_depth == 16 and written.samples.shape == (H, W, 3)
+        assert len(np.unique(written.samples)) > 256  # more levels than 8 bits hold
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--format", "jpg", "--bits", "16"], "16"), (["--format", "png", "--quality", "90"], "quality"),
+])  # fmt: skip
+def test_impossible_format_options_refused(tmp_path, capsys, options, message):
+    _save(tmp_path / "x.png", _photo())
+    assert main(["enhance", str(tmp_path / "x.png"), "-o", str(tmp_path / "out"), *options]) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_alpha_into_jpeg_is_dropped_with_a_notice(tmp_path, model):
+    _save(tmp_path / "x.png", np.dstack([_photo(), ALPHA]))
+    summary = _enhance([tmp_path / "x.png"], tmp_path / "out", model, save=SaveOptions("jpg"))
+    assert summary.done == 1 and any("alpha" in notice for notice in summary.notices)
+    assert _pixels(tmp_path / "out" / "x.jpg").shape == (H, W, 3)
+
+
+# --- nothing a user does by mistake loses work (issue 15) -------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["enhance", "x.png"], ["demo"], ["export-onnx"]])
+@pytest.mark.parametrize("where", ["empty", "a file", "under a file"])
+def test_bad_output_paths_refused_up_front(tmp_path, monkeypatch, capsys, command, where):
+    """`-o ""` wrote into the current folder; a file as the output folder failed late."""
+    monkeypatch.chdir(tmp_path)
+    _save(tmp_path / "x.png", _photo())
+    (tmp_path / "taken").write_text("a file")
+    out = {"empty": "", "a file": "taken", "under a file": "taken/out"}[where]
+    argv = command + [out] if command[0] == "export-onnx" else command + ["-o", out]
+    before = sorted(tmp_path.iterdir())
+    assert main(argv) == 2
+    assert ("empty path" if where == "empty" else "taken") in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_max_pixels_refuses_large_images_from_their_header(tmp_path, weights_dir, capsys, monkeypatch):
+    """A 12000×12000 PNG took 8 GB and 11 minutes; --max-pixels refuses such a file before decoding."""
+    _save(tmp_path / "in" / "big.png", _photo(40, 60))
+    _save(tmp_path / "in" / "small.png", _photo())
+    decoded = []
+    load = Image.Image.load
+    monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self.size) or load(self))
+    status = main(["enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--weights", str(weights_dir),
+                   "--max-pixels", "1000", "--quiet"])
+    assert status == 1
+    report = capsys.readouterr().out
+    assert "1 done, 1 failed" in report and "big.png: image too large (60 x 40 = 2,400 pixels, limit 1,000)" in report
+    assert (60, 40) not in decoded and (W, H) in decoded
+    assert sorted(_hashes(tmp_path / "out")) == ["small.png"]
+
+
+def test_folders_through_links_are_enhanced_and_loops_reported(tmp_path, model):
+    _save(tmp_path / "elsewhere" / "b.png", _photo())
+    _save(tmp_path / "photos" / "a.png", _photo(seed=1))
+    (tmp_path / "photos" / "linked").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "photos" / "loop").symlink_to(tmp_path / "photos")
+    summary = _enhance([tmp_path / "photos"], tmp_path / "out", model)
+    assert summary.done == 2 and sorted(_hashes(tmp_path / "out")) == ["a.png", "linked/b.png"]
+    assert any("loop" in notice and "skipped" in notice for notice in summary.notices)
+
+
+def test_animated_gif_gives_its_first_frame_with_a_notice(tmp_path, model, capsys):
+    frames = [Image.fromarray(_photo(seed=index)).quantize(64) for index in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    summary = _enhance([tmp_path / "anim.gif"], tmp_path / "out", model)
+    assert summary.done == 1
+    assert any("3 frames (animated); the first is enhanced" in notice for notice in summary.notices)
+    first = np.asarray(frames[0].convert("RGB"))
+    np.testing.assert_array_equal(_pixels(tmp_path / "out" / "anim.png"), model(first))

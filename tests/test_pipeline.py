@@ -157,3 +157,34 @@ def test_bf16_is_verified_at_startup(nets, monkeypatch):
 def test_bad_ratios_are_refused_by_the_pipeline(nets, bad):
     with pytest.raises(ValueError, match="ratio: expected"):
         enhance_general(Runner(nets, "cpu", fast=False), torch.rand(1, 3, 8, 8), bad)
+
+
+def test_blend_tiles_streams_finished_bands():
+    """Issue 15: the tiled path held full-size float accumulators (8 GB for 12000×12000); now the
+    rows are handed on band by band as soon as no later tile reaches them."""
+    from kind.tiling import blend_tiles
+
+    image = torch.rand(1, 3, 300, 170, generator=torch.Generator().manual_seed(0))
+
+    class Source:
+        count, height, width = 1, 300, 170
+
+        def read(self, top, bottom, left, right):
+            return image[:, :, top:bottom, left:right]
+
+    events, bands = [], []
+
+    def process(tile):
+        events.append("tile")
+        return {"output": tile * 2}
+
+    def sink(top, bottom, maps):
+        events.append("band")
+        bands.append((top, bottom, maps["output"]))
+
+    blend_tiles(Source(), process, sink, tile=64, overlap=16)
+    assert [top for top, _, _ in bands] == [0] + [bottom for _, bottom, _ in bands[:-1]]  # contiguous, in order
+    assert bands[-1][1] == 300 and len(bands) > 3
+    assert max(bottom - top for top, bottom, _ in bands) <= 64 + 15
+    assert events.index("band") < len(events) - 1 - events[::-1].index("tile")  # a band before the last tile
+    torch.testing.assert_close(torch.cat([rows for _, _, rows in bands], dim=2), image * 2)
