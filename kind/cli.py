@@ -12,6 +12,7 @@ from kind.constants import (
     DEFAULT_OPSET,
     DEFAULT_QUALITY,
     DEFAULT_RATIO,
+    LOSSY_FORMATS,
     MIN_TILE,
     NETWORK_NAMES,
     OUTPUT_FORMATS,
@@ -206,9 +207,10 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
         help="enhance low-light images (files, folders, globs) into an output folder",
         description="Enhance images with the authors' pipeline for photos: global min-max stretch, "
         "KinD at a fixed or automatic brightening ratio, darkness weighting, blend with the input. "
-        "photos/a/b.jpg becomes OUTDIR/a/b.png (alpha carried over). Never writes over an input; "
-        "an OUTDIR inside an input folder must be new or empty. Exit status: 0 all done, 1 some "
-        "files failed, 2 bad arguments.",
+        "photos/a/b.jpg becomes OUTDIR/a/b.png (alpha, EXIF and ICC profile carried over); inputs that "
+        "would write one file (photo.tif, photo.webp) keep their suffix (photo.tif.png, photo.webp.png). "
+        "Never writes over an input; an OUTDIR inside an input folder must be new or empty. Exit "
+        "status: 0 all done, 1 some files failed, 2 bad arguments.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or glob patterns")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
@@ -217,7 +219,8 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
                    help="brightening ratio (default 5.0; the authors find 0-5 useful), or auto (from each image's illumination)")
     p.add_argument("--format", choices=list(OUTPUT_FORMATS), default="png",
                    help="output format (default png); EXIF (orientation reset) and ICC profile are carried over")
-    p.add_argument("--quality", type=pixels_argument(1, 100, "quality levels"), metavar="Q", help=f"JPEG/WebP quality 1-100 (default {DEFAULT_QUALITY})")
+    p.add_argument("--quality", type=pixels_argument(1, 100, "quality levels"), metavar="Q",
+                   help=f"JPEG/WebP quality 1-100 (default {DEFAULT_QUALITY})")
     p.add_argument("--bits", type=int, choices=[8, 16], default=8,
                    help="bits a sample of the outputs: 16 for 16-bit PNG/TIFF (default 8)")
     p.add_argument("--max-pixels", type=pixels_argument(1), default=DEFAULT_MAX_PIXELS, metavar="N",
@@ -238,8 +241,8 @@ def run_enhance(args: argparse.Namespace) -> int:
     from kind.fileio import check_output_path
 
     check_output_path(args.out, "-o/--out", folder=True)
-    if args.quality is not None and args.format not in ("jpg", "webp"):
-        raise ValueError(f"--quality applies to jpg and webp, not {args.format} (lossless)")
+    if args.quality is not None and args.format not in LOSSY_FORMATS:
+        raise ValueError(f"--quality applies to {' and '.join(LOSSY_FORMATS)}, not {args.format} (lossless)")
     tune_for_command(args.max_pixels)
     from kind.api import KinD
     from kind.enhance import SaveOptions, check_options, enhance_jobs, plan_jobs

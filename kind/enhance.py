@@ -16,8 +16,9 @@ Safety (:func:`plan_jobs`, before any work): nothing is written over an input fi
 written into an input folder except into an output folder that was empty or absent when the run
 started. Inputs are collected before the output folder is created, so outputs never become inputs.
 Two inputs that would write the same file (``photo.tif`` and ``photo.webp``) both keep their full
-name (``photo.tif.png``, ``photo.webp.png``); if that still clashes (names differing only in case),
-the first input keeps the name and the others fail with the reason — the rest of the batch runs.
+name (``photo.tif.png``, ``photo.webp.png``); if that still clashes (one name from two folders named
+as files, or names differing only in case), the first input keeps the name and the others fail
+with the reason — the rest of the batch runs.
 
 >>> model = KinD.from_pretrained()                              # doctest: +SKIP
 >>> summary = enhance_files(["photos"], "enhanced", model)       # doctest: +SKIP
@@ -186,8 +187,8 @@ def _fail_remaining_clashes(jobs: Sequence[Job]) -> list[Job]:
         first = next((claimed[_key(t)] for t in job.targets() if _key(t) in claimed), None)
         if first is not None:
             job = Job(job.source, job.output, job.maps, job.compare,
-                      error=f"would write {job.output.name} as {first.source.path} does (names that differ "
-                            "only in case); enhance it into another folder")
+                      error=f"would write {job.output.name}, as {first.source.path} does; enhance it into "
+                            "another folder")
         else:
             claimed.update({_key(target): job for target in job.targets()})
         result.append(job)
