@@ -85,22 +85,24 @@ def blend_tiles(
     """``process`` (a N×3×h×w tile → maps N×C×h×w) over overlapping ``tile``×``tile`` tiles of
     ``source``, blended linearly; each finished band of rows goes to ``sink`` (float32), top to bottom.
 
-    Memory: one band of float32 accumulators (about ``tile`` rows of every map) and one tile's work.
+    Memory: one band of float32 accumulators (``tile`` to ``tile + 15`` rows of every map, allocated
+    once) and one tile's work.
     """
     overlap = default_overlap(tile) if overlap is None else min(overlap, tile // 2)
     height, width = source.height, source.width
     rows, cols = tile_spans(height, tile, overlap), tile_spans(width, tile, overlap)
+    depth = max(bottom - top for top, bottom in rows)  # the accumulators' rows: the tallest band
     sums: Maps = {}
-    total = torch.zeros(1, 1, 0, width)
-    band_top = 0  # the accumulators hold rows [band_top, band_top + total.shape[2])
+    total = torch.zeros(1, 1, depth, width)
+    band_top = 0  # the accumulators hold rows [band_top, band_top + depth)
     done = 0
     for top, bottom in rows:
         finished = top - band_top
         if finished > 0:  # no later tile reaches above ``top``
             sink(band_top, top, {name: value[:, :, :finished] / total[:, :, :finished] for name, value in sums.items()})
-        extra = bottom - band_top - total.shape[2]
-        sums = {name: _extend(value[:, :, finished:], extra) for name, value in sums.items()}
-        total, band_top = _extend(total[:, :, finished:], extra), top
+            for accumulator in (*sums.values(), total):
+                _shift_up(accumulator, finished)
+            band_top = top
         for left, right in cols:
             maps = process(source.read(top, bottom, left, right))
             weight = _ramp(bottom - top, top, height, overlap).view(1, 1, -1, 1) * _ramp(
@@ -108,20 +110,22 @@ def blend_tiles(
             ).view(1, 1, 1, -1)
             for name, value in maps.items():
                 if name not in sums:
-                    sums[name] = torch.zeros(value.shape[0], value.shape[1], total.shape[2], width)
+                    sums[name] = torch.zeros(value.shape[0], value.shape[1], depth, width)
                 sums[name][:, :, top - band_top : bottom - band_top, left:right] += value.cpu() * weight
             total[:, :, top - band_top : bottom - band_top, left:right] += weight
             done += 1
             if progress is not None:
                 progress(done, len(rows) * len(cols))
-    sink(band_top, height, {name: value / total for name, value in sums.items()})
+    last = height - band_top
+    sink(band_top, height, {name: value[:, :, :last] / total[:, :, :last] for name, value in sums.items()})
 
 
-def _extend(x: Tensor, rows: int) -> Tensor:
-    """``x`` (N×C×h×W) with ``rows`` rows of zeros added below."""
-    if rows <= 0:
-        return x
-    return torch.cat([x, x.new_zeros(*x.shape[:2], rows, x.shape[3])], dim=2)
+def _shift_up(x: Tensor, rows: int) -> None:
+    """Move the rows of ``x`` (N×C×h×W) up by ``rows``, in place, and zero the rows freed below."""
+    kept = x.shape[2] - rows
+    if kept > 0:
+        x[:, :, :kept] = x[:, :, rows:].clone()
+    x[:, :, max(kept, 0) :] = 0
 
 
 def needs_tiling(height: int, width: int, tile: int | None, auto_pixels: int = AUTO_TILE_PIXELS) -> bool:
