@@ -225,7 +225,7 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
                    help="bits a sample of the outputs: 16 for 16-bit PNG/TIFF (default 8)")
     p.add_argument("--max-pixels", type=pixels_argument(1), default=DEFAULT_MAX_PIXELS, metavar="N",
                    help=f"refuse larger images from their header, before decoding (default {DEFAULT_MAX_PIXELS:,}); "
-                   "larger photos are enhanced in tiles, memory about 1 GB + 7 bytes a pixel")
+                   "larger photos are enhanced in streamed tiles (100 MP: about 3 GB of memory)")
     p.add_argument("--tile", type=pixels_argument(MIN_TILE), metavar="N",
                    help="process in N x N tiles (default: only images over 2.5 MP, in 512-px tiles)")
     p.add_argument("--save-maps", action="store_true",
