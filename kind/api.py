@@ -25,7 +25,7 @@ from torch import Tensor
 from kind.constants import AUTO_TILE_PIXELS, DEFAULT_MAX_PIXELS, DEFAULT_RATIO, MAP_SUFFIXES, MIN_TILE
 from kind.imageio import check_size, convert_alpha, image_samples, sample_scale, to_uint8, to_uint16
 from kind.imageops import stretch, stretch_bounds
-from kind.pipeline import RatioChoice, check_ratio
+from kind.pipeline import Enhanced, RatioChoice, check_ratio
 from kind.runner import Runner, load_runner
 from kind.tiling import MAP_FIELDS, Maps, TileProgress, decompose_photo, enhance_photo, needs_tiling
 
@@ -160,7 +160,8 @@ class KinD:
         groups: dict[tuple, list[int]] = {}
         for index, item in enumerate(inputs):
             if item.tensor is not None:
-                results[index] = self._enhance_tensor(item.tensor, ratio, progress)
+                output = self.enhance(item.tensor, ratio, progress=progress).output.clamp(0, 1)
+                results[index] = output.to(item.tensor.device)
             else:
                 groups.setdefault((item.samples.shape, item.samples.dtype.str), []).append(index)
         for members in groups.values():
@@ -206,18 +207,32 @@ class KinD:
             for i in range(count)
         ]
 
-    def _enhance_tensor(self, images: Tensor, ratio: RatioChoice, progress: TileProgress | None) -> Tensor:
+    def enhance(
+        self, images: Tensor, ratio: RatioChoice = DEFAULT_RATIO, *, maps: bool = False,
+        progress: TileProgress | None = None,
+    ) -> Enhanced:
+        """The pipeline's whole result for float images N×3×H×W in [0, 1]: ``output`` float32
+        N×3×H×W as the pipeline computes it (not clipped: the official conversion clips), the
+        ratio of each image, and with ``maps`` the four maps; all on the CPU."""
+        check_ratio(ratio)
+        _Input.of(images)
+        self._check_size(images.shape[3], images.shape[2])
         count, _, height, width = images.shape
-        output = torch.empty(count, 3, height, width)
+        fields = ("output", *MAP_FIELDS) if maps else ("output",)
+        channels = {"output": 3, "reflectance": 3, "illumination": 1, "restored": 3, "adjusted": 1}
+        result = {name: torch.empty(count, channels[name], height, width) for name in fields}
+        ratios = []
         for batch in self._batches(count, height, width):
             part = slice(batch.start, batch.stop)
 
             def sink(top: int, bottom: int, rows: Maps) -> None:
-                output[part, :, top:bottom] = rows["output"].float().clamp(0, 1).cpu()
+                for name, value in rows.items():
+                    result[name][part, :, top:bottom] = value.float().cpu()
 
-            enhance_photo(self.runner, _TensorSource(images[part]), sink, ratio, False, self.tile,
-                          self.auto_tile_pixels, progress)
-        return output.to(images.device)
+            ratios.append(enhance_photo(self.runner, _TensorSource(images[part]), sink, ratio, maps, self.tile,
+                                        self.auto_tile_pixels, progress))
+        empty = torch.empty(0)
+        return Enhanced(*(result.get(name, empty) for name in ("output", *MAP_FIELDS)), torch.cat(ratios))
 
     # --- decomposition ---------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 
@@ -157,32 +158,65 @@ def add_train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         "train",
         help="train one KinD stage (decom, adjust, restore) from a YAML config",
         description="Train one stage. Config precedence: the stage's defaults (the official schedule), "
-        "then --config, then each --set key=value.",
+        "then --config, then each --set key=value (values read as YAML: --set 'train_dir=[a, b]'). "
+        "Under torchrun (torchrun --nproc_per_node=N -m kind train ...) every process trains one rank "
+        "of a DistributedDataParallel run. Exit status: 0 done, 2 bad arguments or data, 3 the loss "
+        "became NaN/Inf, 130/143 stopped by SIGINT/SIGTERM (last.pt written; --resume auto continues).",
     )
-    p.add_argument("stage", choices=NETWORK_NAMES)
-    p.add_argument("--config", help="YAML file whose keys are the stage config's fields")
+    p.add_argument("stage", choices=[*NETWORK_NAMES, "pipeline"],
+                   help="a stage, or pipeline: decom → adjust on its L → restore on its R, L (configs/pipeline.yaml)")
+    p.add_argument("--config", help="YAML file whose keys are the stage config's fields (pipeline: see configs/pipeline.yaml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config field (repeatable), e.g. --set steps=2000")
-    p.add_argument("--resume", metavar="PATH|auto", help="continue from a checkpoint; auto = OUT_DIR/last.pt if present")
+    p.add_argument("--resume", metavar="PATH|auto",
+                   help="continue from a checkpoint; auto = OUT_DIR/last.pt if present (else start fresh, said so)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an out_dir that holds a run, replacing its checkpoints")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
+STOP_EXIT_STATUS = {"SIGINT": 130, "SIGTERM": 143}
+
+
 @subcommand(add_train_parser)
 def run_train(args: argparse.Namespace) -> int:
-    from kind.config import load_config
-    from kind.train import TrainingDiverged, train
+    from kind.config import load_config, load_pipeline_config
+    from kind.distributed import process_group
+    from kind.train import TrainingDiverged, train, train_pipeline
 
-    config = load_config(args.stage, args.config, args.overrides)
-    try:
-        state = train(args.stage, config, resume=args.resume, progress=not args.quiet)
-    except TrainingDiverged as error:
-        print(f"kind train: error: {error}", file=sys.stderr)
-        return 3
-    best = f", best validation {state.best:.4f}" if state.best is not None else ""
-    speed = f" ({len(state.losses) / state.seconds:.2f} steps/s)" if state.seconds else ""
-    print(f"trained {args.stage} to step {state.step}{speed}{best}; checkpoints in {config.out_dir}")
-    return 0
+    if args.stage == "pipeline":
+        pipeline = load_pipeline_config(args.config, args.overrides)
+        device = next(iter(pipeline.stages.values())).device
+    else:
+        config = load_config(args.stage, args.config, args.overrides)
+        device = config.device
+    with process_group(device) as world:
+        try:
+            if args.stage == "pipeline":
+                weights, states = train_pipeline(pipeline, resume=args.resume, overwrite=args.overwrite,
+                                                 progress=not args.quiet)
+            else:
+                states = {args.stage: train(args.stage, config, resume=args.resume, overwrite=args.overwrite,
+                                            progress=not args.quiet)}
+        except TrainingDiverged as error:
+            print(f"kind train: error: {error}", file=sys.stderr)
+            return 3
+    stopped = next((s.stopped for s in states.values() if s.stopped in STOP_EXIT_STATUS), None)
+    if world.is_main:
+        for stage, state in states.items():
+            best = f", best validation {state.best:.4f}" if state.best is not None else ""
+            speed = f" ({len(state.losses) / state.seconds:.2f} steps/s)" if state.seconds else ""
+            out_dir = pipeline.stages[stage].out_dir if args.stage == "pipeline" else config.out_dir
+            print(f"trained {stage} to step {state.step}{speed}{best}; checkpoints in {out_dir}")
+        if args.stage == "pipeline" and not stopped:
+            print(f"weights for kind enhance --weights: {weights}")
+        if stopped:
+            words = ["kind", "train", args.stage] + (["--config", args.config] if args.config else [])
+            words += [word for override in args.overrides for word in ("--set", override)] + ["--resume", "auto"]
+            resume = " ".join(shlex.quote(word) for word in words)
+            print(f"stopped by {stopped}; continue with: {resume}", file=sys.stderr)
+    return STOP_EXIT_STATUS.get(stopped or "", 0)
 
 
 # --- enhance --------------------------------------------------------------------------------
@@ -301,7 +335,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     )
     add_runner_arguments(p, weights_help="weights folder (default: the shipped ones, else random weights)")
     p.add_argument("--repeat", type=int, default=10, help="timed runs per measurement (median reported)")
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--warmup", type=int, help="untimed runs first (default 2; --train: steps, 100 on CUDA, 3 on a CPU)")
     p.add_argument("--folder", help="also time `kind enhance` on this folder (images/s)")
     p.add_argument("--batch", type=int, default=0, help="also time batches of this many 600×400 images")
     p.add_argument("--no-large", action="store_true", help="skip the 12-megapixel tiled photo")
@@ -312,6 +346,11 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA)")
     p.add_argument("--tf-python", help="a Python with tensorflow + tf_slim: time the official TF graph in the same run")
     p.add_argument("--json", help="write the measurements to this JSON file")
+    p.add_argument("--train", action="store_true",
+                   help="time training instead: the loop as kind train runs it beside the bare compiled step, per stage")
+    p.add_argument("--stages", default="decom,adjust,restore", help="--train: stages to time (default all three)")
+    p.add_argument("--steps", type=int, default=200,
+                   help="--train: timed steps per stage, after --warmup steps (default 100 on CUDA, 3 on a CPU)")
     return p
 
 
@@ -319,12 +358,31 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 def run_bench_command(args: argparse.Namespace) -> int:
     tune_for_command()
     from kind.bench import format_table, run_bench
-    from kind.fileio import atomic_write_json
+    from kind.fileio import atomic_write_json, check_output_path
+
+    if args.json:
+        check_output_path(args.json, "--json")
+    if args.train:
+        from kind.bench_train import format_train_table, run_train_bench
+
+        stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+        unknown = sorted(set(stages) - set(NETWORK_NAMES))
+        if unknown or not stages:
+            raise ValueError(f"--stages: expected a comma-separated list of {', '.join(NETWORK_NAMES)}, got {args.stages!r}")
+        if args.steps < 1:
+            raise ValueError(f"--steps: expected at least 1, got {args.steps}")
+        result = run_train_bench(stages, device=args.device, steps=args.steps, warmup=args.warmup)
+        print(format_train_table(result))
+        if args.json:
+            atomic_write_json(args.json, result)
+            print(f"wrote {args.json}")
+        return 0
 
     result = run_bench(
         device=args.device, precision=args.precision, weights=args.weights, repeat=args.repeat,
-        warmup=args.warmup, large=not args.no_large, folder=args.folder, memory=not args.no_memory,
-        batch=args.batch, tf_python=args.tf_python, compile=args.compile, onnx=not args.no_onnx, huge=args.huge,
+        warmup=2 if args.warmup is None else args.warmup, large=not args.no_large, folder=args.folder,
+        memory=not args.no_memory, batch=args.batch, tf_python=args.tf_python, compile=args.compile,
+        onnx=not args.no_onnx, huge=args.huge,
     )
     print(format_table(result))
     if args.json:
@@ -344,37 +402,85 @@ def _eval_ratio_arg(text: str) -> float:
     return value
 
 
+NIQE_CHANNELS = ["gray", "y"]  # = kind.metrics.NIQE_CHANNELS
+NIQE_PARAM_SETS = ["live", "kindpp"]  # = kind.metrics.NIQE_PARAMS
+LOE_VARIANTS = ["npe", "bimef"]  # = kind.metrics.LOE_VARIANTS
+SCORE_METRICS = ["psnr", "ssim", "loe", "niqe"]  # = kind.score.SCORE_METRICS
+
+
+def _metrics_arg(text: str) -> list[str]:
+    """``--metrics psnr,ssim,niqe``: a comma-separated list of known metrics."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SCORE_METRICS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"expected some of {','.join(SCORE_METRICS)}, got {text!r}")
+    return names
+
+
+def add_metric_options(p: argparse.ArgumentParser) -> None:
+    """``--niqe-channel``, ``--niqe-params``, ``--loe-variant``: how NIQE and LOE are computed."""
+    p.add_argument("--niqe-channel", choices=NIQE_CHANNELS, default="gray",
+                   help="NIQE's plane: gray = MATLAB rgb2gray, as the niqe_release (default); "
+                   "y = BasicSR's Y channel, as its calculate_niqe")
+    p.add_argument("--niqe-params", choices=NIQE_PARAM_SETS, default="live",
+                   help="NIQE's pristine model: live = the standard LIVE release's (default); "
+                   "kindpp = KinD++'s retrained one, as every KinD++ NIQE number")
+    p.add_argument("--loe-variant", choices=LOE_VARIANTS, default="npe",
+                   help="LOE's grid: npe = NPE loe.m, short side resized to 50 px (default); "
+                   "bimef = BIMEF loe100x100.m, a fixed 100x100 sample")
+
+
 def add_score_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "score",
-        help="PSNR / SSIM (and LOE) of a folder of outputs against a folder of ground truths",
-        description="Score the images of --pred against those of --gt, paired by file stem (1.png with "
-        "1.jpg), with the BasicSR (= MATLAB) PSNR and SSIM on uint8 RGB. Ground truths without a "
-        "prediction and predictions without a ground truth are listed, never silently dropped. "
-        "Exit status: 0 every file paired; 1 some files unpaired (the paired ones are still scored, "
-        "printed and written to --json); 2 bad arguments, no pair at all, or an unreadable file.",
+        help="PSNR / SSIM against ground truths, or no-reference NIQE (and LOE), of a folder of outputs",
+        description="Score the images of --pred. With --gt, against the ground truths paired by file "
+        "stem (1.png with 1.jpg): BasicSR (= MATLAB) PSNR and SSIM on uint8 RGB; ground truths "
+        "without a prediction and predictions without a ground truth are listed, never silently "
+        "dropped. Without --gt, the no-reference metrics: NIQE, and LOE with --loe-inputs. A pair "
+        "that cannot be scored (different sizes, an unreadable file, too small for NIQE) is reported "
+        "and skipped, the others scored. Exit status: 0 every file scored; 1 some files unpaired or "
+        "skipped (the others are still scored, printed and written to --json); 2 bad arguments or "
+        "nothing to score.",
     )
     p.add_argument("--pred", required=True, metavar="DIR", help="folder of enhanced images")
-    p.add_argument("--gt", required=True, metavar="DIR", help="folder of ground-truth images")
-    p.add_argument("--y", action="store_true", help="score the BT.601 Y channel instead of RGB")
-    p.add_argument("--crop", type=pixels_argument(0), default=0, metavar="N", help="pixels removed from each side (default 0)")
-    p.add_argument("--json", metavar="FILE", help="also write the scores (mean, per_image, missing, extra) as JSON")
+    p.add_argument("--gt", metavar="DIR", help="folder of ground-truth images (omit for no-reference scoring)")
+    p.add_argument("--metrics", type=_metrics_arg, metavar="LIST",
+                   help="comma-separated, some of psnr,ssim,loe,niqe (default: psnr,ssim with --gt, niqe "
+                   "without; loe with --loe-inputs)")
+    p.add_argument("--y", action="store_true", help="PSNR / SSIM on the BT.601 Y channel instead of RGB")
+    p.add_argument("--crop", type=pixels_argument(0), default=0, metavar="N",
+                   help="pixels removed from each side for PSNR / SSIM (default 0)")
+    p.add_argument("--json", metavar="FILE",
+                   help="also write the scores (mean, per_image, failed, missing, extra) as JSON")
     p.add_argument("--loe-inputs", metavar="DIR", help="folder of the low-light inputs: adds LOE (input vs prediction)")
+    add_metric_options(p)
+    p.add_argument("--quiet", action="store_true", help="no progress line")
     return p
 
 
 @subcommand(add_score_parser)
 def run_score(args: argparse.Namespace) -> int:
-    from kind.fileio import atomic_write_json
+    from kind.fileio import atomic_write_json, check_output_path
     from kind.score import format_report, score_folders
 
-    result = score_folders(args.pred, args.gt, y_channel=args.y, crop_border=args.crop, with_loe_inputs=args.loe_inputs)
+    if args.json is not None:
+        check_output_path(args.json, "--json")
+    result = score_folders(args.pred, args.gt, y_channel=args.y, crop_border=args.crop,
+                           with_loe_inputs=args.loe_inputs, metrics=args.metrics,
+                           niqe_channel=args.niqe_channel, niqe_params=args.niqe_params,
+                           loe_variant=args.loe_variant, progress=not args.quiet)
     print(format_report(result))
     if args.json:
         atomic_write_json(args.json, {"pred": args.pred, "gt": args.gt, **result})
+    problems = []
     if result["missing"] or result["extra"]:
-        print(f"kind score: {len(result['missing'])} ground truth(s) without a prediction, "
-              f"{len(result['extra'])} prediction(s) without a ground truth", file=sys.stderr)
+        problems.append(f"{len(result['missing'])} ground truth(s) without a prediction, "
+                        f"{len(result['extra'])} prediction(s) without a ground truth")
+    if result["failed"]:
+        problems.append(f"{len(result['failed'])} image(s) skipped: {', '.join(result['failed'])}")
+    if problems:
+        print(f"kind score: {'; '.join(problems)}", file=sys.stderr)
         return 1
     return 0
 
@@ -382,25 +488,33 @@ def run_score(args: argparse.Namespace) -> int:
 def add_eval_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "eval",
-        help="enhance a paired folder (DIR/low, DIR/high) with a protocol and score it",
+        help="enhance a paired folder (DIR/low, DIR/high) or a folder of photos with a protocol, and score it",
         description="Run a KinD pipeline on every pair of DIR/low and DIR/high and score the outputs "
         "against the ground-truth files (PSNR, SSIM, PSNR-Y, SSIM-Y: BasicSR/MATLAB on uint8; LOE: "
-        "low input vs output; seconds per image: median, pipeline only). Protocols: "
+        "low input vs output; NIQE of the output; seconds per image: median, pipeline only) — or, on "
+        "a folder of photos without low/ and high/ (LIME, DICM, VV, ...), run the photo pipeline and "
+        "score NIQE and LOE. Protocols: "
         "official = the authors' LOL evaluation (ratio from the ground truth's decomposition, "
         "mean(L_gt / (L_low + 1e-4)); output R_restored x L_adjusted); "
         "gt-ratio = the general pipeline (darkness weight, blend with the input) at that same "
-        "ground-truth ratio; fixed = the general pipeline at --ratio (default 5), no ground truth; "
+        "ground-truth ratio; kindpp = KinD++'s LOL evaluation on these networks (adds "
+        "mean(R_gt / (R_restored + 1e-4)) to the ratio when it is >= 1.1); "
+        "fixed = the general pipeline at --ratio (default 5), no ground truth; "
         "auto = the general pipeline with an automatic ratio per image, no ground truth; "
-        "input = the low images themselves scored against the ground truth (no weights). "
+        "input = the low images themselves (no weights). --gt-mean rescales every output to the "
+        "ground truth's mean gray level first (Retinexformer's --GT_mean). "
         "Scores are against the ground-truth files as read (uint8), not the stretched ground truth the "
         "networks see; --out receives <stem>.png, exactly the arrays that were scored.",
     )
     p.add_argument("--data", required=True, metavar="DIR",
-                   help="folder with low/ and high/ (e.g. LOLdataset/eval15)")
+                   help="folder with low/ and high/ (e.g. LOLdataset/eval15), or a folder of photos")
     p.add_argument("--protocol", required=True, choices=PROTOCOLS, help="how the ratio is chosen (see above)")
     add_runner_arguments(p)
     p.add_argument("--label", help="short name of the weights in the JSON and the table (default: the folder's name)")
     p.add_argument("--ratio", type=_eval_ratio_arg, metavar="FLOAT", help="the ratio of protocol fixed (default 5.0)")
+    p.add_argument("--gt-mean", action="store_true",
+                   help="rescale each output to the ground truth's mean gray level before scoring (paired data)")
+    add_metric_options(p)
     p.add_argument("--out", metavar="DIR", help="write the outputs here as <stem>.png")
     p.add_argument("--json", metavar="FILE", help="write the result (mean, per_image, protocol, weights) as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress line")
@@ -414,7 +528,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
 
     result = run_eval(args.data, args.protocol, weights=args.weights, ratio=args.ratio, out_dir=args.out,
                       json_path=args.json, device=args.device, precision=args.precision,
-                      progress=not args.quiet, label=args.label)
+                      progress=not args.quiet, label=args.label, gt_mean=args.gt_mean,
+                      niqe_channel=args.niqe_channel, niqe_params=args.niqe_params, loe_variant=args.loe_variant)
     print(format_eval_report(result))
     return 0
 
@@ -422,10 +537,11 @@ def run_eval_command(args: argparse.Namespace) -> int:
 def add_table_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "table",
-        help="a markdown results table from `kind eval --json` files, beside the published numbers",
-        description="Build the results table: the published KinD numbers (marked reported, with their "
-        "source), then one row per result file with its weights, protocol, PSNR, SSIM, PSNR-Y, "
-        "SSIM-Y, LOE, seconds per image and device. Prints the markdown.",
+        help="the results tables (LOL; NIQE and LOE on the no-reference sets) from `kind eval --json` files",
+        description="Build the results tables from kind eval result files: the LOL table (the KinD "
+        "paper's confirmed numbers, marked reported, then one row per paired result: weights, "
+        "protocol, PSNR, SSIM, PSNR-Y, SSIM-Y, LOE, NIQE, seconds per image, device) and, for photo "
+        "results, mean NIQE and LOE per data set (LIME, DICM, VV, MEF, NPE). Prints the markdown.",
     )
     p.add_argument("--runs", nargs="+", required=True, metavar="JSON", help="result files of kind eval --json")
     p.add_argument("--out-md", metavar="FILE", help="also write the markdown here")
@@ -435,8 +551,12 @@ def add_table_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 
 @subcommand(add_table_parser)
 def run_table(args: argparse.Namespace) -> int:
-    from kind.evaluate import write_table
+    from kind.fileio import check_output_path
+    from kind.tables import write_table
 
+    for option, path in (("--out-md", args.out_md), ("--out-json", args.out_json)):
+        if path is not None:
+            check_output_path(path, option)
     print(write_table(args.runs, args.out_md, args.out_json))
     return 0
 

@@ -5,7 +5,7 @@ fast); the library modules import the same names, so there is one definition of 
 """
 
 NETWORK_NAMES = ("decom", "restore", "adjust")  # the three networks, in pipeline order
-PROTOCOLS = ("official", "gt-ratio", "fixed", "auto", "input")  # kind eval --protocol
+PROTOCOLS = ("official", "gt-ratio", "kindpp", "fixed", "auto", "input")  # kind eval --protocol
 PRECISIONS = ("fp32", "bf16")  # network precisions (--precision)
 DEFAULT_OPSET = 17  # kind export-onnx --opset
 DEFAULT_RATIO = 5.0  # the official photo script's brightening ratio

@@ -1,13 +1,21 @@
-"""Evaluation on paired data (LOL layout): enhance, save, score; and the results table.
+"""Evaluation: enhance a folder with a protocol, save the outputs, score them (``kind eval``).
 
-The library behind ``kind eval`` and ``kind table`` (spec sections 4, 6, 7, 8).
+The library behind ``kind eval`` (spec sections 4, 6, 7, 8); the tables built from its results are
+:mod:`kind.tables`.
+
+Two kinds of data folder
+------------------------
+*Paired* — ``DATA/low`` and ``DATA/high`` of matching file names (:func:`kind.data.find_pairs`), LOL
+and its layout: every protocol below, scored against the ground truth. *Photos* — any other folder
+of images (searched recursively; LIME, DICM, VV, MEF, NPE): the photo pipeline (``fixed``,
+``auto``) or ``input``, scored with the no-reference metrics (NIQE of the output, LOE of the input
+against the output).
 
 Protocols
 ---------
-Every protocol reads the pairs of ``DATA/low`` and ``DATA/high`` (:func:`kind.data.find_pairs`)
-as the official loader does: RGB float32 ``x / 255``, then each image stretched by its own global
-min and max (:func:`kind.imageops.minmax_stretch`). Outputs are converted with the official
-truncating ``uint8(clip(x·255, 0, 255))`` (:func:`kind.imageio.to_uint8`).
+Every protocol reads the images as the official loader does: RGB float32 ``x / 255``, then each
+image stretched by its own global min and max (:func:`kind.imageops.minmax_stretch`). Outputs are
+converted with the official truncating ``uint8(clip(x·255, 0, 255))`` (:func:`kind.imageio.to_uint8`).
 
 ``official``
     The authors' LOL evaluation (``evaluate_LOLdataset.py``), step for step: decompose the stretched
@@ -19,14 +27,27 @@ truncating ``uint8(clip(x·255, 0, 255))`` (:func:`kind.imageio.to_uint8`).
     The general pipeline (:func:`kind.pipeline.enhance_general`: darkness weight on R̂, blend with
     the input) at the same ground-truth ratio as ``official``. ``official`` vs ``gt-ratio`` isolates
     the effect of the general pipeline's two extra steps at equal exposure.
+``kindpp``
+    KinD++'s LOL evaluation (``evaluate_LOLdataset.py`` of github.com/zhangyhuaee/KinD_plus) applied
+    to these (KinD) networks: as ``official``, plus a second ratio from the reflectance,
+    ``ratio2 = mean(R_gt / (R̂ + 1e-4))`` (R_gt the decomposed ground truth's reflectance, R̂ the
+    restored one); the adjustment net gets ``ratio + ratio2`` when ``ratio2 ≥ 1.1``, else ``ratio``
+    (:func:`enhance_kindpp`). KinD++'s own networks differ (a multi-scale illumination attention
+    restoration net, other training), so this is KinD++'s *protocol*, not KinD++'s results: the
+    KinD++ paper's 21.30 / 0.8226 come from its own networks.
 ``fixed``
     The general pipeline at a fixed ratio (default 5.0, the authors' default); no ground truth used.
 ``auto``
     The general pipeline with ``ratio='auto'`` (:func:`kind.pipeline.auto_ratio`, one ratio per image
     from its own illumination); no ground truth used.
 ``input``
-    No enhancement: the low input itself is scored against the ground truth (LOL eval15: PSNR
+    No enhancement: the low input itself is scored (LOL eval15 against the ground truth: PSNR
     7.773 dB, SSIM 0.1952). Needs no weights.
+
+``gt_mean`` (``--gt-mean``) modifies any protocol on paired data: each output is rescaled so that
+its mean gray level equals the ground truth's (:func:`gt_mean_rescale`), the rule of Retinexformer's
+``--GT_mean`` and LLFlow's evaluation. It removes the exposure error, so its numbers are higher and
+compare only with other GT-mean numbers.
 
 Scoring
 -------
@@ -35,27 +56,27 @@ between the saved output PNG and the **original ground-truth PNG** (not the stre
 the network saw). We do the same without the round trip: the uint8 array that is written to
 ``--out`` is the array that is scored, against the ground-truth file as read (uint8). Metrics
 (:mod:`kind.metrics`, BasicSR = MATLAB definitions, no border crop): ``psnr``/``ssim`` on RGB,
-``psnr_y``/``ssim_y`` on the BT.601 Y channel, ``loe`` between the low input (uint8, as read) and the
-output. ``seconds`` is the time of the pipeline alone for one image — from the float images in
-memory through stretch, networks and ratio to the float output on the CPU (the device synchronised);
-file decoding, uint8 conversion, PNG writing and metrics are excluded. The mean row holds the mean
-of each metric and the **median** of ``seconds`` (the first image carries the warm-up).
+``psnr_y``/``ssim_y`` on the BT.601 Y channel, ``loe`` between the input (uint8, as read) and the
+output (variant ``npe`` or ``bimef``), ``niqe`` of the output (plane ``gray`` or ``y``, parameters
+``live`` or ``kindpp``; None for an image smaller than two 96×96 blocks). ``seconds`` is the time of
+the pipeline alone for one image — from the float image in memory through stretch, networks and
+ratio to the float output on the CPU (the device synchronised); file decoding, uint8 conversion,
+PNG writing and metrics are excluded. The mean row holds the mean of each metric and the
+**median** of ``seconds`` (the first image carries the warm-up).
 
 Outputs are written as ``OUT/<stem>.png`` (the official code writes ``<stem>_kindle.png``; the plain
-stem lets ``kind score --pred OUT --gt DATA/high`` pair them).
+stem lets ``kind score --pred OUT --gt DATA/high`` pair them); photos as ``OUT/<relpath>.png``.
 
->>> runner = load_runner("checkpoints")                                 # doctest: +SKIP
+>>> runner = load_runner("shipped")                                     # doctest: +SKIP
 >>> result = evaluate_folder("LOLdataset/eval15", runner, "official")   # doctest: +SKIP
 >>> result["mean"]["psnr"], result["mean"]["ssim"]                      # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,12 +85,13 @@ import torch
 from torch import Tensor
 
 from kind import __version__
+from kind.api import KinD
 from kind.data import find_pairs
 from kind.constants import PROTOCOLS
-from kind.fileio import atomic_write_json, atomic_write_text
-from kind.imageio import read_image, save_png
+from kind.fileio import atomic_write_json, check_output_path
+from kind.imageio import collect_inputs, natural_key, output_relpath, read_image, save_png
 from kind.imageops import minmax_stretch, to_image, to_tensor
-from kind.metrics import loe, psnr, ssim
+from kind.metrics import check_metric_options, loe, niqe, psnr, ssim
 from kind.pipeline import (
     AUTO_EXPONENT,
     AUTO_RANGE,
@@ -78,17 +100,20 @@ from kind.pipeline import (
     Enhanced,
     enhance_general,
     enhance_lol,
+    lol_ratio,
 )
 from kind.progress import Progress
 from kind.runner import Runner, load_runner
 from kind.weights import resolve_weights_dir
 
-GT_RATIO_PROTOCOLS = ("official", "gt-ratio")  # the ground truth sets the ratio
-METRICS = ("psnr", "ssim", "psnr_y", "ssim_y", "loe")
-METRICS_NOTE = (
-    "PSNR/SSIM: BasicSR (= MATLAB) definitions on uint8, no border crop; *_y on the BT.601 Y channel; "
-    "LOE: NPE loe.m, low input vs output; scored against the ground-truth file as read (uint8)"
-)
+GT_RATIO_PROTOCOLS = ("official", "gt-ratio", "kindpp")  # the ground truth sets the ratio
+PHOTO_PROTOCOLS = ("fixed", "auto", "input")  # need no ground truth
+METRICS = ("psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe")
+PHOTO_METRICS = ("niqe", "loe")
+KINDPP_RATIO2_THRESHOLD = 1.1  # KinD++ adds its reflectance ratio only from this value on
+# Retinexformer computes both means with cv2.COLOR_BGR2GRAY (0.299, 0.587, 0.114 for B, G, R) on its
+# RGB arrays, so the weights fall on (R, G, B) in the reverse order: 0.114 R + 0.587 G + 0.299 B.
+GT_MEAN_WEIGHTS = (0.114, 0.587, 0.299)
 
 
 class EvalError(ValueError):
@@ -101,6 +126,9 @@ def ratio_rule(protocol: str, ratio: float | None = None) -> str:
         return "ground truth: mean(L_gt / (L_low + 1e-4)); output R̂·L̂ (authors' LOL evaluation)"
     if protocol == "gt-ratio":
         return "ground truth: mean(L_gt / (L_low + 1e-4)); general pipeline (darkness weight + blend)"
+    if protocol == "kindpp":
+        return ("ground truth, KinD++'s rule: mean(L_gt / (L_low + 1e-4)) + mean(R_gt / (R̂ + 1e-4)) when the "
+                "latter is ≥ 1.1; output R̂·L̂ (KinD++'s LOL evaluation on KinD's networks)")
     if protocol == "fixed":
         return f"fixed {DEFAULT_RATIO if ratio is None else ratio:g}; general pipeline"
     if protocol == "auto":
@@ -109,6 +137,10 @@ def ratio_rule(protocol: str, ratio: float | None = None) -> str:
     if protocol == "input":
         return "none: the low input scored as it is"
     raise EvalError(f"protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+
+
+GT_MEAN_RULE = ("output × mean(gray(GT)) / mean(gray(output)), clipped to [0, 1], gray = 0.114 R + 0.587 G + "
+                "0.299 B (Retinexformer --GT_mean)")
 
 
 def check_protocol(protocol: str, ratio: float | None) -> float | None:
@@ -124,7 +156,12 @@ def check_protocol(protocol: str, ratio: float | None) -> float | None:
     return ratio
 
 
-# --- one pair -----------------------------------------------------------------------------------
+def is_paired(data: str | os.PathLike) -> bool:
+    """Whether ``data`` is a paired folder (it has ``low/`` or ``high/``), else a folder of photos."""
+    return (Path(data) / "low").is_dir() or (Path(data) / "high").is_dir()
+
+
+# --- one image ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -153,6 +190,25 @@ def read_pair(low_path: str | os.PathLike, high_path: str | os.PathLike) -> Pair
     return PairImages(Path(low_path).stem, to_tensor(low), to_tensor(high), _as_uint8(low), _as_uint8(high))
 
 
+def enhance_kindpp(runner: Runner, low: Tensor, high: Tensor) -> Enhanced:
+    """KinD++'s LOL evaluation on ``runner``'s networks: ``low``, ``high`` N×3×H×W, already stretched.
+
+    ``ratio = mean(L_gt / (L_low + 1e-4))`` (:func:`kind.pipeline.lol_ratio`) and
+    ``ratio2 = mean(R_gt / (R̂ + 1e-4))``, both float32 means over the whole NHWC array as the
+    numpy code takes them; the adjustment net gets ``ratio + ratio2`` (float32) when
+    ``ratio2 ≥ 1.1``, else ``ratio``; output ``R̂ · L̂``. ``Enhanced.ratio`` holds the ratio used.
+    """
+    reflectance, illumination = runner.decompose(low)
+    reflectance_high, illumination_high = runner.decompose(high)
+    restored = runner.restore_reflectance(reflectance, illumination)
+    ratio = lol_ratio(illumination, illumination_high)
+    quotient = (reflectance_high / (restored + 1e-4)).permute(0, 2, 3, 1).float().cpu().numpy()
+    ratio2 = torch.tensor([np.mean(q) for q in quotient], dtype=torch.float32)
+    used = torch.where(ratio2 < KINDPP_RATIO2_THRESHOLD, ratio, ratio + ratio2)
+    adjusted = runner.adjust_illumination(illumination, used)
+    return Enhanced(restored * adjusted, reflectance, illumination, restored, adjusted, used)
+
+
 def enhance_pair(
     runner: Runner, low: Tensor, high: Tensor | None, protocol: str, ratio: float | None = None
 ) -> Enhanced:
@@ -165,24 +221,55 @@ def enhance_pair(
     if protocol in GT_RATIO_PROTOCOLS:
         if high is None:
             raise EvalError(f"protocol {protocol!r} takes its ratio from the ground truth, got none")
+        if protocol == "kindpp":
+            return enhance_kindpp(runner, stretched, minmax_stretch(high))
         pipeline = enhance_lol if protocol == "official" else enhance_general
         return pipeline(runner, stretched, ratio=None, high=minmax_stretch(high))
     if protocol == "fixed":
         return enhance_general(runner, stretched, DEFAULT_RATIO if ratio is None else ratio)
     if protocol == "auto":
         return enhance_general(runner, stretched, "auto")
-    raise EvalError(f"protocol {protocol!r} runs no pipeline (expected official, gt-ratio, fixed or auto)")
+    raise EvalError(f"protocol {protocol!r} runs no pipeline (expected {', '.join(PROTOCOLS[:-1])})")
 
 
-def score_output(output: np.ndarray, gt: np.ndarray, low: np.ndarray) -> dict[str, float]:
-    """The five metrics of one output (uint8 H×W×3) against its ground truth and its low input."""
-    return {
-        "psnr": psnr(output, gt),
-        "ssim": ssim(output, gt),
-        "psnr_y": psnr(output, gt, y_channel=True),
-        "ssim_y": ssim(output, gt, y_channel=True),
-        "loe": loe(low, output),
-    }
+def gt_mean_rescale(output: Tensor, gt: Tensor) -> tuple[Tensor, float]:
+    """Rescale ``output`` so its mean gray level equals ``gt``'s: (rescaled output, factor).
+
+    The rule of Retinexformer's ``--GT_mean`` (``Enhancement/test_from_dataset.py``, "the same as
+    KinD, LLFlow, and recent diffusion models"): ``k = mean(gray(gt)) / mean(gray(output))``,
+    ``output · k`` clipped to [0, 1], with gray the weights of :data:`GT_MEAN_WEIGHTS` (cv2's
+    BGR2GRAY on RGB arrays). LLFlow's ``code/test.py`` divides by the output's plain mean over all
+    channels instead; the two differ by a fraction of a percent in k. Both are 1×3×H×W in [0, 1];
+    the means in float64.
+    """
+    weights = torch.tensor(GT_MEAN_WEIGHTS, dtype=torch.float64).view(1, 3, 1, 1)
+    target = float((gt.double().cpu() * weights).sum(dim=1).mean())
+    current = float((output.double().cpu() * weights).sum(dim=1).mean())
+    factor = target / current if current > 0 else 1.0
+    return torch.clamp(output * factor, 0.0, 1.0), factor
+
+
+def _niqe_or_none(image: np.ndarray, channel: str, params: str) -> float | None:
+    """NIQE, or None for an image smaller than two 96×96 blocks."""
+    try:
+        return niqe(image, channel=channel, params=params)
+    except ValueError:
+        return None
+
+
+def score_output(
+    output: np.ndarray, gt: np.ndarray | None, low: np.ndarray,
+    niqe_channel: str = "gray", niqe_params: str = "live", loe_variant: str = "npe",
+) -> dict[str, float | None]:
+    """The metrics of one output (uint8 H×W×3) against its ground truth (None: no-reference metrics
+    only) and its low input."""
+    scores: dict[str, float | None] = {}
+    if gt is not None:
+        scores.update(psnr=psnr(output, gt), ssim=ssim(output, gt),
+                      psnr_y=psnr(output, gt, y_channel=True), ssim_y=ssim(output, gt, y_channel=True))
+    scores["loe"] = loe(low, output, variant=loe_variant)
+    scores["niqe"] = _niqe_or_none(output, niqe_channel, niqe_params)
+    return scores
 
 
 def _sync(runner: Runner) -> None:
@@ -193,14 +280,23 @@ def _sync(runner: Runner) -> None:
 # --- a folder -----------------------------------------------------------------------------------
 
 
-def _output_folder(out_dir: str | os.PathLike | None, data: Path) -> Path | None:
-    """``out_dir`` as a Path, refused when it is the data's ``low/`` or ``high/`` folder."""
+def check_outputs(
+    data: str | os.PathLike, out_dir: str | os.PathLike | None, json_path: str | os.PathLike | None = None
+) -> Path | None:
+    """Check the output paths before any work: ``--json`` writable, ``--out`` a usable folder that
+    is neither an input folder nor inside a photo folder. Returns ``out_dir`` as a Path."""
+    if json_path is not None:
+        check_output_path(json_path, "--json")
     if out_dir is None:
         return None
-    out = Path(out_dir)
-    for sub in ("low", "high"):
-        if out.resolve() == (data / sub).resolve():
-            raise EvalError(f"--out {out}: is the data's {sub}/ folder; outputs would overwrite inputs")
+    out = check_output_path(out_dir, "--out", folder=True)
+    data = Path(data)
+    if is_paired(data):
+        for sub in ("low", "high"):
+            if out.resolve() == (data / sub).resolve():
+                raise EvalError(f"--out {out}: is the data's {sub}/ folder; outputs would overwrite inputs")
+    elif out.resolve() == data.resolve() or data.resolve() in out.resolve().parents:
+        raise EvalError(f"--out {out}: is inside the photo folder {data}; outputs would mix with the inputs")
     return out
 
 
@@ -213,6 +309,26 @@ def describe_device(runner: Runner | None) -> str:
     return f"CPU, {torch.get_num_threads()} threads ({runner.precision})"
 
 
+def _means(per_image: dict[str, dict], keys: tuple[str, ...]) -> dict[str, float | None]:
+    """Mean of each metric over the images that have it (None where none has), median of seconds."""
+    mean: dict[str, float | None] = {}
+    for key in keys:
+        values = [s[key] for s in per_image.values() if s.get(key) is not None]
+        mean[key] = float(np.mean(values)) if values else None
+    times = [s["seconds"] for s in per_image.values() if s["seconds"] is not None]
+    mean["seconds"] = float(np.median(times)) if times else None
+    return mean
+
+
+def _timed(runner: Runner, run) -> tuple[Enhanced, Tensor, float]:
+    """(result, float output on the CPU, seconds) of ``run()``, the device synchronised."""
+    _sync(runner)
+    start = time.perf_counter()
+    result = run()
+    output = result.output.cpu()  # waits for the device
+    return result, output, time.perf_counter() - start
+
+
 def evaluate_folder(
     data: str | os.PathLike,
     runner: Runner | None,
@@ -222,77 +338,135 @@ def evaluate_folder(
     progress: bool = True,
     weights: str | os.PathLike | None = None,
     label: str | None = None,
+    gt_mean: bool = False,
+    niqe_channel: str = "gray",
+    niqe_params: str = "live",
+    loe_variant: str = "npe",
 ) -> dict:
-    """Enhance every pair of ``data`` (``low/``, ``high/``) with ``protocol`` and score the outputs.
+    """Enhance every image of ``data`` with ``protocol`` and score the outputs.
 
     Args:
-        data: folder with ``low/`` and ``high/`` of matching file names.
+        data: a paired folder (``low/``, ``high/`` of matching file names) or a folder of photos.
         runner: the networks (:func:`kind.runner.load_runner`); None for protocol ``input``.
-        protocol: one of :data:`PROTOCOLS` (module docstring).
+        protocol: one of :data:`PROTOCOLS` (module docstring); photos take :data:`PHOTO_PROTOCOLS`.
         ratio: the ratio of protocol ``fixed`` (default 5.0); must be None for the others.
-        out_dir: where to write ``<stem>.png`` (the arrays that are scored); None writes nothing.
+        out_dir: where to write the outputs (the arrays that are scored); None writes nothing.
         progress: a progress line per image on stderr.
         weights, label: the weights folder and a short name for it, recorded in the result.
+        gt_mean: rescale each output to the ground truth's mean gray (:func:`gt_mean_rescale`);
+            paired data only.
+        niqe_channel, niqe_params, loe_variant: how NIQE and LOE are computed (:mod:`kind.metrics`).
 
     Returns:
-        ``{"protocol", "ratio_rule", "ratio" (fixed only), "weights", "weights_label", "data", "device",
-        "count", "metrics", "kind_version", "out", "mean": {psnr, ssim, psnr_y, ssim_y, loe, seconds},
-        "per_image": {stem: {psnr, ssim, psnr_y, ssim_y, loe, seconds, ratio}}}`` of plain Python
-        types; ``mean.seconds`` is the median; ``seconds`` and ``ratio`` are None for ``input``.
+        ``{"mode" ("paired" or "photos"), "protocol", "gt_mean", "ratio_rule", "gt_mean_rule", "ratio" (fixed only),
+        "weights", "weights_label", "data", "device", "count", "metrics", "loe_variant",
+        "niqe_channel", "niqe_params", "kind_version", "out", "mean": {metric: ..., "seconds"},
+        "per_image": {key: {metric: ..., "seconds", "ratio"[, "gt_mean_factor"]}}}`` of plain
+        Python types; paired data have :data:`METRICS`, photos :data:`PHOTO_METRICS`;
+        ``mean.seconds`` is the median; ``seconds`` and ``ratio`` are None for ``input``.
     """
     ratio = check_protocol(protocol, ratio)
+    check_metric_options(niqe_channel, niqe_params, loe_variant)
     if protocol != "input" and runner is None:
         raise EvalError(f"protocol {protocol!r} needs the networks (a runner), got None")
     data = Path(data)
-    pairs = find_pairs(data)
-    stems = [low.stem for low, _ in pairs]
-    if len(set(stems)) != len(stems):
-        twice = sorted({s for s in stems if stems.count(s) > 1})
-        raise EvalError(f"{data}/low: several files share the stem(s) {', '.join(twice)}; outputs would collide")
-    out = _output_folder(out_dir, data)
+    paired, items = plan_items(data, protocol, gt_mean)
+    out = check_outputs(data, out_dir)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    metric_options = {"niqe_channel": niqe_channel, "niqe_params": niqe_params, "loe_variant": loe_variant}
 
     per_image: dict[str, dict] = {}
-    bar = Progress(len(pairs), desc=f"eval {protocol}", unit="img", enabled=progress, log_interval=0.0)
-    for low_path, high_path in pairs:
-        pair = read_pair(low_path, high_path)
+    bar = Progress(len(items), desc=f"eval {protocol}", unit="img", enabled=progress, log_interval=0.0)
+    for key, low_path, high_path in items:
         seconds = image_ratio = None
-        if protocol == "input":
-            output = pair.low_u8
+        record: dict[str, float | None] = {}
+        if paired:
+            pair = read_pair(low_path, high_path)
+            low, low_u8, gt_u8 = pair.low, pair.low_u8, pair.high_u8
         else:
-            _sync(runner)
-            start = time.perf_counter()
-            result = enhance_pair(runner, pair.low, pair.high, protocol, ratio)
-            output_float = result.output.cpu()  # waits for the device
-            seconds = time.perf_counter() - start
-            output = to_image(output_float)
+            rgb = read_image(low_path).rgb
+            low, low_u8, gt_u8 = to_tensor(rgb), _as_uint8(rgb), None
+        if protocol == "input":
+            output = low
+        elif paired:
+            result, output, seconds = _timed(runner, lambda: enhance_pair(runner, pair.low, pair.high, protocol, ratio))
             image_ratio = float(result.ratio[0])
+        else:
+            choice = "auto" if protocol == "auto" else ratio
+            result, output, seconds = _timed(runner, lambda: KinD(runner).enhance(low, choice))
+            image_ratio = float(result.ratio[0])
+        if gt_mean:
+            output, record["gt_mean_factor"] = gt_mean_rescale(output, pair.high)
+        output_u8 = low_u8 if protocol == "input" and not gt_mean else to_image(output)
         if out is not None:
-            save_png(out / f"{pair.name}.png", output)
-        scores = score_output(output, pair.high_u8, pair.low_u8)
-        per_image[pair.name] = {**scores, "seconds": seconds, "ratio": image_ratio}
-        bar.update(image=pair.name, psnr=scores["psnr"], ssim=scores["ssim"])
+            save_png(out / (f"{key}.png" if paired else output_relpath(key)), output_u8)
+        scores = score_output(output_u8, gt_u8, low_u8, **metric_options)
+        per_image[key] = {**scores, "seconds": seconds, "ratio": image_ratio, **record}
+        bar.update(image=key, **({"psnr": scores["psnr"]} if paired else {"niqe": scores["niqe"]}))
     bar.close()
 
-    mean = {key: float(np.mean([s[key] for s in per_image.values()])) for key in METRICS}
-    times = [s["seconds"] for s in per_image.values() if s["seconds"] is not None]
-    mean["seconds"] = float(np.median(times)) if times else None
     return {
+        "mode": "paired" if paired else "photos",
         "protocol": protocol,
+        "gt_mean": bool(gt_mean),
         "ratio_rule": ratio_rule(protocol, ratio),
+        "gt_mean_rule": GT_MEAN_RULE if gt_mean else None,
         "ratio": ratio,
         "weights": None if weights is None else str(weights),
         "weights_label": label if label is not None else (None if weights is None else Path(weights).name),
         "data": str(data),
         "device": describe_device(runner),
         "count": len(per_image),
-        "metrics": METRICS_NOTE,
+        "metrics": list(METRICS if paired else PHOTO_METRICS),
+        **metric_options,
         "kind_version": __version__,
         "out": None if out is None else str(out),
-        "mean": mean,
+        "mean": _means(per_image, METRICS if paired else PHOTO_METRICS),
         "per_image": per_image,
     }
+
+
+def plan_items(data: str | os.PathLike, protocol: str, gt_mean: bool = False) -> tuple[bool, list[tuple]]:
+    """``(paired, items)``: whether ``data`` is paired, and its images as ``(key, low or photo path,
+    high path or None)``; EvalError for an empty or unusable folder, or a protocol (or ``gt_mean``)
+    that needs ground truths on a folder of photos."""
+    data = Path(data)
+    if is_paired(data):
+        return True, _paired_items(data)
+    if protocol not in PHOTO_PROTOCOLS:
+        raise EvalError(f"{data}: a folder of photos without low/ and high/; protocol {protocol!r} needs "
+                        f"ground truths (photos take {', '.join(PHOTO_PROTOCOLS)})")
+    if gt_mean:
+        raise EvalError(f"{data}: --gt-mean needs ground truths (a folder with low/ and high/)")
+    return False, _photo_items(data)
+
+
+def _paired_items(data: Path) -> list[tuple[str, Path, Path]]:
+    """(stem, low, high) of a paired folder; stems must be unique (they name the outputs)."""
+    pairs = find_pairs(data)
+    stems = [low.stem for low, _ in pairs]
+    if len(set(stems)) != len(stems):
+        twice = sorted({s for s in stems if stems.count(s) > 1})
+        raise EvalError(f"{data}/low: several files share the stem(s) {', '.join(twice)}; outputs would collide")
+    return [(low.stem, low, high) for low, high in pairs]
+
+
+def _photo_items(data: Path) -> list[tuple[str, Path, None]]:
+    """(relative path without suffix, path, None) of every image under ``data``, in natural order."""
+    if not data.is_dir():
+        raise EvalError(f"--data {data}: not a folder")
+    try:
+        found, _ = collect_inputs([str(data)])
+    except FileNotFoundError:
+        raise EvalError(f"{data}: no images, and no low/ and high/ sub-folders") from None
+    items = [(item.relpath.with_suffix("").as_posix(), item.path, None) for item in found]
+    keys = [key for key, _, _ in items]
+    if len(set(keys)) != len(keys):
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        raise EvalError(f"{data}: several files share the name(s) {', '.join(twice)} but for their suffix; "
+                        "outputs would collide")
+    return sorted(items, key=lambda item: natural_key(item[0]))
 
 
 def run_eval(
@@ -306,17 +480,25 @@ def run_eval(
     precision: str = "fp32",
     progress: bool = True,
     label: str | None = None,
+    gt_mean: bool = False,
+    niqe_channel: str = "gray",
+    niqe_params: str = "live",
+    loe_variant: str = "npe",
 ) -> dict:
-    """``kind eval``: load the weights (a weights spec, None: the shipped ones; none for ``input``),
-    evaluate, write JSON."""
+    """``kind eval``: check the options and output paths, load the weights (a weights spec;
+    None: the shipped ones; none for ``input``), evaluate, write JSON."""
     check_protocol(protocol, ratio)  # before loading anything
+    check_metric_options(niqe_channel, niqe_params, loe_variant)
+    check_outputs(data, out_dir, json_path)
+    plan_items(data, protocol, gt_mean)
     runner = None
     if protocol != "input":
         weights = resolve_weights_dir(weights)
         runner = load_runner(weights, device, precision)
     else:
         weights = None
-    result = evaluate_folder(data, runner, protocol, ratio, out_dir, progress, weights, label)
+    result = evaluate_folder(data, runner, protocol, ratio, out_dir, progress, weights, label, gt_mean,
+                             niqe_channel, niqe_params, loe_variant)
     if json_path is not None:
         atomic_write_json(json_path, result)
     return result
@@ -328,17 +510,20 @@ def _fmt(value: float | None, digits: int) -> str:
     return "inf" if math.isinf(value) else f"{value:.{digits}f}"
 
 
-DIGITS = {"psnr": 3, "ssim": 4, "psnr_y": 3, "ssim_y": 4, "loe": 1, "seconds": 3, "ratio": 3}
+DIGITS = {"psnr": 3, "ssim": 4, "psnr_y": 3, "ssim_y": 4, "loe": 1, "niqe": 3, "seconds": 3, "ratio": 3}
 
 
 def format_eval_report(result: dict) -> str:
     """A plain-text table of an :func:`evaluate_folder` result: one row per image, then the mean."""
-    keys = [*METRICS, "seconds", "ratio"]
+    keys = [*result["metrics"], "seconds", "ratio"]
     names = [*result["per_image"], "mean"]
     name_w = max(8, *(len(n) for n in names))
+    gt_mean = " + GT mean" if result.get("gt_mean") else ""
     lines = [
-        f"protocol {result['protocol']} ({result['ratio_rule']})",
+        f"protocol {result['protocol']}{gt_mean} ({result['ratio_rule']})",
+        *([f"GT mean: {result['gt_mean_rule']}"] if result.get("gt_mean_rule") else []),
         f"weights {result['weights_label'] or '—'}, data {result['data']}, device {result['device']}",
+        f"LOE {result['loe_variant']}, NIQE {result['niqe_channel']} / {result['niqe_params']}",
         f"{'image':<{name_w}}" + "".join(f"{k:>10}" for k in keys),
     ]
     mean = {**result["mean"], "ratio": None}
@@ -348,148 +533,27 @@ def format_eval_report(result: dict) -> str:
     return "\n".join(lines)
 
 
-# --- the results table --------------------------------------------------------------------------
-
-# Published numbers (spec section 8); metric values kept as printed in their source.
-REPORTED: tuple[dict, ...] = (
-    {"weights": "KinD (authors)", "protocol": "GT ratio (paper)", "data": "LOL eval15",
-     "psnr": "20.87", "ssim": "0.8022", "source": "KinD paper (ACM MM 2019)"},
-    {"weights": "KinD (authors)", "protocol": "as re-run in Retinexformer", "data": "LOL-v1 (eval15)",
-     "psnr": "20.86", "ssim": "0.790", "source": "Retinexformer paper (ICCV 2023), figure"},
-    {"weights": "KinD++ (authors)", "protocol": "KinD++ paper", "data": "LOL eval15",
-     "psnr": "21.30", "ssim": "0.8226", "source": "KinD++ paper (IJCV 2021)"},
-    {"weights": "— (low input)", "protocol": "input vs GT", "data": "LOL eval15",
-     "psnr": "7.773", "ssim": "0.1952", "source": "BasicSR definitions (spec §8)"},
-)
-COLUMNS = ("weights", "protocol", "data", "PSNR", "SSIM", "PSNR-Y", "SSIM-Y", "LOE", "s/img", "device", "source")
-ROW_KEYS = ("weights", "protocol", "data", "psnr", "ssim", "psnr_y", "ssim_y", "loe", "seconds", "device", "source")
-REQUIRED_KEYS = ("protocol", "ratio_rule", "data", "mean")
-
-
-def _protocol_label(result: dict) -> str:
-    """``fixed 5`` for the fixed protocol (its ratio shown), else the protocol's name."""
-    if result["protocol"] == "fixed" and result.get("ratio") is not None:
-        return f"fixed {result['ratio']:g}"
-    return result["protocol"]
-
-
-def table_rows(
-    results: Sequence[dict], sources: Sequence[str] | None = None, reported: Sequence[dict] = REPORTED
-) -> list[dict]:
-    """The table's rows: the ``reported`` ones (``status`` ``reported``), then one per result.
-
-    ``results`` are :func:`evaluate_folder` dicts; ``sources`` names where each came from (e.g.
-    its JSON file). Measured rows keep the full numbers; reported ones the printed values (floats).
-    """
-    if sources is not None and len(sources) != len(results):
-        raise ValueError(f"expected {len(results)} sources, got {len(sources)}")
-    rows = []
-    for item in reported:
-        row = {key: None for key in ROW_KEYS}
-        row.update({key: item[key] for key in ("weights", "protocol", "data", "source")})
-        row.update({key: float(item[key]) for key in ("psnr", "ssim") if key in item})
-        row.update(status="reported", device=None, printed={key: item[key] for key in ("psnr", "ssim")})
-        rows.append(row)
-    for index, result in enumerate(results):
-        where = sources[index] if sources is not None else f"result {index}"
-        if not isinstance(result, dict):
-            raise ValueError(f"{where}: not a kind eval result (expected a JSON object, got {type(result).__name__})")
-        lacking = [key for key in REQUIRED_KEYS if key not in result]
-        if lacking:
-            raise ValueError(f"{where}: not a kind eval result (no {', '.join(lacking)})")
-        mean = result["mean"]
-        rows.append({
-            "weights": "— (low input)" if result["protocol"] == "input"
-            else result.get("weights_label") or result.get("weights") or "—",
-            "protocol": _protocol_label(result),
-            "ratio_rule": result["ratio_rule"],
-            "data": Path(result["data"]).name,
-            **{key: mean.get(key) for key in (*METRICS, "seconds")},
-            "device": result.get("device"),
-            "source": f"measured: {sources[index]}" if sources is not None else "measured",
-            "status": "measured",
-            "count": result.get("count"),
-        })
-    return rows
-
-
-def results_table(
-    results: Sequence[dict], sources: Sequence[str] | None = None, reported: Sequence[dict] = REPORTED
-) -> str:
-    """A markdown table of the reported numbers and of ``results`` (pure: no files, no clock).
-
-    Columns: weights, protocol, data, PSNR, SSIM, PSNR-Y, SSIM-Y, LOE, seconds per image (median),
-    device, source. Reported rows say so in ``source``; a dash means not reported / not measured.
-    The protocols used are defined below the table.
-    """
-    rows = table_rows(results, sources, reported)
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
-    for row in rows:
-        cells = []
-        for key in ROW_KEYS:
-            value = row.get(key)
-            if key == "source" and row["status"] == "reported":
-                cells.append(f"reported: {value}")
-            elif key in DIGITS:
-                printed = row.get("printed", {}).get(key)
-                cells.append(printed if printed is not None else _fmt(value, DIGITS[key]))
-            else:
-                cells.append("—" if value is None else str(value))
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    used = list(dict.fromkeys(row["protocol"] for row in rows if row["status"] == "measured"))
-    if used:
-        lines.append("")
-        rules = {row["protocol"]: row["ratio_rule"] for row in rows if row["status"] == "measured"}
-        lines += [f"- **{name}**: {rules[name]}" for name in used]
-        lines.append(f"- metrics: {METRICS_NOTE}; s/img: median seconds per image, pipeline only")
-    return "\n".join(lines)
-
-
-def load_results(paths: Sequence[str | os.PathLike]) -> list[dict]:
-    """Read result JSON files (``kind eval --json``); a bad file raises ValueError naming it."""
-    results = []
-    for path in paths:
-        try:
-            results.append(json.loads(Path(path).read_text(encoding="utf-8")))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not JSON ({error})") from None
-    return results
-
-
-def write_table(
-    paths: Sequence[str | os.PathLike],
-    out_md: str | os.PathLike | None = None,
-    out_json: str | os.PathLike | None = None,
-) -> str:
-    """``kind table``: the markdown table of the result files ``paths``; optionally written to files."""
-    results = load_results(paths)
-    sources = [Path(p).name for p in paths]
-    table = results_table(results, sources)
-    if out_md is not None:
-        atomic_write_text(out_md, table + "\n")
-    if out_json is not None:
-        atomic_write_json(out_json, {"rows": table_rows(results, sources), "metrics": METRICS_NOTE})
-    return table
-
-
 __all__ = [
+    "GT_MEAN_RULE",
     "GT_RATIO_PROTOCOLS",
     "METRICS",
+    "PHOTO_METRICS",
+    "PHOTO_PROTOCOLS",
     "PROTOCOLS",
-    "REPORTED",
     "EvalError",
     "PairImages",
+    "check_outputs",
     "check_protocol",
     "describe_device",
+    "enhance_kindpp",
     "enhance_pair",
     "evaluate_folder",
     "format_eval_report",
-    "load_results",
+    "gt_mean_rescale",
+    "is_paired",
+    "plan_items",
     "ratio_rule",
     "read_pair",
-    "results_table",
     "run_eval",
     "score_output",
-    "table_rows",
-    "write_table",
 ]

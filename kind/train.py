@@ -1,48 +1,61 @@
-"""The three staged trainers (spec section 5): decomposition, illumination adjustment and
-reflectance restoration, each one visible loop driven by a :mod:`kind.config` dataclass.
+"""The training loop shared by the three stages (:mod:`kind.stages`), on a CPU, one GPU, or many
+processes under ``torchrun`` (DistributedDataParallel).
 
-A stage is a small table of functions (:class:`Stage`): what data it prepares, how it cuts a
-batch, its loss, and its validation. :func:`train` runs any of them: learning rate from a pure
-function, forward, backward, step, log, validate, checkpoint.
+One visible loop: learning rate from a pure function, patches cut on the device by one gather
+(:class:`kind.data.PatchSource`), forward and loss (``torch.compile``\\ d on CUDA: CUDA graphs),
+backward, Adam step. Nothing waits for the device between steps: each step's loss goes into a
+device buffer, read at the next *check*.
 
-A run directory holds ``config.yaml``, TensorBoard events, and checkpoints written atomically:
-``last.pt`` (at every validation and at the end), ``best.pt`` (best validation metric) and
-``step_NNNNNNN.pt`` every ``save_every`` steps. Each is a kind weight file (:mod:`kind.weights`)
-with ``optimizer``, ``step``, ``config``, ``best`` and the sampler's RNG state added, so it can
-be resumed or used directly as weights.
+**The stop rule.** Every way a run ends is decided at a check, so that all ranks end at the same
+step and no checkpoint ever holds weights updated after a non-finite loss. Checks happen every
+``check_every`` steps, at every log, validation and checkpoint step and at the last step; a single
+process also checks as soon as a stop is requested. At a check the losses since the last one are
+read; across ranks the flags are summed, so any rank's non-finite loss, SIGINT/SIGTERM or
+``max_seconds`` stops every rank. A non-finite loss raises :class:`TrainingDiverged` naming its
+step and the last good checkpoint (written at an earlier check); a stop request writes
+``last.pt`` and returns, ``state.stopped`` saying why.
+
+A run directory holds ``config.yaml``, TensorBoard events, and checkpoints (:mod:`kind.checkpoint`)
+written atomically by rank 0: ``last.pt`` (at every validation, at a stop and at the end),
+``best.pt`` (best validation metric) and ``step_NNNNNNN.pt`` every ``save_every`` steps.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import math
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from kind import losses
-from kind.config import AdjustConfig, DecomConfig, RestoreConfig, TrainConfig, config_to_yaml
-from kind.data import PairedImages, PatchSampler, crop, dihedral, load_pairs, split_holdout
-from kind.fast import cpu_fusion_available, fuse_for_cpu, prepare_input
-from kind.fileio import atomic_write_text
-from kind.metrics import psnr_torch, ssim_torch
+from kind.checkpoint import (
+    RunState,
+    check_resume,
+    check_resume_data,
+    read_checkpoint,
+    refuse_existing_run,
+    resume_source,
+    save_checkpoint,
+)
+from kind.config import PipelineConfig, RestoreConfig, TrainConfig, config_to_yaml
+from kind.data import PatchSampler, PatchSource
+from kind.distributed import World, current_world, rank_device, sum_across
+from kind.fileio import atomic_write_text, check_output_path, remove_stale_temp_files
+from kind.losses import ExtraLosses
 from kind.models import build_network
-from kind.runner import resolve_device
 from kind.progress import Progress
-from kind.weights import load_network, read_record, save_record, weight_record
-
-Images = dict[str, list[Tensor]]  # named per-image C×H×W tensors, cropped together
+from kind.stages import STAGES, Stage, StageData
+from kind.weights import export_weights, load_network, read_record
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or Inf."""
-
-
-# --- schedule ------------------------------------------------------------------------------
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -52,355 +65,326 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     return config.lr
 
 
-# --- data shared by the stages -------------------------------------------------------------
-
-
-def load_splits(config: TrainConfig, min_size: int) -> tuple[PairedImages, PairedImages]:
-    """(train, validation) pairs: ``holdout`` pairs of ``train_dir`` plus all of ``val_dir``."""
-    train, val = split_holdout(load_pairs(config.train_dir, config.stretch, min_size), config.holdout)
-    if config.val_dir:
-        val = val + load_pairs(config.val_dir, config.stretch)
-    return train, val
-
-
-def cut_batch(images: Images, sampler: PatchSampler, batch_size: int, patch: int, modes: int = 8) -> dict[str, Tensor]:
-    """``batch_size`` patches, each from the sampler's next image, cropped and augmented alike in
-    every named tensor: name → N×C×patch×patch."""
-    patches: dict[str, list[Tensor]] = {name: [] for name in images}
-    for _ in range(batch_size):
-        index = sampler.next_image()
-        height, width = next(iter(images.values()))[index].shape[-2:]
-        top, left = sampler.crop_box(height, width, patch)
-        mode = sampler.mode(modes)
-        for name, tensors in images.items():
-            patches[name].append(dihedral(crop(tensors[index], top, left, patch), mode))
-    return {name: torch.stack(values) for name, values in patches.items()}
-
-
-def patch_batch(images: Images, sampler: PatchSampler, config: TrainConfig) -> dict[str, Tensor]:
-    """The batch of the decomposition and restoration stages: all 8 augmentation modes."""
-    return cut_batch(images, sampler, config.batch_size, config.patch_size)
-
-
-def mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
-    return {key: sum(row[key] for row in rows) / len(rows) for key in rows[0]}
-
-
-def quality(pred: Tensor, target: Tensor) -> dict[str, float]:
-    """PSNR/SSIM of 1×C×H×W images after the official truncating 8-bit save."""
-    return {"psnr": float(psnr_torch(pred, target)[0]), "ssim": float(ssim_torch(pred, target)[0])}
-
-
-# --- stage 1: decomposition ------------------------------------------------------------------
-
-
-def decom_prepare(config: TrainConfig, device: torch.device) -> tuple[Images, Images]:
-    train, val = load_splits(config, config.patch_size)
-    to = lambda xs: [x.to(device) for x in xs]  # noqa: E731
-    return {"low": to(train.low), "high": to(train.high)}, {"low": to(val.low), "high": to(val.high)}
-
-
-def decom_weights(config: DecomConfig) -> dict[str, float]:
-    """The decomposition loss weights: the official ones, with the configured reflectance similarity."""
-    return losses.DECOMPOSITION_WEIGHTS | {"equal_R": config.equal_r_weight}
-
-
-def decom_loss(model: nn.Module, batch: dict[str, Tensor], config: DecomConfig) -> tuple[Tensor, dict]:
-    low, high = batch["low"], batch["high"]
-    reflectance, illumination = model(torch.cat([low, high]))  # one pass for both halves
-    n = low.shape[0]
-    return losses.decomposition_loss(
-        low, high, reflectance[:n], illumination[:n], reflectance[n:], illumination[n:], decom_weights(config)
-    )
-
-
-def decom_validate(model: nn.Module, images: Images, config: DecomConfig) -> tuple[dict[str, float], dict[str, Tensor]]:
-    """The held-out loss (the training weights) and reconstruction quality; mean illuminations."""
-    rows, shown = [], {}
-    for i, (low, high) in enumerate(zip(images["low"], images["high"])):
-        (r_low, l_low), (r_high, l_high) = model(low[None]), model(high[None])
-        total, _ = losses.decomposition_loss(low[None], high[None], r_low, l_low, r_high, l_high, decom_weights(config))
-        recon = {f"recon_{k}": v for k, v in quality(r_low * l_low, low[None]).items()}
-        rows.append({"loss": float(total), **recon, "L_low_mean": float(l_low.mean()), "L_high_mean": float(l_high.mean())})
-        if i < config.val_images:
-            shown[f"{i}"] = torch.cat([low[None], r_low, l_low.expand_as(r_low), high[None], r_high, l_high.expand_as(r_high)])
-    return mean_metrics(rows), shown
-
-
-# --- stage 2: illumination adjustment ----------------------------------------------------------
-
-
-@torch.inference_mode()
-def frozen_decomposition(config: AdjustConfig | RestoreConfig, device: torch.device, min_size: int) -> tuple[dict, dict]:
-    """Train/val dicts of the frozen DecomNet's R and L (3×H×W, 1×H×W each) of the low and high
-    images, computed once per run (fused on CPU)."""
-    decom = load_network(config.decom_weights, "decom", device)
-    fused = device.type == "cpu" and cpu_fusion_available()
-    if fused:
-        decom = fuse_for_cpu(decom)
-    out = []
-    for split in load_splits(config, min_size):
-        maps: dict[str, list[Tensor]] = {"R_low": [], "L_low": [], "R_high": [], "L_high": []}
-        for key, images in (("low", split.low), ("high", split.high)):
-            for image in images:
-                x = image[None].to(device)
-                reflectance, illumination = decom(prepare_input(x, torch.float32) if fused else x)
-                maps[f"R_{key}"].append(reflectance[0].contiguous())
-                maps[f"L_{key}"].append(illumination[0].contiguous())
-        out.append(maps)
-    return out[0], out[1]
-
-
-def adjust_prepare(config: TrainConfig, device: torch.device) -> tuple[Images, Images]:
-    train, val = frozen_decomposition(config, device, config.patch_size)
-    keep = ("L_low", "L_high")
-    return {k: train[k] for k in keep}, {k: val[k] for k in keep}
-
-
-def adjustment_ratio(l_low: Tensor, l_high: Tensor) -> Tensor:
-    """α = mean(L_low / (L_high + 1e-4)) per patch (N×1×H×W → (N,)), before augmentation (the
-    mean is invariant to it)."""
-    return (l_low / (l_high + 1e-4)).flatten(1).mean(dim=1)
-
-
-def adjust_batch(images: Images, sampler: PatchSampler, config: TrainConfig) -> dict[str, Tensor]:
-    """With probability ½ a patch brightens (L_low → L_high, ratio 1/α + 1e-4), else it darkens
-    (L_high → L_low, ratio α). Modes 0–6 only, as the official code draws them."""
-    batch = cut_batch(images, sampler, config.batch_size, config.patch_size, modes=7)
-    alpha = adjustment_ratio(batch["L_low"], batch["L_high"])
-    brighten = torch.tensor([sampler.uniform() < 0.5 for _ in range(len(alpha))], device=alpha.device)
-    pick = brighten.view(-1, 1, 1, 1)
-    return {
-        "input": torch.where(pick, batch["L_low"], batch["L_high"]),
-        "target": torch.where(pick, batch["L_high"], batch["L_low"]),
-        "ratio": torch.where(brighten, 1 / alpha + 1e-4, alpha),
-    }
-
-
-def adjust_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig) -> tuple[Tensor, dict]:
-    return losses.adjustment_loss(model(batch["input"], batch["ratio"]), batch["target"])
-
-
-def adjust_validate(model: nn.Module, images: Images, config: TrainConfig) -> tuple[dict[str, float], dict[str, Tensor]]:
-    """Brighten each validation L_low towards its L_high with the training ratio 1/α + 1e-4."""
-    rows, shown = [], {}
-    for i, (l_low, l_high) in enumerate(zip(images["L_low"], images["L_high"])):
-        l_low, l_high = l_low[None], l_high[None]
-        ratio = 1 / adjustment_ratio(l_low, l_high) + 1e-4
-        adjusted = model(l_low, ratio)
-        total, _ = losses.adjustment_loss(adjusted, l_high)
-        rows.append({"loss": float(total), **quality(adjusted, l_high)})
-        if i < config.val_images:
-            shown[f"{i}"] = torch.cat([l_low, adjusted, l_high])
-    return mean_metrics(rows), shown
-
-
-# --- stage 3: reflectance restoration -----------------------------------------------------------
-
-
-def restore_prepare(config: TrainConfig, device: torch.device) -> tuple[Images, Images]:
-    train, val = frozen_decomposition(config, device, config.patch_size)
-
-    def pick(split: dict) -> Images:
-        target = [r.clamp(min=0) ** config.target_gamma for r in split["R_high"]]
-        return {"R_low": split["R_low"], "L_low": split["L_low"], "target": target}
-
-    return pick(train), pick(val)
-
-
-def restore_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig) -> tuple[Tensor, dict]:
-    return losses.restoration_loss(model(batch["R_low"], batch["L_low"]), batch["target"])
-
-
-def restore_validate(model: nn.Module, images: Images, config: TrainConfig) -> tuple[dict[str, float], dict[str, Tensor]]:
-    rows, shown = [], {}
-    for i, (r_low, l_low, target) in enumerate(zip(images["R_low"], images["L_low"], images["target"])):
-        restored = model(r_low[None], l_low[None])
-        total, _ = losses.restoration_loss(restored, target[None])
-        rows.append({"loss": float(total), **quality(restored, target[None])})
-        if i < config.val_images:
-            shown[f"{i}"] = torch.cat([r_low[None], restored, target[None]])
-    return mean_metrics(rows), shown
-
-
-# --- the stage table -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stage:
-    """What makes one training stage: data, batches, loss, validation, and the selection metric."""
-
-    prepare: Callable[[TrainConfig, torch.device], tuple[Images, Images]]
-    batch: Callable[[Images, PatchSampler, TrainConfig], dict[str, Tensor]]
-    loss: Callable[[nn.Module, dict[str, Tensor], TrainConfig], tuple[Tensor, dict]]
-    validate: Callable[[nn.Module, Images, TrainConfig], tuple[dict[str, float], dict[str, Tensor]]]
-    select: str  # validation metric for best.pt
-    higher_is_better: bool
-
-
-STAGES: dict[str, Stage] = {
-    "decom": Stage(decom_prepare, patch_batch, decom_loss, decom_validate, "loss", False),
-    "adjust": Stage(adjust_prepare, adjust_batch, adjust_loss, adjust_validate, "psnr", True),
-    "restore": Stage(restore_prepare, patch_batch, restore_loss, restore_validate, "psnr", True),
-}
-
-
-# --- checkpoints -----------------------------------------------------------------------------------
-
-
-@dataclass
-class RunState:
-    """Everything besides the model that a resumed run needs."""
-
-    step: int = 0
-    best: float | None = None
-    last_checkpoint: Path | None = None
-    losses: list[float] = dataclasses.field(default_factory=list)  # this process's step losses
-    seconds: float = 0.0  # this process's training time (steps, not data preparation)
-
-
-def save_checkpoint(path: Path, stage: str, model: nn.Module, optimizer: torch.optim.Optimizer,
-                    sampler: PatchSampler, config: TrainConfig, state: RunState) -> None:
-    record = weight_record(
-        stage,
-        model.state_dict(),
-        source=f"kind train {stage} ({config.out_dir})",
-        optimizer=optimizer.state_dict(),
-        step=state.step,
-        best=state.best,
-        config=dataclasses.asdict(config),
-        sampler=sampler.state_dict(),
-        torch_rng=torch.get_rng_state(),
-    )
-    save_record(path, record)
-
-
-def resume_path(config: TrainConfig, resume: str | None) -> Path | None:
-    """``auto`` → ``out_dir/last.pt`` when it exists; a path → that file; None → start fresh."""
-    if resume is None:
-        return None
-    if resume == "auto":
-        last = Path(config.out_dir) / "last.pt"
-        return last if last.is_file() else None
-    return Path(resume)
-
-
-# --- the loop -------------------------------------------------------------------------------------
-
-
-def _autocast(config: TrainConfig, device: torch.device):
-    enabled = config.amp == "bf16"
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
-
-
-def _is_better(value: float, best: float | None, higher: bool) -> bool:
-    return best is None or (value > best if higher else value < best)
-
-
-def train(stage_name: str, config: TrainConfig, resume: str | None = None, progress: bool = True) -> RunState:
-    """Train ``stage_name`` (``decom``, ``adjust``, ``restore``) as ``config`` says; returns the final state."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    stage = STAGES[stage_name]
-    device = resolve_device(config.device)
+def uses_compile(config: TrainConfig, device: torch.device) -> bool:
+    """``compile: auto`` compiles on CUDA only (on a CPU the eager step is as fast and exact)."""
+    return config.compile == "on" or (config.compile == "auto" and device.type == "cuda")
+
+
+def compiled(fn: Callable, device: torch.device, cuda_graphs: bool) -> Callable:
+    """``torch.compile(fn)``; with ``cuda_graphs`` in ``reduce-overhead`` mode (CUDA graphs)."""
+    return torch.compile(fn, mode="reduce-overhead" if cuda_graphs and device.type == "cuda" else None)
+
+
+# --- the stop rule -------------------------------------------------------------------------------
+
+
+class StopRule:
+    """Stop requests (SIGINT/SIGTERM, ``max_seconds``) and the checks at which they, and
+    non-finite losses, are acted upon (module docstring)."""
+
+    SIGNALS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+
+    def __init__(self, config: TrainConfig, world: World):
+        self.config, self.world = config, world
+        self.requested: str | None = None
+        self.started = time.perf_counter()
+
+    @contextlib.contextmanager
+    def handling_signals(self) -> Iterator[None]:
+        """SIGINT/SIGTERM request a stop for the duration of the block (the previous handlers come
+        back after it); a second signal interrupts at once. Only in the main thread."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: object) -> None:
+            if self.requested in self.SIGNALS.values():
+                raise KeyboardInterrupt
+            self.requested = self.SIGNALS[signum]
+
+        previous = {signum: signal.signal(signum, handler) for signum in self.SIGNALS}
+        try:
+            yield
+        finally:
+            for signum, old in previous.items():
+                signal.signal(signum, old)
+
+    def out_of_time(self) -> bool:
+        return self.config.max_seconds > 0 and time.perf_counter() - self.started > self.config.max_seconds
+
+    def check_due(self, step: int) -> bool:
+        """A check after ``step``: at the rule's interval, or at once when a single process has a
+        stop request (ranks only check at steps they all know of)."""
+        if step % self.config.check_every == 0:
+            return True
+        return not self.world.distributed and (self.requested is not None or self.out_of_time())
+
+    def decide(self, window: Tensor, first_step: int) -> tuple[list[float], float, str | None]:
+        """Read ``window`` (the losses of steps ``first_step`` …), agree with the other ranks, and
+        return (this rank's losses, the mean loss over all ranks, a stop reason or None); raises
+        :class:`TrainingDiverged` when any rank saw a non-finite loss."""
+        finite = torch.isfinite(window)
+        first_bad = int(torch.argmin(finite.int())) if not bool(finite.all()) else -1
+        reason = self.requested or ("max_seconds" if self.out_of_time() else None)
+        flags = torch.tensor([float(first_bad >= 0), float(reason is not None),
+                              float(window.nan_to_num(0, 0, 0).sum()), float(len(window))], dtype=torch.float64)
+        flags = sum_across(flags.to(window.device), self.world).cpu()
+        span = f"steps {first_step + 1}–{first_step + len(window)}"
+        if flags[0] > 0:
+            where = f"at step {first_step + first_bad + 1}" if first_bad >= 0 else f"on another rank ({span})"
+            value = float(window[first_bad]) if first_bad >= 0 else "non-finite"
+            raise TrainingDiverged(f"the loss is {value} {where} (the check of {span})")
+        if flags[1] > 0 and reason is None:
+            reason = "stop requested on another rank"
+        return window.tolist(), float(flags[2] / flags[3]), reason
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def run_settings(config: TrainConfig, device: torch.device) -> Iterator[None]:
+    """``threads`` and cuDNN autotuning (fixed patch sizes: pick the fastest kernels once) for the
+    duration of the run; the process's own settings come back after it."""
+    threads, benchmark = torch.get_num_threads(), torch.backends.cudnn.benchmark
     if config.threads:
         torch.set_num_threads(config.threads)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed patch sizes: pick the fastest kernels once
-    torch.manual_seed(config.seed)
+    torch.backends.cudnn.benchmark = device.type == "cuda"
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.backends.cudnn.benchmark = benchmark
+
+
+def train(
+    stage_name: str,
+    config: TrainConfig,
+    resume: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    data: StageData | None = None,
+) -> RunState:
+    """Train ``stage_name`` (``decom``, ``adjust``, ``restore``) as ``config`` says; returns the
+    final state (``state.stopped`` says why it ended early, if it did).
+
+    ``resume``: ``"auto"`` (``out_dir/last.pt`` if present, else a fresh start, said so) or a
+    checkpoint path. A fresh run refuses an ``out_dir`` that holds a run unless ``overwrite``.
+    Under an initialised process group (torchrun) this process trains its rank's share.
+    ``data`` replaces the stage's prepared data (benchmarks).
+    """
+    stage = STAGES[stage_name]
+    world = current_world()
+    device = rank_device(config.device, world)
+    out_dir = check_output_path(config.out_dir, "out_dir", folder=True)
+    checkpoint, notice = resume_source(out_dir, resume, overwrite)
+    record = read_checkpoint(checkpoint, stage_name) if checkpoint is not None else None
+    changes = check_resume(record, checkpoint, config, world.size) if record else []
+    if world.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(out_dir)
+    stop = StopRule(config, world)
+    with run_settings(config, device), stop.handling_signals():
+        torch.manual_seed(config.seed)
+        data = data or stage.prepare(config, device)
+        if record:
+            check_resume_data(record, checkpoint, data.names)
+        if world.is_main:
+            atomic_write_text(out_dir / "config.yaml", config_to_yaml(config))
+        return _run(stage_name, stage, config, device, world, stop, data, record, checkpoint, notice, changes, progress)
+
+
+def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.device, world: World, stop: StopRule,
+         data: StageData, record: dict | None, checkpoint: Path | None, notice: str | None, changes: list[str],
+         progress: bool) -> RunState:
+    from torch.utils.tensorboard import SummaryWriter
+
     out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "config.yaml", config_to_yaml(config))
-
-    train_images, val_images = stage.prepare(config, device)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = build_network(stage_name).to(device, memory_format=memory_format)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
-    sampler = PatchSampler(len(next(iter(train_images.values()))), config.seed)
-    state = RunState()
+    source = PatchSource(data.train, device)
+    data.train = {}  # the stacked copy on the device is the one kept
+    sampler = PatchSampler(source.sizes, config.batch_size, config.patch_size, config.seed, world.rank, stage.modes)
 
-    checkpoint = resume_path(config, resume)
-    if checkpoint is not None:
-        record = read_record(checkpoint, stage_name)
+    model = build_network(stage.network).to(device, memory_format=memory_format)
+    if config.init_weights:
+        model.load_state_dict(load_network(config.init_weights, stage.network).state_dict())
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8,
+                                 fused=device.type == "cuda")
+    state = RunState()
+    if record is not None:
         model.load_state_dict(record["state_dict"])
         optimizer.load_state_dict(record["optimizer"])
-        sampler.load_state_dict(record["sampler"])
         torch.set_rng_state(record["torch_rng"])
         state = RunState(step=record["step"], best=record["best"], last_checkpoint=checkpoint)
+    extra = ExtraLosses(config.extra_losses, stage_name, seed=config.seed).to(device)
+    if extra.state_dict() and world.distributed:
+        raise ValueError("extra_losses: adversarial terms train a discriminator per process; run them in one process")
+    if record is not None and len(extra):
+        extra.load_state_dict(record.get("extra_state", {}))
+    trained: nn.Module = model
+    if world.distributed:
+        trained = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    def autocast() -> torch.autocast:  # a fresh context each time (what torch.compile traces best)
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp == "bf16")
 
-    writer = SummaryWriter(log_dir=str(out_dir))
-    bar = Progress(config.steps, desc=f"train {stage_name}", unit="step", start=state.step, enabled=progress)
-    if checkpoint is not None:
-        bar.write(f"resumed from {checkpoint} at step {state.step}")
-    has_validation = len(next(iter(val_images.values()), [])) > 0
-    if not has_validation:
-        bar.write("no validation pairs (holdout 0 and no val_dir): best.pt will not be written")
+    def step_loss(batch: dict[str, Tensor]) -> tuple[Tensor, dict, dict]:
+        """The stage's loss plus the extra terms; (total, named terms, the extra terms' outputs)."""
+        with autocast():
+            total, terms, outputs = stage.loss(trained, batch, config, extra.targets)
+            if len(extra):
+                extra_total, extra_terms = extra(outputs)
+                total, terms = total + extra_total, terms | extra_terms
+            return total, terms, outputs
+
+    compile_step = uses_compile(config, device)
+    if compile_step and world.distributed:  # DDP's communication hooks: compile the network, not the step
+        trained = compiled(trained, device, cuda_graphs=False)
+    elif compile_step:
+        step_loss = compiled(step_loss, device, cuda_graphs=True)
+
+    main = world.is_main
+    writer = SummaryWriter(log_dir=str(out_dir)) if main else None
+    bar = Progress(config.steps, desc=f"train {stage_name}", unit="step", start=state.step, enabled=progress and main)
+    say = bar.write if main else (lambda text: None)
+    for line in ([notice] if notice else []) + ([f"resumed from {checkpoint} at step {state.step}"] if record else []):
+        say(line)
+    for change in changes:
+        say(f"resumed with a changed setting: {change}")
+    if not data.has_validation:
+        say("no validation pairs (holdout 0 and no val_dir): best.pt will not be written")
+    if compile_step:
+        say("compiling the training step (torch.compile); the first steps are slow")
 
     def checkpoint_to(name: str) -> Path:
         path = out_dir / name
-        save_checkpoint(path, stage_name, model, optimizer, sampler, config, state)
+        if main:
+            save_checkpoint(path, stage_name, model, optimizer, config, state, data.names, world.size, extra.state_dict())
         return path
 
     def validate() -> None:
-        if not has_validation:
+        if not (main and data.has_validation):
             return
         model.eval()
-        with torch.inference_mode(), _autocast(config, device):
-            metrics, shown = stage.validate(model, val_images, config)
+        with torch.inference_mode(), autocast():
+            metrics, shown = stage.validate(model, data, config)
         model.train()
         for key, value in metrics.items():
             writer.add_scalar(f"val/{key}", value, state.step)
         for key, images in shown.items():
             writer.add_images(f"val/{key}", images.float().clamp(0, 1), state.step)
         bar.write(f"step {state.step}: " + " ".join(f"val_{k}={v:.4f}" for k, v in metrics.items()))
-        if _is_better(metrics[stage.select], state.best, stage.higher_is_better):
-            state.best = metrics[stage.select]
+        select = stage.select(config)
+        if state.best is None or (metrics[select] > state.best if stage.higher_is_better else metrics[select] < state.best):
+            state.best = metrics[select]
             checkpoint_to("best.pt")
 
+    window = torch.zeros(config.check_every + 1, device=device)
+    window_start = logged = state.step
+    logged_time = time.perf_counter()
+    log_losses: list[float] = []
     model.train()
-    started = timer = time.perf_counter()
-    logged_step = state.step
+    stop.started = time.perf_counter()  # max_seconds counts training, not data preparation
     while state.step < config.steps:
         lr = learning_rate(config, state.step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = stage.batch(train_images, sampler, config)
+        draws = sampler.draws(state.step, device)
+        batch = stage.batch(source.cut(draws, config.patch_size), draws, config)
         batch = {k: v.contiguous(memory_format=memory_format) if v.dim() == 4 else v for k, v in batch.items()}
-        with _autocast(config, device):
-            loss, terms = stage.loss(model, batch, config)
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            last = state.last_checkpoint or "none written yet"
-            raise TrainingDiverged(
-                f"train {stage_name}: the loss is {loss_value} at step {state.step + 1}; stopped. "
-                f"Last good checkpoint: {last}"
-            )
-        state.losses.append(loss_value)
+        if compile_step and device.type == "cuda" and not world.distributed:
+            torch.compiler.cudagraph_mark_step_begin()
+        loss, terms, outputs = step_loss(batch)
+        window[state.step - window_start] = loss.detach()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if len(extra):
+            terms |= extra.discriminator_step(outputs)
         state.step += 1
+        bar.update(1)
 
-        if state.step % config.log_every == 0 or state.step == config.steps:
-            elapsed, timer = time.perf_counter() - timer, time.perf_counter()
-            steps_since, logged_step = state.step - logged_step, state.step
-            writer.add_scalar("train/loss", loss_value, state.step)
+        at_end = state.step == config.steps
+        logging = state.step % config.log_every == 0 or at_end
+        validating = (config.val_every and state.step % config.val_every == 0) or at_end
+        saving = config.save_every and state.step % config.save_every == 0
+        if not (logging or validating or saving or stop.check_due(state.step)):
+            continue
+        try:
+            losses, mean_loss, reason = stop.decide(window[: state.step - window_start], window_start)
+        except TrainingDiverged as error:
+            last = state.last_checkpoint or "none written yet"
+            raise TrainingDiverged(f"train {stage_name}: {error}; stopped. Last good checkpoint: {last}") from None
+        window_start = state.step
+        state.losses += losses
+        log_losses += losses
+        state.timeline.append((state.step, time.perf_counter() - stop.started))
+        bar.update(0, loss=losses[-1])
+        if logging and main:
+            now = time.perf_counter()
+            writer.add_scalar("train/loss", sum(log_losses) / len(log_losses), state.step)
+            if world.distributed:
+                writer.add_scalar("train/loss_all_ranks", mean_loss, state.step)
             for key, value in terms.items():
-                writer.add_scalar(f"train/{key}", value.item(), state.step)
+                writer.add_scalar(f"train/{key}", float(value.detach()), state.step)
             writer.add_scalar("train/lr", lr, state.step)
-            writer.add_scalar("train/steps_per_second", steps_since / max(elapsed, 1e-9), state.step)
-        bar.update(1, loss=loss_value)
-        out_of_time = config.max_seconds > 0 and time.perf_counter() - started > config.max_seconds
-        at_end = state.step == config.steps or out_of_time
-        if (config.val_every and state.step % config.val_every == 0) or at_end:
+            writer.add_scalar("train/steps_per_second", (state.step - logged) / max(now - logged_time, 1e-9), state.step)
+            logged, logged_time = state.step, now
+        if logging:
+            log_losses = []
+        if reason is not None:
+            state.stopped = reason
+            validating = True
+        if validating:
             validate()
             state.last_checkpoint = checkpoint_to("last.pt")
-        if config.save_every and state.step % config.save_every == 0:
+        if saving:
             state.last_checkpoint = checkpoint_to(f"step_{state.step:07d}.pt")
-        if out_of_time:
-            bar.write(f"stopped at step {state.step}: max_seconds {config.max_seconds:g} reached (resume to continue)")
+        if reason is not None:
+            say(f"stopped at step {state.step}: {reason}; last.pt written (resume with --resume auto)")
             break
     bar.close()
-    writer.close()
-    state.seconds = time.perf_counter() - started
+    if writer is not None:
+        writer.close()
+    state.seconds = time.perf_counter() - stop.started
     return state
+
+
+# --- the whole pipeline ---------------------------------------------------------------------------
+
+HALF_EXPORTS = ("restore",)  # exported in float16 (15.5 MB instead of 31; loaded as float32)
+
+
+def stage_finished(config: TrainConfig) -> bool:
+    last = Path(config.out_dir) / "last.pt"
+    return last.is_file() and read_record(last).get("step", 0) >= config.steps
+
+
+def train_pipeline(pipeline: PipelineConfig, resume: str | None = None, overwrite: bool = False,
+                   progress: bool = True) -> tuple[Path, dict[str, RunState]]:
+    """Train the pipeline's stages in order, each exporting its weights (``best.pt``, else
+    ``last.pt``) into ``pipeline.weights_dir`` for the next stage and for ``kind enhance
+    --weights``. A stage stopped by ``max_seconds`` is exported and the next one starts; a stage
+    stopped by a signal ends the pipeline (``states[stage].stopped`` says so). With ``resume``,
+    finished stages whose weights were exported are skipped and the others resume."""
+    world = current_world()
+    if resume is None and not overwrite:
+        for config in pipeline.stages.values():
+            refuse_existing_run(Path(config.out_dir))
+    states: dict[str, RunState] = {}
+    for stage, config in pipeline.stages.items():
+        exported = pipeline.weights_dir / f"{stage}.pt"
+        if resume is not None and exported.is_file() and stage_finished(config):
+            if world.is_main:
+                print(f"pipeline: {stage} already trained ({exported}); skipped", file=sys.stderr)
+            continue
+        state = train(stage, config, resume=resume, overwrite=overwrite, progress=progress)
+        states[stage] = state
+        if state.stopped in StopRule.SIGNALS.values():
+            break
+        if world.is_main:
+            best = Path(config.out_dir) / "best.pt"
+            export_weights(best if best.is_file() else Path(config.out_dir) / "last.pt", exported, half=stage in HALF_EXPORTS)
+            print(f"pipeline: {stage} weights in {exported}", file=sys.stderr)
+        if world.distributed:
+            torch.distributed.barrier()  # the next stage reads what rank 0 exported
+    return pipeline.weights_dir, states

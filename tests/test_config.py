@@ -2,7 +2,7 @@
 
 import pytest
 
-from kind.config import ConfigError, load_config, parse_override
+from kind.config import ConfigError, load_config, load_pipeline_config, parse_override
 from conftest import ROOT
 
 
@@ -17,8 +17,11 @@ def test_official_defaults():
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_loads(path):
     stage = path.stem.split("-")[0]
-    config = load_config(stage, path)
-    assert config.steps > 0 and config.out_dir
+    if stage == "pipeline":
+        configs = load_pipeline_config(path).stages.values()
+    else:
+        configs = [load_config(stage, path)]
+    assert all(config.steps > 0 and config.out_dir for config in configs)
 
 
 @pytest.mark.parametrize(
@@ -48,6 +51,21 @@ def test_overrides_apply_with_types():
         ("amp=fp16", "amp must be one of"),
         ("steps=0", "steps must be positive"),
         ("steps", "expected key=value"),
+        ("log_every=0", "log_every must be positive, got 0"),
+        ("check_every=-1", "check_every must be positive"),
+        ("threads=-2", "threads must be ≥ 0, got -2"),
+        ("val_every=-5", "val_every must be ≥ 0"),
+        ("save_every=-1", "save_every must be ≥ 0"),
+        ("max_seconds=-1", "max_seconds must be ≥ 0"),
+        ("max_seconds=.inf", "max_seconds must be ≥ 0"),
+        ("lr=.nan", "lr must be a positive number"),
+        ("device=tpu", "device must be auto, cpu, mps, cuda or cuda:N, got 'tpu'"),
+        ("out_dir=", "out_dir must be a folder name"),
+        ("train_dir=", "train_dir must be a folder or a list of folders"),
+        ("train_dir=[a, 3]", "train_dir expects a folder or a list of folders"),
+        ("compile=sometimes", "compile must be one of"),
+        ("equal_r_weight=-0.1", "equal_r_weight must be ≥ 0"),
+        ("extra_losses=3", "extra_losses expects a list"),
     ],
 )
 def test_bad_overrides_are_rejected(override, match):
@@ -64,3 +82,18 @@ def test_bad_yaml_files(tmp_path):
         load_config("decom", tmp_path / "b.yaml")
     with pytest.raises(ConfigError, match="no such config file"):
         load_config("decom", tmp_path / "missing.yaml")
+
+
+def test_folder_lists_and_yaml_values_in_overrides():
+    config = load_config("decom", None, ["train_dir=[a, b/c]", "val_dir=v", "compile=off"])
+    assert config.train_dir == ["a", "b/c"] and config.val_dir == "v" and config.compile == "off"
+    assert load_config("decom", None, ["compile=on"]).compile == "on"  # YAML 1.1 reads `on` as true
+
+
+def test_restore_and_adjust_fields_are_checked():
+    with pytest.raises(ConfigError, match="decom_weights must be a weight file"):
+        load_config("adjust", None, ["decom_weights="])
+    with pytest.raises(ConfigError, match="lr_decay must be a positive number"):
+        load_config("restore", None, ["lr_decay=0"])
+    with pytest.raises(ConfigError, match="target_gamma must be a positive number"):
+        load_config("restore", None, ["target_gamma=-1"])

@@ -6,7 +6,7 @@ import torch
 from conftest import write_pairs
 from PIL import Image
 
-from kind.data import DataError, PatchSampler, dihedral, find_pairs, load_pairs, split_holdout
+from kind.data import DataError, PatchSampler, PatchSource, crop, dihedral, find_pairs, load_pairs, split_holdout
 
 
 def official_augmentation(image: np.ndarray, mode: int) -> np.ndarray:
@@ -46,7 +46,8 @@ def test_pairs_in_natural_order_and_stretched(tmp_path):
 def test_holdout_takes_the_last_pairs(tmp_path):
     data = load_pairs(write_pairs(tmp_path, count=5))
     train, val = split_holdout(data, 2)
-    assert train.names == ["1.png", "2.png", "3.png"] and val.names == ["4.png", "5.png"]
+    folder = tmp_path.name
+    assert train.names == [f"{folder}/{i}.png" for i in (1, 2, 3)] and val.names == [f"{folder}/4.png", f"{folder}/5.png"]
     with pytest.raises(DataError, match="leaves no training pairs"):
         split_holdout(data, 5)
 
@@ -84,12 +85,84 @@ def test_image_smaller_than_the_patch_is_named(tmp_path):
         load_pairs(tmp_path, min_size=48)
 
 
-def test_sampler_visits_every_image_once_per_pass_and_resumes():
-    sampler = PatchSampler(5, seed=3)
-    first_pass = [sampler.next_image() for _ in range(5)]
-    assert sorted(first_pass) == list(range(5))
-    state = sampler.state_dict()
-    ahead = [(sampler.next_image(), sampler.crop_box(40, 50, 8), sampler.mode()) for _ in range(7)]
-    resumed = PatchSampler(5, seed=99)
-    resumed.load_state_dict(state)
-    assert [(resumed.next_image(), resumed.crop_box(40, 50, 8), resumed.mode()) for _ in range(7)] == ahead
+def test_sampler_visits_every_image_once_per_pass():
+    sampler = PatchSampler([(40, 50)] * 5, batch_size=2, patch=8, seed=3)
+    images = torch.cat([sampler.draws(step).image for step in range(10)]).tolist()  # 4 passes of 5
+    for start in range(0, 20, 5):
+        assert sorted(images[start : start + 5]) == list(range(5))
+    assert images[:5] != images[5:10]  # reshuffled when the list wraps
+
+
+def test_sampler_draws_are_a_function_of_seed_rank_and_step():
+    sizes = [(40, 50), (30, 60), (48, 48)]
+    one = PatchSampler(sizes, batch_size=3, patch=8, seed=3)
+    steps = [0, 1, PatchSampler.CHUNK - 1, PatchSampler.CHUNK, 3 * PatchSampler.CHUNK + 7]
+    ahead = [one.draws(step) for step in steps]
+    for step, expected in reversed(list(zip(steps, ahead))):  # another order, a fresh sampler: the same draws
+        got = PatchSampler(sizes, batch_size=3, patch=8, seed=3).draws(step)
+        assert all(torch.equal(a, b) for a, b in zip(vars(got).values(), vars(expected).values()))
+    other_rank = PatchSampler(sizes, batch_size=3, patch=8, seed=3, rank=1).draws(0)
+    other_seed = PatchSampler(sizes, batch_size=3, patch=8, seed=4).draws(0)
+    assert not torch.equal(other_rank.top, ahead[0].top) and not torch.equal(other_seed.top, ahead[0].top)
+
+
+def test_sampler_draws_stay_inside_each_image():
+    sizes = [(20, 70), (64, 24)]
+    sampler = PatchSampler(sizes, batch_size=4, patch=16, seed=0, modes=7)
+    draws = [sampler.draws(step) for step in range(300)]
+    image = torch.cat([d.image for d in draws])
+    top, left, mode = (torch.cat([getattr(d, k) for d in draws]) for k in ("top", "left", "mode"))
+    heights, widths = torch.tensor([20, 64])[image], torch.tensor([70, 24])[image]
+    assert bool((top >= 0).all() and (top <= heights - 16).all() and (left <= widths - 16).all())
+    assert set(top[image == 0].tolist()) == set(range(5)) and set(left[image == 1].tolist()) == set(range(9))
+    assert set(mode.tolist()) == set(range(7))
+    with pytest.raises(ValueError, match="smaller than the 32-pixel patches"):
+        PatchSampler(sizes, batch_size=1, patch=32, seed=0)
+
+
+def test_patch_source_cuts_like_crop_and_dihedral():
+    generator = torch.Generator().manual_seed(0)
+    maps = {
+        "a": [torch.rand(3, 20, 31, generator=generator), torch.rand(3, 26, 18, generator=generator)],
+        "b": [torch.rand(1, 20, 31, generator=generator), torch.rand(1, 26, 18, generator=generator)],
+    }
+    source = PatchSource(maps, torch.device("cpu"))
+    sampler = PatchSampler(source.sizes, batch_size=8, patch=9, seed=1)
+    for step in range(6):
+        draws = sampler.draws(step)
+        patches = source.cut(draws, 9)
+        assert patches["a"].shape == (8, 3, 9, 9) and patches["b"].shape == (8, 1, 9, 9)
+        for name in maps:
+            expected = torch.stack([
+                dihedral(crop(maps[name][int(i)], int(t), int(l), 9), int(m))
+                for i, t, l, m in zip(draws.image, draws.top, draws.left, draws.mode)
+            ])
+            assert torch.equal(patches[name], expected)
+
+
+def test_several_folders_concatenate_in_order_and_holdout_counts_over_them(tmp_path):
+    first = write_pairs(tmp_path / "a", count=3)
+    second = write_pairs(tmp_path / "b", count=2, seed=1)
+    data = load_pairs([str(first), str(second)])
+    assert data.names == ["a/1.png", "a/2.png", "a/3.png", "b/1.png", "b/2.png"]
+    train, val = split_holdout(data, 3)
+    assert train.names == ["a/1.png", "a/2.png"] and val.names == ["a/3.png", "b/1.png", "b/2.png"]
+    assert load_pairs(str(first)).names == load_pairs([str(first)]).names
+
+
+def test_lol_v2_layout(tmp_path):
+    write_pairs(tmp_path, count=3)
+    (tmp_path / "low").rename(tmp_path / "Low")
+    (tmp_path / "high").rename(tmp_path / "Normal")
+    for i in range(1, 4):
+        (tmp_path / "Low" / f"{i}.png").rename(tmp_path / "Low" / f"low{i:05d}.png")
+        (tmp_path / "Normal" / f"{i}.png").rename(tmp_path / "Normal" / f"normal{i:05d}.png")
+    pairs = find_pairs(tmp_path)
+    assert [(low.name, high.name) for low, high in pairs][0] == ("low00001.png", "normal00001.png")
+    assert len(load_pairs(tmp_path)) == 3
+    (tmp_path / "Normal" / "normal00003.png").rename(tmp_path / "Normal" / "normal00004.png")
+    with pytest.raises(DataError, match=r"only in Low/: \['low00003.png'\]; only in Normal/: \['normal00004.png'\]"):
+        find_pairs(tmp_path)
+    (tmp_path / "Normal" / "normal00004.png").rename(tmp_path / "Normal" / "img4.png")
+    with pytest.raises(DataError, match="lowNNNNN / normalNNNNN"):
+        find_pairs(tmp_path)

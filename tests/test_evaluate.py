@@ -22,16 +22,17 @@ from conftest import shared_path, write_pairs
 from kind.cli import main
 from kind.evaluate import (
     PROTOCOLS,
-    REPORTED,
     EvalError,
     check_protocol,
+    enhance_kindpp,
+    enhance_pair,
     evaluate_folder,
+    gt_mean_rescale,
     ratio_rule,
-    results_table,
-    table_rows,
+    read_pair,
 )
 from kind.imageops import minmax_stretch, to_image, to_tensor
-from kind.metrics import loe, psnr, ssim
+from kind.metrics import loe, niqe, psnr, ssim
 from kind.pipeline import AUTO_RANGE, enhance_general
 from kind.runner import Runner, load_runner
 from kind.score import score_folders
@@ -59,8 +60,10 @@ def _pixels(path: Path) -> np.ndarray:
 # --- official protocol, byte for byte -------------------------------------------------------------
 
 
-def _official_reference(nets, low_file: Path, high_file: Path) -> tuple[np.ndarray, float]:
-    """evaluate_LOLdataset.py in numpy, with the nets called directly: (uint8 output, ratio)."""
+def _lol_reference(nets, low_file: Path, high_file: Path, kindpp: bool = False) -> tuple[np.ndarray, float, float]:
+    """evaluate_LOLdataset.py in numpy, with the nets called directly: (uint8 output, ratio used,
+    the illumination ratio). ``kindpp``: KinD_plus's version, which adds
+    ``ratio2 = mean(R_high / (R̂ + 1e-4))`` to the ratio when ``ratio2 >= 1.1``."""
 
     def load_images(file: Path) -> np.ndarray:  # utils.load_images
         img = np.array(Image.open(file), dtype="float32") / 255.0
@@ -74,13 +77,17 @@ def _official_reference(nets, low_file: Path, high_file: Path) -> tuple[np.ndarr
 
     with torch.inference_mode():
         r_low, i_low = nets.decom(nchw(load_images(low_file)))
-        _, i_high = nets.decom(nchw(load_images(high_file)))
+        r_high, i_high = nets.decom(nchw(load_images(high_file)))
         restored = nets.restore(r_low, i_low)
         ratio = np.mean(nhwc(i_high) / (nhwc(i_low) + 0.0001))
-        plane = np.ones(i_low.shape[2:]) * ratio  # float64, fed to a float32 placeholder
+        used = ratio
+        if kindpp:
+            ratio2 = np.mean(nhwc(r_high) / (nhwc(restored) + 0.0001))
+            used = ratio if ratio2 < 1.1 else ratio + ratio2
+        plane = np.ones(i_low.shape[2:]) * used  # float64, fed to a float32 placeholder
         adjusted = nets.adjust(i_low, torch.from_numpy(plane.astype(np.float32))[None, None])
     fusion = nhwc(restored) * nhwc(adjusted)
-    return np.clip(fusion * 255.0, 0, 255.0).astype("uint8"), float(ratio)
+    return np.clip(fusion * 255.0, 0, 255.0).astype("uint8"), float(np.float32(used)), float(ratio)
 
 
 def test_cli_official_matches_independent_recomputation(tmp_path, weights_dir, data, monkeypatch, capsys):
@@ -100,7 +107,7 @@ def test_cli_official_matches_independent_recomputation(tmp_path, weights_dir, d
     nets = load_weights_dir(weights_dir)
     for stem, scores in result["per_image"].items():
         low_file, high_file = data / "low" / f"{stem}.png", data / "high" / f"{stem}.png"
-        expected, ratio = _official_reference(nets, low_file, high_file)
+        expected, ratio, _ = _lol_reference(nets, low_file, high_file)
         written, gt, low = _pixels(out / f"{stem}.png"), _pixels(high_file), _pixels(low_file)
         assert np.array_equal(written, expected)
         assert scores["ratio"] == ratio
@@ -127,7 +134,8 @@ def test_each_protocol_runs(tmp_path, runner, data, protocol):
     use = None if protocol == "input" else runner
     result = evaluate_folder(data, use, protocol, out_dir=tmp_path / "out", progress=False)
     assert result["protocol"] == protocol and result["count"] == 2 and result["ratio_rule"] == ratio_rule(protocol)
-    assert set(result["mean"]) == {"psnr", "ssim", "psnr_y", "ssim_y", "loe", "seconds"}
+    assert set(result["mean"]) == {"psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe", "seconds"}
+    assert result["mean"]["niqe"] is None  # 24x36 images: smaller than two 96x96 blocks
     for stem, scores in result["per_image"].items():
         written = _pixels(tmp_path / "out" / f"{stem}.png")
         assert scores["psnr"] == psnr(written, _pixels(data / "high" / f"{stem}.png"))
@@ -205,6 +213,178 @@ def test_input_protocol_on_eval15():
     assert result["mean"]["ssim"] == pytest.approx(0.1952, abs=5e-5)
 
 
+# --- KinD++'s protocol and the GT-mean rescaling, on two pairs --------------------------------------
+
+
+def test_kindpp_matches_independent_recomputation(tmp_path, weights_dir, data):
+    runner = Runner(load_weights_dir(weights_dir), "cpu", "fp32", fast=False)
+    result = evaluate_folder(data, runner, "kindpp", out_dir=tmp_path, progress=False)
+    nets = load_weights_dir(weights_dir)
+    for stem, scores in result["per_image"].items():
+        low_file, high_file = data / "low" / f"{stem}.png", data / "high" / f"{stem}.png"
+        expected, used, ratio = _lol_reference(nets, low_file, high_file, kindpp=True)
+        assert np.array_equal(_pixels(tmp_path / f"{stem}.png"), expected)
+        assert scores["ratio"] == pytest.approx(used, rel=1e-6) and used >= ratio
+    assert "KinD++" in result["ratio_rule"]
+
+
+class _StubRunner:
+    """Constant maps: L_low 0.2, L_high 0.6, R_high 0.9, restored reflectance ``restored``."""
+
+    def __init__(self, restored: float):
+        self.restored, self.ratios = restored, []
+
+    def decompose(self, x):
+        high = bool(x.mean() > 0.5)
+        shape = (x.shape[0], 1, *x.shape[2:])
+        return torch.full_like(x, 0.9 if high else 0.3), torch.full(shape, 0.6 if high else 0.2)
+
+    def restore_reflectance(self, reflectance, illumination):
+        return torch.full_like(reflectance, self.restored)
+
+    def adjust_illumination(self, illumination, ratio):
+        self.ratios.append(ratio)
+        return illumination * ratio.view(-1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("restored, adds", [(0.5, True), (0.85, False)])
+def test_kindpp_second_ratio(restored, adds):
+    low, high = torch.full((1, 3, 4, 4), 0.1), torch.full((1, 3, 4, 4), 0.8)
+    stub = _StubRunner(restored)
+    result = enhance_kindpp(stub, low, high)
+    ratio = np.float32(0.6) / (np.float32(0.2) + np.float32(1e-4))  # 2.9985
+    ratio2 = np.float32(0.9) / (np.float32(restored) + np.float32(1e-4))  # 1.7997 (>= 1.1) or 1.0587 (< 1.1)
+    expected = np.float32(ratio + ratio2) if adds else np.float32(ratio)
+    assert float(result.ratio[0]) == pytest.approx(float(expected), rel=1e-6)
+    assert torch.allclose(result.output, torch.full((1, 3, 4, 4), restored * 0.2 * float(expected)))
+
+
+def _gray(x: np.ndarray) -> np.ndarray:
+    """Retinexformer's gray: cv2.COLOR_BGR2GRAY (0.114 B + 0.587 G + 0.299 R of a BGR array) on RGB arrays."""
+    return 0.299 * x[..., 2] + 0.587 * x[..., 1] + 0.114 * x[..., 0]
+
+
+def test_gt_mean_rule(tmp_path, runner, data):
+    rescaled = evaluate_folder(data, runner, "official", out_dir=tmp_path, progress=False, gt_mean=True)
+    assert rescaled["gt_mean"] and "Retinexformer" in rescaled["gt_mean_rule"] and "GT" not in rescaled["ratio_rule"]
+    for stem, scores in rescaled["per_image"].items():
+        pair = read_pair(data / "low" / f"{stem}.png", data / "high" / f"{stem}.png")
+        out = enhance_pair(runner, pair.low, pair.high, "official").output[0].permute(1, 2, 0).double().numpy()
+        gt = pair.high[0].permute(1, 2, 0).double().numpy()
+        factor = _gray(gt).mean() / _gray(out).mean()
+        assert scores["gt_mean_factor"] == pytest.approx(factor, rel=1e-9)
+        expected = to_image(torch.from_numpy(np.clip(out * factor, 0, 1)).permute(2, 0, 1)[None])
+        assert np.array_equal(_pixels(tmp_path / f"{stem}.png"), expected)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_every_protocol_takes_gt_mean(tmp_path, runner, data, protocol):
+    result = evaluate_folder(data, None if protocol == "input" else runner, protocol, out_dir=tmp_path,
+                             progress=False, gt_mean=True)
+    assert result["gt_mean"] and len(result["per_image"]) == 2
+    for stem, scores in result["per_image"].items():
+        written = _pixels(tmp_path / f"{stem}.png") / 255.0
+        gt = _pixels(data / "high" / f"{stem}.png") / 255.0
+        # the output now has the ground truth's mean gray, up to the 8-bit truncation and clipping
+        assert _gray(written).mean() == pytest.approx(_gray(gt).mean(), abs=1.5 / 255)
+        assert scores["gt_mean_factor"] > 0
+
+
+def test_gt_mean_rescale_by_hand():
+    out = torch.full((1, 3, 2, 2), 0.25)
+    gt = torch.zeros(1, 3, 2, 2)
+    gt[:, 2] = 1.0  # gray = 0.299 (blue carries 0.299 under the rule's channel order)
+    rescaled, factor = gt_mean_rescale(out, gt)
+    assert factor == pytest.approx(0.299 / 0.25) and torch.allclose(rescaled, torch.full_like(out, 0.299))
+    brighter, _ = gt_mean_rescale(out, torch.ones(1, 3, 2, 2))
+    assert torch.all(brighter == 1.0)  # x4, clipped
+
+
+# --- folders of photos (no ground truth) ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SET/a.png and SET/sub/b.png: 96x192 dark photos (two NIQE blocks each)."""
+    folder = tmp_path_factory.mktemp("photos") / "SET"
+    yy, xx = np.mgrid[0:96, 0:192]
+    for i, name in enumerate(["a.png", "sub/b.png"]):
+        img = np.stack([40 + 30 * np.sin(xx / (5 + i) + c) * np.cos(yy / 7) for c in range(3)], axis=-1)
+        img = img + np.random.default_rng(i).integers(0, 12, img.shape)
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / name)
+    return folder
+
+
+@pytest.mark.parametrize("protocol", ["fixed", "auto", "input"])
+def test_photo_folder(tmp_path, runner, photos, protocol):
+    result = evaluate_folder(photos, None if protocol == "input" else runner, protocol, out_dir=tmp_path,
+                             progress=False, loe_variant="bimef", niqe_channel="y")
+    assert result["mode"] == "photos" and result["metrics"] == ["niqe", "loe"] and result["count"] == 2
+    assert list(result["per_image"]) == ["a", "sub/b"] and set(result["mean"]) == {"niqe", "loe", "seconds"}
+    assert (result["loe_variant"], result["niqe_channel"], result["niqe_params"]) == ("bimef", "y", "live")
+    for key, scores in result["per_image"].items():
+        written, low = _pixels(tmp_path / f"{key}.png"), _pixels(photos / f"{key}.png")
+        assert scores["niqe"] == niqe(written, channel="y") and scores["loe"] == loe(low, written, variant="bimef")
+        if protocol == "input":
+            assert np.array_equal(written, low) and scores["loe"] == 0 and scores["ratio"] is None
+        elif protocol == "fixed":
+            assert scores["ratio"] == 5.0 and scores["seconds"] > 0
+
+
+@pytest.mark.parametrize(
+    "protocol, kwargs, message",
+    [
+        ("official", {}, "needs ground truths"),
+        ("fixed", {"gt_mean": True}, "--gt-mean needs ground truths"),
+        ("fixed", {"out_dir": "INSIDE"}, "inside the photo folder"),
+    ],
+)
+def test_photo_folder_refusals(runner, photos, protocol, kwargs, message):
+    if kwargs.get("out_dir") == "INSIDE":
+        kwargs = {"out_dir": photos / "enhanced"}
+    with pytest.raises(EvalError, match=message):
+        evaluate_folder(photos, runner, protocol, progress=False, **kwargs)
+
+
+# --- output paths are checked before any work (issue 15) -----------------------------------------
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Make loading weights or evaluating fail the test: the command must stop before."""
+    monkeypatch.setattr(kind.evaluate, "load_runner", lambda *a, **k: pytest.fail("weights loaded"))
+    monkeypatch.setattr(kind.evaluate, "evaluate_folder", lambda *a, **k: pytest.fail("evaluation started"))
+
+
+@pytest.mark.parametrize("option", ["--json", "--out"])
+@pytest.mark.parametrize("protocol", ["official", "input"])
+def test_cli_eval_output_under_a_file_is_refused_first(tmp_path, weights_dir, data, no_work, capsys, option, protocol):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    argv = ["eval", "--data", str(data), "--weights", str(weights_dir), "--protocol", protocol, "--quiet",
+            option, str(blocker / "x.json")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert option in err and "a-file is a file" in err
+
+
+def test_cli_eval_out_is_a_file(tmp_path, weights_dir, data, no_work, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["eval", "--data", str(data), "--protocol", "input", "--out", str(blocker)]) == 2
+    assert "--out" in capsys.readouterr().err and blocker.read_text() == ""
+
+
+@pytest.mark.parametrize("option", ["--out-md", "--out-json"])
+def test_cli_table_output_under_a_file_is_refused_first(tmp_path, capsys, monkeypatch, option):
+    monkeypatch.setattr("kind.tables.write_table", lambda *a, **k: pytest.fail("table built"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["table", "--runs", str(tmp_path / "r.json"), option, str(blocker / "t")]) == 2
+    assert option in capsys.readouterr().err
+
+
 # --- kind score -----------------------------------------------------------------------------------
 
 
@@ -246,7 +426,8 @@ def test_cli_score_reports_missing_and_extra(tmp_path, score_dirs, capsys):
     result = json.loads(report.read_text())
     assert result["missing"] == ["3.png"] and result["extra"] == ["extra.png"]
     assert result["per_image"] == score_folders(pred, gt, y_channel=True, crop_border=2)["per_image"]
-    assert result["settings"] == {"y_channel": True, "crop_border": 2, "loe_inputs": None}
+    assert result["settings"] == {"y_channel": True, "crop_border": 2, "loe_inputs": None,
+                                  "loe_variant": "npe", "niqe_channel": "gray", "niqe_params": "live"}
 
 
 def test_cli_score_loe_and_bad_folder(tmp_path, score_dirs, capsys):
@@ -256,78 +437,21 @@ def test_cli_score_loe_and_bad_folder(tmp_path, score_dirs, capsys):
     assert main(["score", "--pred", str(tmp_path / "none"), "--gt", str(gt)]) == 2
 
 
-# --- the table ------------------------------------------------------------------------------------
-
-
-def _result(protocol: str, label: str, psnr_value: float, ratio: float | None = None) -> dict:
-    return {
-        "protocol": protocol,
-        "ratio_rule": f"rule of {protocol}",
-        "ratio": ratio,
-        "weights": f"/w/{label}",
-        "weights_label": label,
-        "data": "/data/lol/eval15",
-        "device": "CPU, 2 threads (fp32)",
-        "count": 15,
-        "mean": {"psnr": psnr_value, "ssim": 0.81234, "psnr_y": 22.0, "ssim_y": 0.83, "loe": 250.04, "seconds": 0.0426},
-        "per_image": {},
-    }
-
-
-def test_table_rows_and_labels():
-    results = [_result("official", "ours", 20.5), _result("fixed", "authors", 18.25, ratio=5.0)]
-    table = results_table(results, ["ours-official.json", "authors-fixed.json"])
-    lines = table.splitlines()
-    assert lines[0].startswith("| weights | protocol | data | PSNR | SSIM | PSNR-Y | SSIM-Y | LOE | s/img | device |")
-    body = [line for line in lines[2:] if line.startswith("|")]
-    assert len(body) == len(REPORTED) + 2
-    assert body[0] == (
-        "| KinD (authors) | GT ratio (paper) | LOL eval15 | 20.87 | 0.8022 | — | — | — | — | — "
-        "| reported: KinD paper (ACM MM 2019) |"
-    )
-    assert "| 20.86 | 0.790 |" in body[1] and "| 21.30 | 0.8226 |" in body[2] and "| 7.773 | 0.1952 |" in body[3]
-    assert all("reported:" in row for row in body[:4])
-    assert body[4] == ("| ours | official | eval15 | 20.500 | 0.8123 | 22.000 | 0.8300 | 250.0 | 0.043 | "
-                       "CPU, 2 threads (fp32) | measured: ours-official.json |")
-    assert body[5].startswith("| authors | fixed 5 | eval15 | 18.250 |")
-    assert "- **official**: rule of official" in table and "- **fixed 5**: rule of fixed" in table
-
-
-def test_table_rows_json_ready_and_validated():
-    rows = table_rows([_result("auto", "ours", 19.0)])
-    assert [row["status"] for row in rows] == ["reported"] * len(REPORTED) + ["measured"]
-    assert rows[0]["psnr"] == 20.87 and rows[-1]["psnr"] == 19.0 and rows[-1]["weights"] == "ours"
-    json.dumps(rows)
-    with pytest.raises(ValueError, match="bad.json: not a kind eval result"):
-        table_rows([{"mean": {}}], ["bad.json"])
-    with pytest.raises(ValueError, match="list.json: not a kind eval result"):
-        table_rows([[1, 2]], ["list.json"])
-    assert math.isinf(table_rows([_result("official", "x", float("inf"))])[-1]["psnr"])
-    assert "| a\\|b | official |" in results_table([_result("official", "a|b", 20.0)])
-
-
-def test_cli_table_writes_files(tmp_path, capsys):
-    runs = []
-    for index, result in enumerate([_result("official", "ours", 20.0), _result("input", "—", 7.77)]):
-        runs.append(tmp_path / f"{index}.json")
-        runs[-1].write_text(json.dumps(result))
-    md, js = tmp_path / "t.md", tmp_path / "t.json"
-    assert main(["table", "--runs", *map(str, runs), "--out-md", str(md), "--out-json", str(js)]) == 0
-    assert md.read_text() == capsys.readouterr().out
-    assert len(json.loads(js.read_text())["rows"]) == len(REPORTED) + 2
-    assert main(["table", "--runs", str(tmp_path / "missing.json")]) == 2
-
-
-def test_reproduce_script(tmp_path, weights_dir, data, capsys):
+def test_reproduce_script(tmp_path, weights_dir, data, photos, capsys):
     spec = importlib.util.spec_from_file_location("reproduce_table", ROOT / "scripts" / "reproduce_table.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     out = tmp_path / "table"
     argv = ["--data", str(data), "--weights", f"rand={weights_dir}", "--weights", f"none={tmp_path}",
-            "--protocols", "official", "fixed", "--out", str(out), "--device", "cpu", "--quiet"]
+            "--protocols", "official", "fixed", "--gt-mean", "official", "--noref", str(photos),
+            "--out", str(out), "--device", "cpu", "--quiet"]
     assert script.main(argv) == 0
-    written = sorted(p.name for p in out.glob("*.json"))
-    assert written == ["input.json", "rand-fixed.json", "rand-official.json", "results.json"]
+    written = sorted(p.name for p in (out / "runs").glob("*.json"))
+    assert written == ["SET-input.json", "SET-rand-auto.json", "SET-rand-fixed.json", "input.json",
+                       "rand-fixed.json", "rand-official-gtmean.json", "rand-official.json"]
+    assert (out / "images" / "SET-rand-auto" / "sub" / "b.png").is_file() and (out / "results.json").is_file()
     table = (out / "results.md").read_text()
     assert "| rand | official |" in table and "| rand | fixed 5 |" in table and "| — (low input) | input |" in table
+    assert "| rand | official + GT mean |" in table
+    assert "| weights | protocol | SET (2) |" in table and "| rand | auto |" in table and "| — (input) | input |" in table
     assert "skipping none" in capsys.readouterr().err

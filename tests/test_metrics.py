@@ -298,6 +298,31 @@ class TestLoe:
         np.testing.assert_array_equal(metrics._imresize_matlab(x, (50, 70)), x)
         np.testing.assert_array_equal(metrics._imresize_matlab(np.full((90, 60), 77, np.uint8), (75, 50)), 77)
 
+    def test_bimef_samples(self):
+        # round(linspace(1, 400, 100)): 1, 5.03 -> 5, ..., 400 (1-based)
+        rows = metrics._bimef_samples(400)
+        assert len(rows) == 100 and rows[0] == 0 and rows[1] == 4 and rows[-1] == 399
+        np.testing.assert_array_equal(metrics._bimef_samples(100), np.arange(100))
+        assert metrics._bimef_samples(7).max() == 6  # fewer pixels than samples: repeats
+
+    def test_bimef_matches_loe100x100_loop(self, rng):
+        a = rng.integers(0, 256, (130, 171, 3), dtype=np.uint8)
+        b = rng.integers(0, 256, (130, 171, 3), dtype=np.uint8)
+        raw, res = a.max(axis=2), b.max(axis=2)
+        rows = np.round(np.linspace(1, 130, 100) + 1e-9).astype(int) - 1
+        cols = np.round(np.linspace(1, 171, 100) + 1e-9).astype(int) - 1
+        raw, res = raw[np.ix_(rows, cols)], res[np.ix_(rows, cols)]
+        error = 0  # loe100x100.m: U(L(y), L(x)), the other way round from NPE's
+        for r in range(100):
+            for c in range(100):
+                error += np.sum((raw >= raw[r, c]) ^ (res >= res[r, c]))
+        assert loe(a, b, variant="bimef") == error / 100**2
+        assert loe(a, b, variant="bimef") != loe(a, b)  # the NPE grid is another sample
+
+    def test_unknown_variant(self):
+        with pytest.raises(ValueError, match="expected one of npe, bimef"):
+            loe(_const(0, (50, 50, 3)), _const(0, (50, 50, 3)), variant="star")
+
     @pytest.mark.parametrize(
         "a, b, exc, match",
         [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,8 @@ import pytest
 from PIL import Image
 
 from kind.imageio import natural_key
-from kind.metrics import loe, psnr, ssim
+from kind.cli import main
+from kind.metrics import loe, niqe, psnr, ssim
 from kind.score import format_report, match_by_stem, score_folders
 
 
@@ -92,7 +94,9 @@ class TestScore:
         per_image_psnr = [s["psnr"] for s in result["per_image"].values()]
         assert result["mean"]["psnr"] == pytest.approx(np.mean(per_image_psnr))
         assert result["missing"] == ["3.png"] and result["extra"] == ["extra.png"]
-        assert result["settings"] == {"y_channel": False, "crop_border": 0, "loe_inputs": None}
+        assert result["settings"] == {"y_channel": False, "crop_border": 0, "loe_inputs": None,
+                                      "loe_variant": "npe", "niqe_channel": "gray", "niqe_params": "live"}
+        assert result["metrics"] == ["psnr", "ssim"] and result["failed"] == {}
         assert json.loads(json.dumps(result, allow_nan=False)) == result
 
     def test_y_channel_and_crop(self, folders):
@@ -123,11 +127,14 @@ class TestScore:
         with pytest.raises(ValueError, match="no low-light input .* for: 10"):
             score_folders(pred, gt, with_loe_inputs=low)
 
-    def test_size_mismatch_rejected(self, folders):
+    def test_size_mismatch_reported_and_skipped(self, folders):
         pred, gt = folders
         _save(pred / "2.png", _img(0, (16, 21, 3)))
-        with pytest.raises(ValueError, match=r"size mismatch: .*2\.png is 21x16, .*2\.png is 20x16"):
-            score_folders(pred, gt)
+        result = score_folders(pred, gt)
+        assert list(result["per_image"]) == ["1", "10"] and list(result["failed"]) == ["2"]
+        assert re.search(r"size mismatch: .*2\.png is 21x16, .*2\.png is 20x16", result["failed"]["2"])
+        assert result["mean"]["psnr"] == pytest.approx(np.mean([result["per_image"][s]["psnr"] for s in ("1", "10")]))
+        assert "skipped 2: size mismatch" in format_report(result)
 
     def test_no_pairs_rejected(self, tmp_path):
         _save(tmp_path / "p" / "a.png", _img(0))
@@ -135,11 +142,14 @@ class TestScore:
         with pytest.raises(ValueError, match="shares a file stem"):
             score_folders(tmp_path / "p", tmp_path / "g")
 
-    def test_unreadable_file_named(self, folders):
+    def test_unreadable_file_reported_and_skipped(self, folders):
         pred, gt = folders
         (pred / "1.png").write_bytes(b"not a png")
-        with pytest.raises(ValueError, match=r"cannot read image .*1\.png"):
-            score_folders(pred, gt)
+        (gt / "10.png").write_bytes((gt / "10.png").read_bytes()[:60])  # truncated
+        result = score_folders(pred, gt)
+        assert list(result["per_image"]) == ["2"] and sorted(result["failed"]) == ["1", "10"]
+        assert re.search(r"cannot read image .*1\.png", result["failed"]["1"])
+        assert re.search(r"cannot read image .*10\.png", result["failed"]["10"])
 
     def test_gray_and_alpha_files_read_as_rgb(self, tmp_path):
         rgb = _img(0)
@@ -159,3 +169,104 @@ def test_format_report(folders):
     assert [line.split()[0] for line in lines[2:6]] == ["1", "2", "10", "mean"]
     assert "missing (ground truth without prediction): 3.png" in text
     assert "extra (prediction without ground truth): extra.png" in text
+
+
+# --- no-reference scoring --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """pred/{a,b}.png of 96x192 (two NIQE blocks) and low/{a,b}.png, their darker inputs."""
+    pred, low = tmp_path / "pred", tmp_path / "low"
+    for seed, stem in enumerate(["a", "b"]):
+        img = _img(seed, (96, 192, 3))
+        _save(pred / f"{stem}.png", img)
+        _save(low / f"{stem}.png", img // 4)
+    return pred, low
+
+
+class TestNoReference:
+    def test_niqe_by_default(self, photos):
+        pred, _ = photos
+        result = score_folders(pred)
+        assert result["metrics"] == ["niqe"] and result["missing"] == result["extra"] == []
+        for seed, stem in enumerate(["a", "b"]):
+            assert result["per_image"][stem] == {"niqe": niqe(_img(seed, (96, 192, 3)))}
+        assert result["mean"]["niqe"] == pytest.approx(np.mean([niqe(_img(s, (96, 192, 3))) for s in (0, 1)]))
+
+    def test_loe_and_options(self, photos):
+        pred, low = photos
+        result = score_folders(pred, with_loe_inputs=low, niqe_channel="y", niqe_params="kindpp", loe_variant="bimef")
+        assert result["metrics"] == ["loe", "niqe"]
+        img = _img(1, (96, 192, 3))
+        assert result["per_image"]["b"] == {"loe": loe(img // 4, img, variant="bimef"),
+                                            "niqe": niqe(img, channel="y", params="kindpp")}
+        assert result["settings"]["niqe_channel"] == "y" and result["settings"]["loe_variant"] == "bimef"
+        assert "LOE (bimef)" in format_report(result) and "NIQE on Y (BasicSR), kindpp" in format_report(result)
+
+    def test_niqe_beside_psnr(self, photos, tmp_path):
+        pred, low = photos
+        result = score_folders(pred, low, metrics=["niqe", "psnr"])
+        assert result["metrics"] == ["psnr", "niqe"] and set(result["per_image"]["a"]) == {"psnr", "niqe"}
+
+    def test_too_small_for_niqe_is_skipped(self, photos):
+        pred, _ = photos
+        _save(pred / "small.png", _img(5, (95, 300, 3)))
+        result = score_folders(pred)
+        assert list(result["per_image"]) == ["a", "b"]
+        assert "small.png: NIQE needs at least two whole 96x96 blocks" in result["failed"]["small"]
+
+    @pytest.mark.parametrize(
+        "kwargs, match",
+        [
+            ({"metrics": ["psnr"]}, "need ground truths"),
+            ({"metrics": ["loe"]}, "needs the low-light inputs"),
+            ({"metrics": ["lpips"]}, "expected some of psnr, ssim, loe, niqe"),
+            ({"niqe_channel": "rgb"}, "NIQE channel: expected one of gray, y"),
+            ({"loe_variant": "star"}, "LOE variant: expected one of npe, bimef"),
+        ],
+    )
+    def test_bad_requests(self, photos, kwargs, match):
+        with pytest.raises(ValueError, match=match):
+            score_folders(photos[0], **kwargs)
+
+
+def test_cli_no_reference(photos, tmp_path, capsys):
+    pred, low = photos
+    report = tmp_path / "s.json"
+    assert main(["score", "--pred", str(pred), "--loe-inputs", str(low), "--json", str(report), "--quiet"]) == 0
+    result = json.loads(report.read_text())
+    assert result["gt"] is None and result["metrics"] == ["loe", "niqe"]
+    assert set(result["per_image"]) == {"a", "b"} and set(result["mean"]) == {"loe", "niqe"}
+    assert "NIQE on MATLAB rgb2gray, live parameters" in capsys.readouterr().out
+    assert main(["score", "--pred", str(pred), "--metrics", "psnr"]) == 2
+    assert "need ground truths (--gt)" in capsys.readouterr().err
+
+
+def test_cli_bad_pair_is_skipped_with_status_1(folders, tmp_path, capsys):
+    pred, gt = folders
+    (gt / "3.png").unlink()
+    (pred / "extra.png").unlink()
+    _save(pred / "2.png", _img(0, (16, 21, 3)))
+    report = tmp_path / "s.json"
+    assert main(["score", "--pred", str(pred), "--gt", str(gt), "--json", str(report), "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert "1 image(s) skipped: 2" in captured.err and "skipped 2: size mismatch" in captured.out
+    result = json.loads(report.read_text())
+    assert list(result["per_image"]) == ["1", "10"] and list(result["failed"]) == ["2"]
+
+
+def test_cli_json_path_checked_before_scoring(folders, tmp_path, capsys, monkeypatch):
+    pred, gt = folders
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr("kind.score.score_folders", lambda *a, **k: pytest.fail("scored before the check"))
+    assert main(["score", "--pred", str(pred), "--gt", str(gt), "--json", str(blocker / "s.json")]) == 2
+    assert "--json" in capsys.readouterr().err
+
+
+def test_cli_choices_match_the_library():
+    from kind import cli, metrics, score
+
+    assert tuple(cli.NIQE_CHANNELS) == metrics.NIQE_CHANNELS and tuple(cli.LOE_VARIANTS) == metrics.LOE_VARIANTS
+    assert tuple(cli.NIQE_PARAM_SETS) == tuple(metrics.NIQE_PARAMS) and tuple(cli.SCORE_METRICS) == score.SCORE_METRICS

@@ -2,17 +2,26 @@
 runs are reproducible, and a NaN stops the run naming the last good checkpoint."""
 
 import dataclasses
+import json
+import math
+import shutil
+import signal
+import subprocess
+import sys
 
 import pytest
 import torch
-from conftest import write_pairs
+from conftest import ROOT, write_pairs
 
+from kind import stages as stages_module
 from kind import train as train_module
+from kind.checkpoint import ResumeError
 from kind.cli import main
-from kind.config import load_config
+from kind.config import ConfigError, load_config, load_pipeline_config
 from kind.models import build_network
-from kind.train import STAGES, TrainingDiverged, learning_rate, train
-from kind.weights import load_network, read_record
+from kind.stages import STAGES
+from kind.train import TrainingDiverged, learning_rate, train
+from kind.weights import load_network, load_weights_dir, read_record
 
 
 @pytest.fixture(scope="module")
@@ -75,18 +84,27 @@ def test_restoration_learning_rate_schedule():
     assert learning_rate(load_config("decom"), 10**6) == 1e-4
 
 
-def test_nan_stops_the_run_and_names_the_last_checkpoint(dataset, tmp_path, monkeypatch):
+def _at_call(monkeypatch, when, before=lambda: None, factor=1.0) -> None:
+    """Wrap the decom stage's loss: on the calls where ``when(n)`` holds, run ``before`` and
+    multiply the loss by ``factor``."""
     stage = STAGES["decom"]
     calls = {"n": 0}
 
-    def poisoned(model, batch, config):
+    def wrapped(model, batch, config, wanted):
         calls["n"] += 1
-        total, terms = stage.loss(model, batch, config)
-        return (total * float("nan") if calls["n"] > 4 else total), terms
+        hit = when(calls["n"])
+        if hit:
+            before()
+        total, terms, outputs = stage.loss(model, batch, config, wanted)
+        return (total * factor if hit else total), terms, outputs
 
-    monkeypatch.setitem(train_module.STAGES, "decom", dataclasses.replace(stage, loss=poisoned))
+    monkeypatch.setitem(stages_module.STAGES, "decom", dataclasses.replace(stage, loss=wrapped))
+
+
+def test_nan_stops_the_run_and_names_the_last_checkpoint(dataset, tmp_path, monkeypatch):
+    _at_call(monkeypatch, lambda n: n > 4, factor=float("nan"))
     config = config_for("decom", dataset, tmp_path, steps=10, val_every=2)
-    with pytest.raises(TrainingDiverged, match=r"nan at step 5; stopped\. Last good checkpoint: .*last\.pt"):
+    with pytest.raises(TrainingDiverged, match=r"nan at step 5 \(the check of steps 5–5\); stopped\. Last good checkpoint: .*last\.pt"):
         train("decom", config, progress=False)
 
 
@@ -125,9 +143,260 @@ def test_reflectance_similarity_weight_is_configurable():
     model = build_network("decom")
     batch = {"low": torch.rand(2, 3, 16, 16) * 0.2, "high": torch.rand(2, 3, 16, 16)}
     official = load_config("decom")
-    total, terms = STAGES["decom"].loss(model, batch, official)
+    total, terms, _ = STAGES["decom"].loss(model, batch, official)
     assert total.item() == pytest.approx(
-        sum(w * terms[k].item() for k, w in train_module.losses.DECOMPOSITION_WEIGHTS.items()), rel=1e-6
+        sum(w * terms[k].item() for k, w in stages_module.losses.DECOMPOSITION_WEIGHTS.items()), rel=1e-6
     )
-    heavier, _ = STAGES["decom"].loss(model, batch, load_config("decom", None, ["equal_r_weight=0.3"]))
+    heavier, _, _ = STAGES["decom"].loss(model, batch, load_config("decom", None, ["equal_r_weight=0.3"]))
     assert heavier.item() == pytest.approx(total.item() + 0.29 * terms["equal_R"].item(), rel=1e-6)
+
+
+# --- the run folder, resume checks, stop rule (issue 15) -------------------------------------------
+
+
+def test_a_fresh_run_never_replaces_another(dataset, tmp_path):
+    train("decom", config_for("decom", dataset, tmp_path, steps=2, save_every=1), progress=False)
+    with pytest.raises(ValueError, match=r"already holds a run \(last.pt at step 2\); continue it with --resume auto"):
+        train("decom", config_for("decom", dataset, tmp_path, steps=3), progress=False)
+    assert read_record(tmp_path / "last.pt")["step"] == 2
+    state = train("decom", config_for("decom", dataset, tmp_path, steps=3), overwrite=True, progress=False)
+    assert state.step == 3 and not list(tmp_path.glob("step_*.pt"))
+    with pytest.raises(ValueError, match="contradict"):
+        train("decom", config_for("decom", dataset, tmp_path, steps=3), resume="auto", overwrite=True, progress=False)
+
+
+def test_resume_auto_without_last_pt_starts_fresh_and_says_so(dataset, tmp_path, capsys):
+    state = train("decom", config_for("decom", dataset, tmp_path, steps=2), resume="auto")
+    assert state.step == 2 and "no last.pt in" in capsys.readouterr().err
+
+
+def test_resume_refuses_other_settings_and_lists_them(dataset, tmp_path, capsys):
+    train("decom", config_for("decom", dataset, tmp_path, steps=2), progress=False)
+    with pytest.raises(ResumeError, match=r"(?s)batch_size: 4 → 2.*lr: 0.001 → 0.002"):
+        train("decom", config_for("decom", dataset, tmp_path, steps=4, batch_size=2, lr=2e-3), resume="auto", progress=False)
+    same_folder_as_list = config_for("decom", dataset, tmp_path, steps=4, log_every=1, train_dir=f"[{dataset}]")
+    state = train("decom", same_folder_as_list, resume="auto")
+    assert state.step == 4 and "resumed with a changed setting: log_every: 5 → 1" in capsys.readouterr().err
+
+
+def test_resume_refuses_changed_training_pairs(dataset, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(dataset, data)
+    train("decom", config_for("decom", data, tmp_path / "run", steps=2), progress=False)
+    write_pairs(tmp_path / "more", count=7)
+    for side in ("low", "high"):
+        shutil.copy(tmp_path / "more" / side / "7.png", data / side / "7.png")
+    with pytest.raises(ResumeError, match=r"training pairs changed .*4 → 5 pairs.*new: .*5.png"):
+        train("decom", config_for("decom", data, tmp_path / "run", steps=4), resume="auto", progress=False)
+
+
+def test_resume_from_a_weight_file_points_to_init_weights(dataset, decom_weights, tmp_path):
+    with pytest.raises(ResumeError, match=r"not a training checkpoint .* set init_weights: "):
+        train("decom", config_for("decom", dataset, tmp_path, steps=2), resume=str(decom_weights), progress=False)
+
+
+def test_init_weights_start_the_run(dataset, decom_weights, tmp_path):
+    config = config_for("decom", dataset, tmp_path, steps=1, lr=1e-9, init_weights=str(decom_weights))
+    train("decom", config, progress=False)
+    start = load_network(decom_weights, "decom").state_dict()
+    after = read_record(tmp_path / "last.pt")["state_dict"]
+    assert all(torch.allclose(after[k], start[k], atol=1e-6) for k in start)
+
+
+def test_no_checkpoint_holds_weights_updated_after_a_non_finite_loss(dataset, tmp_path, monkeypatch):
+    _at_call(monkeypatch, lambda n: n == 6, factor=float("inf"))
+    config = config_for("decom", dataset, tmp_path, steps=12, val_every=4, check_every=4, log_every=4)
+    with pytest.raises(TrainingDiverged, match=r"inf at step 6 \(the check of steps 5–8\)"):
+        train("decom", config, progress=False)
+    record = read_record(tmp_path / "last.pt")
+    assert record["step"] == 4 and all(torch.isfinite(v).all() for v in record["state_dict"].values())
+
+
+def _signal_at(monkeypatch, step: int, signum: int = signal.SIGINT) -> None:
+    _at_call(monkeypatch, lambda n: n == step, before=lambda: signal.raise_signal(signum))
+
+
+def test_sigint_stops_at_the_next_check_and_resumes_exactly(dataset, tmp_path, monkeypatch):
+    straight = train("decom", config_for("decom", dataset, tmp_path / "a", steps=9, val_every=0), progress=False)
+    with monkeypatch.context() as patch:
+        _signal_at(patch, 3)
+        stopped = train("decom", config_for("decom", dataset, tmp_path / "b", steps=9, val_every=0), progress=False)
+    assert stopped.stopped == "SIGINT" and stopped.step == 3 and read_record(tmp_path / "b" / "last.pt")["step"] == 3
+    resumed = train("decom", config_for("decom", dataset, tmp_path / "b", steps=9, val_every=0), resume="auto", progress=False)
+    assert stopped.losses + resumed.losses == straight.losses
+    final_a, final_b = (read_record(tmp_path / run / "last.pt")["state_dict"] for run in ("a", "b"))
+    assert all(torch.equal(final_a[k], final_b[k]) for k in final_a)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
+def test_cli_sigterm_exits_143_and_says_how_to_resume(dataset, tmp_path, monkeypatch, capsys):
+    _signal_at(monkeypatch, 2, signal.SIGTERM)
+    args = ["train", "decom", "--set", f"train_dir={dataset}", "--set", f"out_dir={tmp_path}", "--set", "steps=50",
+            "--set", "batch_size=2", "--set", "patch_size=16", "--set", "device=cpu", "--set", "holdout=1", "--quiet"]
+    assert main(args) == 143
+    err = capsys.readouterr().err
+    assert "stopped by SIGTERM; continue with: kind train decom --set" in err and err.rstrip().endswith("--resume auto")
+    assert read_record(tmp_path / "last.pt")["step"] == 2
+
+
+def test_a_run_removes_its_folders_stale_temp_files(dataset, tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    tmp_path.mkdir(exist_ok=True)
+    stale = tmp_path / f".last.pt.kind{int(dead.stdout)}.0a1b2c3d.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    train("decom", config_for("decom", dataset, tmp_path, steps=1), progress=False)
+    assert not stale.exists()
+
+
+def test_compiled_step_gives_plain_checkpoints_and_the_same_losses(dataset, tmp_path, monkeypatch):
+    eager = train("decom", config_for("decom", dataset, tmp_path / "eager", steps=4), progress=False)
+    monkeypatch.setattr(train_module, "compiled", lambda fn, device, cuda_graphs: torch.compile(fn, backend="eager"))
+    state = train("decom", config_for("decom", dataset, tmp_path / "compiled", steps=4, compile="on"), progress=False)
+    assert state.losses == eager.losses
+    keys = read_record(tmp_path / "compiled" / "last.pt")["state_dict"]
+    assert set(keys) == set(build_network("decom").state_dict())
+
+
+# --- kind train pipeline -------------------------------------------------------------------------------
+
+
+def pipeline_overrides(dataset, out_dir, *more):
+    return [f"out_dir={out_dir}", f"train_dir={dataset}", "holdout=2", "device=cpu", "batch_size=2", "patch_size=16",
+            "lr=1e-3", "val_every=3", "save_every=0", "log_every=1", "steps=3", *more]
+
+
+def test_pipeline_trains_the_stages_in_order_into_a_weights_folder(dataset, tmp_path, capsys):
+    assert main(["train", "pipeline", "--quiet"] + [a for o in pipeline_overrides(dataset, tmp_path, "restore.steps=2")
+                                                  for a in ("--set", o)]) == 0
+    out = capsys.readouterr().out
+    assert "trained decom to step 3" in out and "trained restore to step 2" in out
+    weights = tmp_path / "weights"
+    nets = load_weights_dir(weights)  # what kind enhance --weights takes
+    assert {p.name for p in weights.iterdir()} == {"decom.pt", "adjust.pt", "restore.pt"}
+    assert all(v.dtype == torch.float16 for v in read_record(weights / "restore.pt")["state_dict"].values())
+    adjust_config = read_record(tmp_path / "adjust" / "last.pt")["config"]
+    restore_config = read_record(tmp_path / "restore" / "last.pt")["config"]
+    assert adjust_config["decom_weights"] == restore_config["decom_weights"] == str(weights / "decom.pt")
+    assert restore_config["adjust_weights"] == str(weights / "adjust.pt")
+    assert nets.restore is not None
+    # resumed: the finished stages are skipped; a longer restore schedule continues
+    more = pipeline_overrides(dataset, tmp_path, "restore.steps=4")
+    assert main(["train", "pipeline", "--quiet", "--resume", "auto"] + [a for o in more for a in ("--set", o)]) == 0
+    captured = capsys.readouterr()
+    assert "decom already trained" in captured.err and "trained restore to step 4" in captured.out
+    # a fresh pipeline into the same folder is refused before any stage runs
+    assert main(["train", "pipeline", "--quiet"] + [a for o in more for a in ("--set", o)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "overrides,match",
+    [
+        (["stages=[restore, decom]"], "stages must be a non-empty list"),
+        (["bogus=1"], r"unknown keys \['bogus'\]"),
+        (["restore.decom_weights=x.pt"], "restore.decom_weights comes from this pipeline's decom stage"),
+        (["decom.out_dir=x"], "decom.out_dir is set by the pipeline"),
+        (["nostage.steps=3"], "'nostage' is not a stage"),
+        (["decom.steps=0"], r"\(decom\): steps must be positive"),
+    ],
+)
+def test_pipeline_config_errors(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_pipeline_config(ROOT / "configs" / "pipeline.yaml", overrides)
+
+
+def test_pipeline_config_precedence_and_chaining():
+    pipeline = load_pipeline_config(ROOT / "configs" / "pipeline.yaml", ["steps=7", "restore.steps=9", "stages=[adjust, restore]",
+                                                                          "decom_weights=mine.pt"])
+    assert list(pipeline.stages) == ["adjust", "restore"]
+    adjust, restore = pipeline.stages["adjust"], pipeline.stages["restore"]
+    assert (adjust.steps, restore.steps, restore.patch_size) == (7, 9, 384)
+    assert adjust.decom_weights == restore.decom_weights == "mine.pt"
+    assert restore.adjust_weights == str(pipeline.weights_dir / "adjust.pt") and adjust.out_dir == "runs/pipeline/adjust"
+
+
+def test_restore_validation_scores_the_pipeline_like_the_official_protocol(dataset, weights_dir, tmp_path):
+    from kind.evaluate import enhance_pair, read_pair
+    from kind.imageio import to_uint8
+    from kind.metrics import psnr, ssim
+    from kind.runner import Runner
+    from kind.weights import KinDNets
+
+    config = config_for("restore", dataset, tmp_path, weights_dir / "decom.pt", adjust_weights=str(weights_dir / "adjust.pt"))
+    stage = STAGES["restore"]
+    data = stage.prepare(config, torch.device("cpu"))
+    model = load_network(weights_dir / "restore.pt", "restore")
+    with torch.inference_mode():
+        metrics, _ = stage.validate(model, data, config)
+    assert stage.select(config) == "pipeline_psnr"
+    runner = Runner(KinDNets(load_network(weights_dir / "decom.pt"), model, load_network(weights_dir / "adjust.pt")),
+                    "cpu", fast=False)
+    scores = []
+    for name in ("5.png", "6.png"):  # the two held-out pairs
+        pair = read_pair(dataset / "low" / name, dataset / "high" / name)
+        output = to_uint8(enhance_pair(runner, pair.low, pair.high, "official").output[0].permute(1, 2, 0).numpy())
+        scores.append((psnr(output, pair.high_u8), ssim(output, pair.high_u8)))
+    assert metrics["pipeline_psnr"] == pytest.approx(sum(s[0] for s in scores) / 2, abs=1e-3)
+    assert metrics["pipeline_ssim"] == pytest.approx(sum(s[1] for s in scores) / 2, abs=1e-4)
+
+
+def test_bench_train_times_the_loop_and_the_bare_step(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--train", "--stages", "adjust", "--steps", "4", "--warmup", "2", "--device", "cpu",
+                 "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["stages"]["adjust"]
+    assert row["device"] == "cpu" and row["steps_per_second"] > 0 and row["bare_steps_per_second"] > 0
+    assert row["patches_per_second"] == pytest.approx(10 * row["steps_per_second"])
+    assert "| adjust | 10 × 48² |" in capsys.readouterr().out
+    assert main(["bench", "--train", "--stages", "decom,nope", "--device", "cpu"]) == 2
+
+
+
+# --- extra_losses (issue 16) ------------------------------------------------------------------------
+
+
+def logged_tags(run_dir) -> set[str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return set(events.Tags()["scalars"])
+
+
+@pytest.mark.parametrize("stage,on", [("decom", "recon_low"), ("adjust", "adjusted"), ("restore", "product")])
+def test_extra_losses_train_and_log_each_term(stage, on, dataset, decom_weights, tmp_path):
+    terms = f"[{{name: l1, weight: 0.5, on: {on}}}, {{name: laplacian, weight: 0.1, on: {on}, levels: 2}}]"
+    changes = {"patch_size": 16, "batch_size": 2, "steps": 4, "val_every": 4, "log_every": 2, "extra_losses": terms}
+    config = config_for(stage, dataset, tmp_path, decom_weights, **changes)
+    assert [t["name"] for t in config.extra_losses] == ["l1", "laplacian"]
+    state = train(stage, config, progress=False)
+    assert state.step == 4 and all(math.isfinite(v) for v in state.losses)
+    assert {f"train/l1@{on}", f"train/laplacian@{on}"} <= logged_tags(tmp_path)
+
+
+def test_extra_terms_change_the_loss_by_their_weighted_value(dataset, tmp_path):
+    plain = train("decom", config_for("decom", dataset, tmp_path / "a", steps=1), progress=False)
+    with_l1 = train("decom", config_for("decom", dataset, tmp_path / "b", steps=1,
+                                        extra_losses="[{name: l1, weight: 2.0, on: R_low}]"), progress=False)
+    assert with_l1.losses[0] > plain.losses[0]  # the same seed: the same network and patches at step 1
+
+
+def test_an_adversarial_term_resumes_exactly(dataset, decom_weights, tmp_path):
+    terms = "[{name: adversarial, weight: 0.01, on: adjusted, mode: lsgan}]"
+    straight = train("adjust", config_for("adjust", dataset, tmp_path / "a", decom_weights, steps=6, val_every=3,
+                                          extra_losses=terms), progress=False)
+    train("adjust", config_for("adjust", dataset, tmp_path / "b", decom_weights, steps=3, val_every=3,
+                               extra_losses=terms), progress=False)
+    resumed = train("adjust", config_for("adjust", dataset, tmp_path / "b", decom_weights, steps=6, val_every=3,
+                                         extra_losses=terms), resume="auto", progress=False)
+    assert straight.losses[3:] == resumed.losses
+    assert "adversarial@adjusted" in read_record(tmp_path / "b" / "last.pt")["extra_state"]
+    assert "train/adversarial@adjusted/discriminator" in logged_tags(tmp_path / "a")
+    with pytest.raises(ResumeError, match="extra_losses"):
+        train("adjust", config_for("adjust", dataset, tmp_path / "b", decom_weights, steps=9, val_every=3),
+              resume="auto", progress=False)
+
+
+def test_bad_extra_losses_are_refused_with_the_choices():
+    with pytest.raises(ConfigError, match=r"extra_losses.*(?s:.*)recon_low"):
+        load_config("decom", None, ["extra_losses=[{name: l1, weight: 1, on: restored}]"])

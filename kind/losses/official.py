@@ -38,14 +38,14 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-from typing import Dict, Mapping, Sequence, Tuple
+from typing import Dict, Mapping, Tuple
 
 import kornia
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kind.losses._checks import check_same_nhw, check_same_shape, check_tensor, no_autocast, upcast
 from kind.imageops import gray
 
 __all__ = [
@@ -81,61 +81,12 @@ DECOMPOSITION_WEIGHTS = {  # official loss_Decom
 }
 
 
-# ----------------------------------------------------------------------------------------------------
-# input checks and precision
-
-
-def _check_tensor(name: str, x: object, channels: int | None = None) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
-    if x.dim() != 4:
-        raise ValueError(f"{name}: expected a 4-D NxCxHxW tensor, got shape {tuple(x.shape)}")
-    if channels is not None and x.shape[1] != channels:
-        raise ValueError(
-            f"{name}: expected {channels} channel(s) (Nx{channels}xHxW), got shape {tuple(x.shape)}"
-        )
-
-
-def _check_same_shape(a_name: str, a: Tensor, b_name: str, b: Tensor) -> None:
-    if a.shape != b.shape:
-        raise ValueError(
-            f"{a_name} and {b_name}: expected the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
-        )
-
-
-def _check_same_nhw(a_name: str, a: Tensor, b_name: str, b: Tensor) -> None:
-    if (a.shape[0], a.shape[2], a.shape[3]) != (b.shape[0], b.shape[2], b.shape[3]):
-        raise ValueError(
-            f"{a_name} and {b_name}: expected the same batch and spatial size (N, H, W), "
-            f"got {tuple(a.shape)} and {tuple(b.shape)}"
-        )
-
-
 def _check_ssim_size(name: str, x: Tensor) -> None:
     if x.shape[-2] < SSIM_WINDOW or x.shape[-1] < SSIM_WINDOW:
         raise ValueError(
             f"{name}: SSIM uses an {SSIM_WINDOW}x{SSIM_WINDOW} window with VALID padding and needs "
             f"H and W >= {SSIM_WINDOW}, got shape {tuple(x.shape)}"
         )
-
-
-def _compute_dtype(tensors: Sequence[Tensor]) -> torch.dtype:
-    """float64 if any input is float64, otherwise float32 (half and bfloat16 are cast up)."""
-    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
-
-
-def _upcast(*tensors: Tensor) -> Tuple[Tensor, ...]:
-    dtype = _compute_dtype(tensors)
-    return tuple(t.to(dtype) for t in tensors)
-
-
-def _no_autocast(x: Tensor):
-    """Switch autocast off on x's device, so convolutions and reductions run in the compute dtype."""
-    if x.device.type in ("cuda", "cpu", "xpu", "mps"):
-        return torch.autocast(device_type=x.device.type, enabled=False)
-    return contextlib.nullcontext()
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -162,7 +113,7 @@ def gradient_raw(x: Tensor, direction: str) -> Tensor:
     Returns:
         N x C x H x W, non-negative.
     """
-    _check_tensor("x", x)
+    check_tensor("x", x)
     if direction not in ("x", "y"):
         raise ValueError(f"direction: expected 'x' or 'y', got {direction!r}")
     padded = F.pad(x, (0, 1, 0, 1))  # (left, right, top, bottom): one zero column right, one zero row below
@@ -194,9 +145,9 @@ def gradient(x: Tensor, direction: str) -> Tensor:
 def rgb_to_gray(rgb: Tensor) -> Tensor:
     r"""``tf.image.rgb_to_grayscale``: N x 3 x H x W -> N x 1 x H x W, ``0.2989 R + 0.587 G + 0.114 B``.
 
-    :func:`kind.pipeline.gray` with ``GRAY_WEIGHTS``, in the input's dtype.
+    :func:`kind.imageops.gray` with ``GRAY_WEIGHTS``, in the input's dtype.
     """
-    _check_tensor("rgb", rgb, channels=3)
+    check_tensor("rgb", rgb, channels=3)
     return gray(rgb, GRAY_WEIGHTS)
 
 
@@ -219,12 +170,12 @@ def ssim(img1: Tensor, img2: Tensor) -> Tensor:
     Returns:
         0-dim tensor.
     """
-    _check_tensor("img1", img1)
-    _check_tensor("img2", img2)
-    _check_same_shape("img1", img1, "img2", img2)
+    check_tensor("img1", img1)
+    check_tensor("img2", img2)
+    check_same_shape("img1", img1, "img2", img2)
     _check_ssim_size("img1", img1)
-    img1, img2 = _upcast(img1, img2)
-    with _no_autocast(img1):
+    img1, img2 = upcast(img1, img2)
+    with no_autocast(img1):
         ssim_map = kornia.metrics.ssim(img1, img2, SSIM_WINDOW, max_val=1.0, eps=0.0, padding="valid")
     return ssim_map.mean()
 
@@ -272,15 +223,15 @@ def decomposition_loss(
         ("R_high", R_high, 3),
         ("L_high", L_high, 1),
     ):
-        _check_tensor(name, x, channels=c)
-    _check_same_shape("low", low, "high", high)
-    _check_same_shape("low", low, "R_low", R_low)
-    _check_same_shape("low", low, "R_high", R_high)
-    _check_same_nhw("low", low, "L_low", L_low)
-    _check_same_nhw("low", low, "L_high", L_high)
+        check_tensor(name, x, channels=c)
+    check_same_shape("low", low, "high", high)
+    check_same_shape("low", low, "R_low", R_low)
+    check_same_shape("low", low, "R_high", R_high)
+    check_same_nhw("low", low, "L_low", L_low)
+    check_same_nhw("low", low, "L_high", L_high)
 
-    low, high, R_low, L_low, R_high, L_high = _upcast(low, high, R_low, L_low, R_high, L_high)
-    with _no_autocast(low):
+    low, high, R_low, L_low, R_high, L_high = upcast(low, high, R_low, L_low, R_high, L_high)
+    with no_autocast(low):
         gx_low, gy_low = gradient(L_low, "x"), gradient(L_low, "y")
         gx_high, gy_high = gradient(L_high, "x"), gradient(L_high, "y")
         sum_x, sum_y = gx_low + gx_high, gy_low + gy_high
@@ -326,11 +277,11 @@ def adjustment_loss(L_pred: Tensor, L_target: Tensor) -> Tuple[Tensor, Terms]:
     Returns:
         ``(total, terms)``; terms: ``square``, ``grad``.
     """
-    _check_tensor("L_pred", L_pred, channels=1)
-    _check_tensor("L_target", L_target, channels=1)
-    _check_same_shape("L_pred", L_pred, "L_target", L_target)
-    L_pred, L_target = _upcast(L_pred, L_target)
-    with _no_autocast(L_pred):
+    check_tensor("L_pred", L_pred, channels=1)
+    check_tensor("L_target", L_target, channels=1)
+    check_same_shape("L_pred", L_pred, "L_target", L_target)
+    L_pred, L_target = upcast(L_pred, L_target)
+    with no_autocast(L_pred):
         terms = {
             "square": (L_pred - L_target).square().mean(),
             "grad": _grad_term(L_pred, L_target),
@@ -356,12 +307,12 @@ def restoration_loss(R_pred: Tensor, R_target: Tensor) -> Tuple[Tensor, Terms]:
         ``(total, terms)``; terms: ``square``, ``ssim_loss`` (that is ``1 - SSIM``, not SSIM),
         ``grad``.
     """
-    _check_tensor("R_pred", R_pred, channels=3)
-    _check_tensor("R_target", R_target, channels=3)
-    _check_same_shape("R_pred", R_pred, "R_target", R_target)
+    check_tensor("R_pred", R_pred, channels=3)
+    check_tensor("R_target", R_target, channels=3)
+    check_same_shape("R_pred", R_pred, "R_target", R_target)
     _check_ssim_size("R_pred", R_pred)
-    R_pred, R_target = _upcast(R_pred, R_target)
-    with _no_autocast(R_pred):
+    R_pred, R_target = upcast(R_pred, R_target)
+    with no_autocast(R_pred):
         terms = {
             "square": (R_pred - R_target).square().mean(),
             "ssim_loss": 1.0 - ssim(R_pred, R_target),
