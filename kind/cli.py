@@ -8,6 +8,20 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 
+from kind.constants import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_OPSET,
+    DEFAULT_QUALITY,
+    DEFAULT_RATIO,
+    LOSSY_FORMATS,
+    MIN_TILE,
+    NETWORK_NAMES,
+    OUTPUT_FORMATS,
+    PRECISIONS,
+    PROTOCOLS,
+    SHIPPED,
+)
+
 Handler = Callable[[argparse.Namespace], int]
 ParserBuilder = Callable[[argparse._SubParsersAction], argparse.ArgumentParser]
 SUBCOMMANDS: list[tuple[ParserBuilder, Handler]] = []  # in the order `kind --help` lists them
@@ -24,27 +38,35 @@ def subcommand(add_parser: ParserBuilder):
     return register
 
 
-NETWORK_NAMES = ["decom", "restore", "adjust"]  # = kind.models.NETWORKS (not imported: --help stays fast)
+WEIGHTS_HELP = (f"{SHIPPED} (the weights inside the package, the default), a shipped version (e.g. v0.1), "
+                "or a folder with decom.pt, restore.pt, adjust.pt")
 
 
 def add_runner_arguments(p: argparse.ArgumentParser, weights_help: str | None = None) -> None:
     """``--weights``, ``--device`` and ``--precision``: where the networks come from and run."""
-    p.add_argument("--weights", metavar="DIR",
-                   help=weights_help or "folder with decom.pt, restore.pt, adjust.pt (default: checkpoints/)")
+    p.add_argument("--weights", metavar="SPEC", help=weights_help or WEIGHTS_HELP)
     p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:1, ...")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="network precision (default fp32)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="network precision (default fp32)")
 
 
-def pixels_argument(minimum: int):
-    """An argparse type: a whole number of pixels, at least ``minimum``."""
+def tune_for_command(max_image_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """The process-wide settings of a kind command (:func:`kind.tune_process`), before its work."""
+    from kind.tuning import tune_process
+
+    tune_process(max_image_pixels=max_image_pixels)
+
+
+def pixels_argument(minimum: int, maximum: int | None = None, unit: str = "pixels"):
+    """An argparse type: a whole number (of ``unit``) from ``minimum`` to ``maximum`` (if given)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected at least {minimum} pixels, got {value}")
+            raise argparse.ArgumentTypeError(f"expected a whole number of {unit}, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f"at least {minimum}" if maximum is None else f"{minimum} to {maximum}"
+            raise argparse.ArgumentTypeError(f"expected {bounds} {unit}, got {value}")
         return value
 
     return parse
@@ -97,6 +119,37 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_export_onnx_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "export-onnx",
+        help="export the three networks to ONNX (decom.onnx, restore.onnx, adjust.onnx)",
+        description="Write decom.onnx (image -> reflectance, illumination), restore.onnx (reflectance, "
+        "illumination -> restored) and adjust.onnx (illumination, ratio plane N x 1 x H x W -> adjusted) "
+        "to OUTDIR, float32, with dynamic batch, height and width. Run them with onnxruntime "
+        "(pip install 'kind[onnx]'); the README shows the photo pipeline around them.",
+    )
+    p.add_argument("out", metavar="OUTDIR", help="output folder")
+    p.add_argument("--weights", metavar="SPEC", help=WEIGHTS_HELP)
+    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset version (default {DEFAULT_OPSET})")
+    return p
+
+
+@subcommand(add_export_onnx_parser)
+def run_export_onnx(args: argparse.Namespace) -> int:
+    from kind.fileio import check_output_path
+
+    check_output_path(args.out, "OUTDIR", folder=True)
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None:
+        raise ValueError("export-onnx needs the onnx package: pip install 'kind[onnx]'")
+    from kind.onnx_export import export_onnx
+
+    for path in export_onnx(args.out, args.weights, args.opset).values():
+        print(f"wrote {path}")
+    return 0
+
+
 # --- train ----------------------------------------------------------------------------------
 
 
@@ -110,7 +163,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         "of a DistributedDataParallel run. Exit status: 0 done, 2 bad arguments or data, 3 the loss "
         "became NaN/Inf, 130/143 stopped by SIGINT/SIGTERM (last.pt written; --resume auto continues).",
     )
-    p.add_argument("stage", choices=NETWORK_NAMES + ["pipeline"],
+    p.add_argument("stage", choices=[*NETWORK_NAMES, "pipeline"],
                    help="a stage, or pipeline: decom → adjust on its L → restore on its R, L (configs/pipeline.yaml)")
     p.add_argument("--config", help="YAML file whose keys are the stage config's fields (pipeline: see configs/pipeline.yaml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -188,16 +241,26 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
         help="enhance low-light images (files, folders, globs) into an output folder",
         description="Enhance images with the authors' pipeline for photos: global min-max stretch, "
         "KinD at a fixed or automatic brightening ratio, darkness weighting, blend with the input. "
-        "photos/a/b.jpg becomes OUTDIR/a/b.png (alpha carried over). Never writes over an input; "
-        "an OUTDIR inside an input folder must be new or empty. Exit status: 0 all done, 1 some "
-        "files failed, 2 bad arguments.",
+        "photos/a/b.jpg becomes OUTDIR/a/b.png (alpha, EXIF and ICC profile carried over); inputs that "
+        "would write one file (photo.tif, photo.webp) keep their suffix (photo.tif.png, photo.webp.png). "
+        "Never writes over an input; an OUTDIR inside an input folder must be new or empty. Exit "
+        "status: 0 all done, 1 some files failed, 2 bad arguments.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or glob patterns")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
     add_runner_arguments(p)
-    p.add_argument("--ratio", type=_ratio_arg, default=5.0, metavar="FLOAT|auto",
+    p.add_argument("--ratio", type=_ratio_arg, default=DEFAULT_RATIO, metavar="FLOAT|auto",
                    help="brightening ratio (default 5.0; the authors find 0-5 useful), or auto (from each image's illumination)")
-    p.add_argument("--tile", type=pixels_argument(32), metavar="N",
+    p.add_argument("--format", choices=list(OUTPUT_FORMATS), default="png",
+                   help="output format (default png); EXIF (orientation reset) and ICC profile are carried over")
+    p.add_argument("--quality", type=pixels_argument(1, 100, "quality levels"), metavar="Q",
+                   help=f"JPEG/WebP quality 1-100 (default {DEFAULT_QUALITY})")
+    p.add_argument("--bits", type=int, choices=[8, 16], default=8,
+                   help="bits a sample of the outputs: 16 for 16-bit PNG/TIFF (default 8)")
+    p.add_argument("--max-pixels", type=pixels_argument(1), default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help=f"refuse larger images from their header, before decoding (default {DEFAULT_MAX_PIXELS:,}); "
+                   "larger photos are enhanced in streamed tiles (100 MP: about 3 GB of memory)")
+    p.add_argument("--tile", type=pixels_argument(MIN_TILE), metavar="N",
                    help="process in N x N tiles (default: only images over 2.5 MP, in 512-px tiles)")
     p.add_argument("--save-maps", action="store_true",
                    help="also write <stem>_R, _L, _R_restored, _L_adjusted.png beside each output")
@@ -209,12 +272,21 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
 
 @subcommand(add_enhance_parser)
 def run_enhance(args: argparse.Namespace) -> int:
-    from kind.enhance import enhance_jobs, load_runner, plan_jobs
+    from kind.fileio import check_output_path
 
-    jobs = plan_jobs(args.inputs, args.out, save_maps=args.save_maps, compare=args.compare)  # refuses before loading
-    runner = load_runner(args.weights, args.device, args.precision)
-    summary = enhance_jobs(jobs, runner, ratio=args.ratio, tile=args.tile, skip_existing=args.skip_existing,
-                           progress=not args.quiet)
+    check_output_path(args.out, "-o/--out", folder=True)
+    if args.quality is not None and args.format not in LOSSY_FORMATS:
+        raise ValueError(f"--quality applies to {' and '.join(LOSSY_FORMATS)}, not {args.format} (lossless)")
+    tune_for_command(args.max_pixels)
+    from kind.api import KinD
+    from kind.enhance import SaveOptions, check_options, enhance_jobs, plan_jobs
+
+    save = SaveOptions(args.format, args.quality or DEFAULT_QUALITY, args.bits)
+    check_options(args.ratio, save)
+    plan = plan_jobs(args.inputs, args.out, save_maps=args.save_maps, compare=args.compare, format=args.format)
+    model = KinD.from_pretrained(args.weights, args.device, args.precision, max_pixels=args.max_pixels, tile=args.tile)
+    summary = enhance_jobs(plan, model, ratio=args.ratio, skip_existing=args.skip_existing,
+                           progress=not args.quiet, save=save)
     print(summary.report())
     return 1 if summary.failed else 0
 
@@ -233,17 +305,22 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 @subcommand(add_demo_parser)
 def run_demo(args: argparse.Namespace) -> int:
+    import glob
     from pathlib import Path
 
-    from kind.enhance import ASSETS_DIR, enhance_jobs, load_runner, plan_jobs
+    from kind.fileio import check_output_path
 
-    jobs = plan_jobs([str(ASSETS_DIR)], args.out, save_maps=True, compare=True)
-    runner = load_runner(None, args.device)
-    summary = enhance_jobs(jobs, runner, ratio=5.0)
+    check_output_path(args.out, "-o/--out", folder=True)
+    tune_for_command()
+    from kind.api import KinD
+    from kind.enhance import ASSETS_DIR, enhance_jobs, plan_jobs
+
+    plan = plan_jobs([glob.escape(str(ASSETS_DIR)) + "/*.png"], args.out, save_maps=True, compare=True)
+    summary = enhance_jobs(plan, KinD.from_pretrained(device=args.device), ratio=DEFAULT_RATIO)
     print(summary.report())
     out = Path(args.out).resolve()
     print(f"enhanced images, decomposition maps and input | output panels are in {out}:")
-    for job in jobs:
+    for job in plan.jobs:
         print(f"  {job.compare}")
     return 1 if summary.failed else 0
 
@@ -263,6 +340,9 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--batch", type=int, default=0, help="also time batches of this many 600×400 images")
     p.add_argument("--no-large", action="store_true", help="skip the 12-megapixel tiled photo")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    p.add_argument("--no-onnx", action="store_true", help="skip timing the ONNX export in onnxruntime")
+    p.add_argument("--huge", action="store_true",
+                   help="also time kind enhance on 100- and 144-megapixel PNGs with their peak memory (minutes)")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA)")
     p.add_argument("--tf-python", help="a Python with tensorflow + tf_slim: time the official TF graph in the same run")
     p.add_argument("--json", help="write the measurements to this JSON file")
@@ -276,6 +356,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 
 @subcommand(add_bench_parser)
 def run_bench_command(args: argparse.Namespace) -> int:
+    tune_for_command()
     from kind.bench import format_table, run_bench
     from kind.fileio import atomic_write_json, check_output_path
 
@@ -287,7 +368,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
         stages = [s.strip() for s in args.stages.split(",") if s.strip()]
         unknown = sorted(set(stages) - set(NETWORK_NAMES))
         if unknown or not stages:
-            raise ValueError(f"--stages: expected a comma-separated list of {NETWORK_NAMES}, got {args.stages!r}")
+            raise ValueError(f"--stages: expected a comma-separated list of {', '.join(NETWORK_NAMES)}, got {args.stages!r}")
         if args.steps < 1:
             raise ValueError(f"--steps: expected at least 1, got {args.steps}")
         result = run_train_bench(stages, device=args.device, steps=args.steps, warmup=args.warmup)
@@ -301,6 +382,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
         device=args.device, precision=args.precision, weights=args.weights, repeat=args.repeat,
         warmup=2 if args.warmup is None else args.warmup, large=not args.no_large, folder=args.folder,
         memory=not args.no_memory, batch=args.batch, tf_python=args.tf_python, compile=args.compile,
+        onnx=not args.no_onnx, huge=args.huge,
     )
     print(format_table(result))
     if args.json:
@@ -310,8 +392,6 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
 
 # --- score, eval, table ---------------------------------------------------------------------
-
-EVAL_PROTOCOLS = ["official", "gt-ratio", "kindpp", "fixed", "auto", "input"]  # = kind.evaluate.PROTOCOLS
 
 
 def _eval_ratio_arg(text: str) -> float:
@@ -428,7 +508,7 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--data", required=True, metavar="DIR",
                    help="folder with low/ and high/ (e.g. LOLdataset/eval15), or a folder of photos")
-    p.add_argument("--protocol", required=True, choices=EVAL_PROTOCOLS, help="how the ratio is chosen (see above)")
+    p.add_argument("--protocol", required=True, choices=PROTOCOLS, help="how the ratio is chosen (see above)")
     add_runner_arguments(p)
     p.add_argument("--label", help="short name of the weights in the JSON and the table (default: the folder's name)")
     p.add_argument("--ratio", type=_eval_ratio_arg, metavar="FLOAT", help="the ratio of protocol fixed (default 5.0)")
@@ -443,6 +523,7 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 @subcommand(add_eval_parser)
 def run_eval_command(args: argparse.Namespace) -> int:
+    tune_for_command()
     from kind.evaluate import format_eval_report, run_eval
 
     result = run_eval(args.data, args.protocol, weights=args.weights, ratio=args.ratio, out_dir=args.out,

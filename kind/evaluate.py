@@ -14,7 +14,7 @@ against the output).
 Protocols
 ---------
 Every protocol reads the images as the official loader does: RGB float32 ``x / 255``, then each
-image stretched by its own global min and max (:func:`kind.pipeline.minmax_stretch`). Outputs are
+image stretched by its own global min and max (:func:`kind.imageops.minmax_stretch`). Outputs are
 converted with the official truncating ``uint8(clip(x·255, 0, 255))`` (:func:`kind.imageio.to_uint8`).
 
 ``official``
@@ -67,7 +67,7 @@ PNG writing and metrics are excluded. The mean row holds the mean of each metric
 Outputs are written as ``OUT/<stem>.png`` (the official code writes ``<stem>_kindle.png``; the plain
 stem lets ``kind score --pred OUT --gt DATA/high`` pair them); photos as ``OUT/<relpath>.png``.
 
->>> runner = load_runner("checkpoints")                                 # doctest: +SKIP
+>>> runner = load_runner("shipped")                                     # doctest: +SKIP
 >>> result = evaluate_folder("LOLdataset/eval15", runner, "official")   # doctest: +SKIP
 >>> result["mean"]["psnr"], result["mean"]["ssim"]                      # doctest: +SKIP
 """
@@ -85,10 +85,12 @@ import torch
 from torch import Tensor
 
 from kind import __version__
+from kind.api import KinD
 from kind.data import find_pairs
-from kind.enhance import enhance_image, load_runner, to_image, to_tensor
+from kind.constants import PROTOCOLS
 from kind.fileio import atomic_write_json, check_output_path
 from kind.imageio import collect_inputs, natural_key, output_relpath, read_image, save_png
+from kind.imageops import minmax_stretch, to_image, to_tensor
 from kind.metrics import check_metric_options, loe, niqe, psnr, ssim
 from kind.pipeline import (
     AUTO_EXPONENT,
@@ -96,16 +98,14 @@ from kind.pipeline import (
     AUTO_SCALE,
     DEFAULT_RATIO,
     Enhanced,
-    Runner,
     enhance_general,
     enhance_lol,
     lol_ratio,
-    minmax_stretch,
 )
 from kind.progress import Progress
-from kind.weights import DEFAULT_WEIGHTS_DIR
+from kind.runner import Runner, load_runner
+from kind.weights import resolve_weights_dir
 
-PROTOCOLS = ("official", "gt-ratio", "kindpp", "fixed", "auto", "input")
 GT_RATIO_PROTOCOLS = ("official", "gt-ratio", "kindpp")  # the ground truth sets the ratio
 PHOTO_PROTOCOLS = ("fixed", "auto", "input")  # need no ground truth
 METRICS = ("psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe")
@@ -347,7 +347,7 @@ def evaluate_folder(
 
     Args:
         data: a paired folder (``low/``, ``high/`` of matching file names) or a folder of photos.
-        runner: the networks (:func:`kind.enhance.load_runner`); None for protocol ``input``.
+        runner: the networks (:func:`kind.runner.load_runner`); None for protocol ``input``.
         protocol: one of :data:`PROTOCOLS` (module docstring); photos take :data:`PHOTO_PROTOCOLS`.
         ratio: the ratio of protocol ``fixed`` (default 5.0); must be None for the others.
         out_dir: where to write the outputs (the arrays that are scored); None writes nothing.
@@ -394,7 +394,7 @@ def evaluate_folder(
             image_ratio = float(result.ratio[0])
         else:
             choice = "auto" if protocol == "auto" else ratio
-            result, output, seconds = _timed(runner, lambda: enhance_image(runner, rgb, choice))
+            result, output, seconds = _timed(runner, lambda: KinD(runner).enhance(low, choice))
             image_ratio = float(result.ratio[0])
         if gt_mean:
             output, record["gt_mean_factor"] = gt_mean_rescale(output, pair.high)
@@ -457,10 +457,15 @@ def _photo_items(data: Path) -> list[tuple[str, Path, None]]:
     if not data.is_dir():
         raise EvalError(f"--data {data}: not a folder")
     try:
-        found = collect_inputs([str(data)])
+        found, _ = collect_inputs([str(data)])
     except FileNotFoundError:
         raise EvalError(f"{data}: no images, and no low/ and high/ sub-folders") from None
     items = [(item.relpath.with_suffix("").as_posix(), item.path, None) for item in found]
+    keys = [key for key, _, _ in items]
+    if len(set(keys)) != len(keys):
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        raise EvalError(f"{data}: several files share the name(s) {', '.join(twice)} but for their suffix; "
+                        "outputs would collide")
     return sorted(items, key=lambda item: natural_key(item[0]))
 
 
@@ -480,15 +485,15 @@ def run_eval(
     niqe_params: str = "live",
     loe_variant: str = "npe",
 ) -> dict:
-    """``kind eval``: check the options and output paths, load the weights (None: ``checkpoints/``;
-    none for ``input``), evaluate, write JSON."""
+    """``kind eval``: check the options and output paths, load the weights (a weights spec;
+    None: the shipped ones; none for ``input``), evaluate, write JSON."""
     check_protocol(protocol, ratio)  # before loading anything
     check_metric_options(niqe_channel, niqe_params, loe_variant)
     check_outputs(data, out_dir, json_path)
     plan_items(data, protocol, gt_mean)
     runner = None
     if protocol != "input":
-        weights = DEFAULT_WEIGHTS_DIR if weights is None else weights
+        weights = resolve_weights_dir(weights)
         runner = load_runner(weights, device, precision)
     else:
         weights = None

@@ -10,26 +10,33 @@ Every weight file the project writes (converted from TF, trained, or a training 
      ...}                            # training checkpoints add optimizer, step, config, ...
 
 A set of weights for the whole pipeline is a folder holding ``decom.pt``, ``restore.pt`` and
-``adjust.pt``.
+``adjust.pt``. The project's own trained set ships inside the package, one folder a version
+(``kind/pretrained/v0.1/``, model card ``kind/pretrained/README.md``). Wherever weights are named
+(``--weights``, ``KinD.from_pretrained``, a config's ``decom_weights``) a *weights spec* is accepted:
+``shipped`` (the current version, ``SHIPPED_VERSION``), a version name such as ``v0.1``, or a path
+(see :func:`resolve_weights_dir` and :func:`resolve_weight_file`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from kind.constants import SHIPPED, SHIPPED_VERSION
 from kind.fileio import atomic_path
 from kind.models import NETWORKS, build_network
 
 FORMAT = "kind-weights"
 FORMAT_VERSION = 1
 WEIGHT_FILES = {name: f"{name}.pt" for name in NETWORKS}
-DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+VERSION_NAME = re.compile(r"v\d+(\.\d+)*")  # what a version spec looks like (not a path)
 
 
 class WeightsError(ValueError):
@@ -82,8 +89,12 @@ def load_network(
 ) -> nn.Module:
     """Build the network a weight file is for, load it (strict), move it to ``device``, eval mode.
 
-    Weights stored in reduced precision (e.g. float16 to save space) are loaded as float32.
+    With ``network``, ``path`` may be any weights spec (``shipped``, ``v0.1``, a folder: see
+    :func:`resolve_weight_file`). Weights stored in reduced precision (e.g. float16 to save space)
+    are loaded as float32.
     """
+    if network is not None:
+        path = resolve_weight_file(path, network)
     record = read_record(path, network)
     model = build_network(record["network"])
     state_dict = {key: value.float() for key, value in record["state_dict"].items()}
@@ -116,24 +127,56 @@ class KinDNets:
     adjust: nn.Module
 
 
+def shipped_versions() -> list[str]:
+    """The versions of the project's weights inside the installed package (``kind/pretrained/``)."""
+    root = resources.files("kind") / "pretrained"
+    return sorted(item.name for item in root.iterdir() if item.is_dir() and VERSION_NAME.fullmatch(item.name))
+
+
+def resolve_weights_dir(spec: str | os.PathLike | None = None) -> Path:
+    """The folder a weights spec names: None or ``shipped`` → the shipped ``SHIPPED_VERSION``; a
+    version name (``v0.1``) → that shipped version; anything else → itself, as a path (a local
+    folder named like a version is reached as ``./v0.1``). Raises WeightsError for a version name
+    that is not shipped; whether the folder holds weights is :func:`load_weights_dir`'s check."""
+    name = SHIPPED if spec is None else os.fspath(spec)
+    if name == SHIPPED:
+        name = SHIPPED_VERSION
+    if not VERSION_NAME.fullmatch(name):
+        return Path(name)
+    folder = resources.files("kind") / "pretrained" / name
+    if not folder.is_dir():
+        available = ", ".join(shipped_versions()) or "none (a broken install?)"
+        raise WeightsError(f"weights {name!r}: no such shipped version (shipped: {available}); "
+                           f"for a folder of that name write ./{name}")
+    return Path(str(folder))  # a real folder: the package is installed as files, never zipped
+
+
+def resolve_weight_file(spec: str | os.PathLike | None, network: str) -> Path:
+    """The weight file of ``network`` a spec names: the shipped set's (``shipped`` or a version
+    name) or a folder's ``{network}.pt``; any other path is the file itself."""
+    if network not in NETWORKS:
+        raise ValueError(f"unknown network {network!r}: expected one of {sorted(NETWORKS)}")
+    path = resolve_weights_dir(spec)
+    return path / WEIGHT_FILES[network] if path.is_dir() else path
+
+
 def missing_weight_files(folder: str | os.PathLike) -> list[str]:
     """The file names of ``WEIGHT_FILES`` that ``folder`` lacks."""
     folder = Path(folder)
     return [name for name in WEIGHT_FILES.values() if not (folder / name).is_file()]
 
 
-def load_weights_dir(folder: str | os.PathLike | None = None) -> KinDNets:
-    """Load ``decom.pt``, ``restore.pt`` and ``adjust.pt`` from ``folder``.
-
-    Without a folder, the project's own trained weights (``checkpoints/``) are used.
-    """
-    folder = Path(folder) if folder is not None else DEFAULT_WEIGHTS_DIR
+def load_weights_dir(spec: str | os.PathLike | None = None) -> KinDNets:
+    """Load ``decom.pt``, ``restore.pt`` and ``adjust.pt`` from the folder a weights spec names
+    (:func:`resolve_weights_dir`; None: the shipped weights)."""
+    folder = resolve_weights_dir(spec)
     missing = missing_weight_files(folder)
     if missing:
+        shipped = folder.is_relative_to(Path(str(resources.files("kind"))))
         hint = (
-            " — the project's own trained weights are not there; pass --weights DIR with weights "
-            "converted by `kind convert-tf` or trained by `kind train`"
-            if folder == DEFAULT_WEIGHTS_DIR
+            " — the package's shipped weights are missing (a broken install?); pass --weights DIR "
+            "with weights converted by `kind convert-tf` or trained by `kind train`"
+            if shipped
             else ""
         )
         raise WeightsError(f"{folder}: missing {', '.join(missing)}{hint}")

@@ -319,7 +319,7 @@ def test_restore_validation_scores_the_pipeline_like_the_official_protocol(datas
     from kind.evaluate import enhance_pair, read_pair
     from kind.imageio import to_uint8
     from kind.metrics import psnr, ssim
-    from kind.pipeline import Runner
+    from kind.runner import Runner
     from kind.weights import KinDNets
 
     config = config_for("restore", dataset, tmp_path, weights_dir / "decom.pt", adjust_weights=str(weights_dir / "adjust.pt"))
