@@ -68,7 +68,7 @@ from kind.data import find_pairs
 from kind.enhance import load_runner, to_image, to_tensor
 from kind.fileio import atomic_write_json, atomic_write_text
 from kind.imageio import read_image, save_png
-from kind.metrics import loe, psnr, ssim
+from kind.metrics import loe, psnr, saturation, ssim
 from kind.pipeline import (
     AUTO_EXPONENT,
     AUTO_RANGE,
@@ -81,14 +81,15 @@ from kind.pipeline import (
     minmax_stretch,
 )
 from kind.progress import Progress
-from kind.weights import DEFAULT_WEIGHTS_DIR
+from kind.weights import DEFAULT_WEIGHTS_DIR, weights_dir_info
 
 PROTOCOLS = ("official", "gt-ratio", "fixed", "auto", "input")
 GT_RATIO_PROTOCOLS = ("official", "gt-ratio")  # the ground truth sets the ratio
-METRICS = ("psnr", "ssim", "psnr_y", "ssim_y", "loe")
+METRICS = ("psnr", "ssim", "psnr_y", "ssim_y", "loe", "saturation", "gt_saturation")
 METRICS_NOTE = (
     "PSNR/SSIM: BasicSR (= MATLAB) definitions on uint8, no border crop; *_y on the BT.601 Y channel; "
-    "LOE: NPE loe.m, low input vs output; scored against the ground-truth file as read (uint8)"
+    "LOE: NPE loe.m, low input vs output; saturation: mean HSV S (Pillow) of the output, gt_saturation of the "
+    "ground truth; scored against the ground-truth file as read (uint8)"
 )
 
 
@@ -176,13 +177,15 @@ def enhance_pair(
 
 
 def score_output(output: np.ndarray, gt: np.ndarray, low: np.ndarray) -> dict[str, float]:
-    """The five metrics of one output (uint8 H×W×3) against its ground truth and its low input."""
+    """The metrics of one output (uint8 H×W×3) against its ground truth and its low input."""
     return {
         "psnr": psnr(output, gt),
         "ssim": ssim(output, gt),
         "psnr_y": psnr(output, gt, y_channel=True),
         "ssim_y": ssim(output, gt, y_channel=True),
         "loe": loe(low, output),
+        "saturation": saturation(output),
+        "gt_saturation": saturation(gt),
     }
 
 
@@ -237,8 +240,8 @@ def evaluate_folder(
 
     Returns:
         ``{"protocol", "ratio_rule", "ratio" (fixed only), "weights", "weights_label", "data", "device",
-        "count", "metrics", "kind_version", "out", "mean": {psnr, ssim, psnr_y, ssim_y, loe, seconds},
-        "per_image": {stem: {psnr, ssim, psnr_y, ssim_y, loe, seconds, ratio}}}`` of plain Python
+        "count", "metrics", "kind_version", "out", "mean": {METRICS..., seconds},
+        "per_image": {stem: {METRICS..., seconds, ratio}}}`` of plain Python
         types; ``mean.seconds`` is the median; ``seconds`` and ``ratio`` are None for ``input``.
     """
     ratio = check_protocol(protocol, ratio)
@@ -308,7 +311,10 @@ def run_eval(
     progress: bool = True,
     label: str | None = None,
 ) -> dict:
-    """``kind eval``: load the weights (None: ``checkpoints/``; none for ``input``), evaluate, write JSON."""
+    """``kind eval``: load the weights (None: ``checkpoints/``; none for ``input``), evaluate, write JSON.
+
+    The result adds ``weight_files``: each network's file, ``version`` and ``sha256``
+    (:func:`kind.weights.weights_dir_info`; None for ``input``)."""
     check_protocol(protocol, ratio)  # before loading anything
     runner = None
     if protocol != "input":
@@ -317,6 +323,7 @@ def run_eval(
     else:
         weights = None
     result = evaluate_folder(data, runner, protocol, ratio, out_dir, progress, weights, label)
+    result["weight_files"] = None if weights is None else weights_dir_info(weights)  # version, sha256 per network
     if json_path is not None:
         atomic_write_json(json_path, result)
     return result
@@ -328,7 +335,7 @@ def _fmt(value: float | None, digits: int) -> str:
     return "inf" if math.isinf(value) else f"{value:.{digits}f}"
 
 
-DIGITS = {"psnr": 3, "ssim": 4, "psnr_y": 3, "ssim_y": 4, "loe": 1, "seconds": 3, "ratio": 3}
+DIGITS = {"psnr": 3, "ssim": 4, "psnr_y": 3, "ssim_y": 4, "loe": 1, "saturation": 3, "gt_saturation": 3, "seconds": 3, "ratio": 3}
 
 
 def format_eval_report(result: dict) -> str:

@@ -130,7 +130,7 @@ def test_each_protocol_runs(tmp_path, runner, data, protocol):
     use = None if protocol == "input" else runner
     result = evaluate_folder(data, use, protocol, out_dir=tmp_path / "out", progress=False)
     assert result["protocol"] == protocol and result["count"] == 2 and result["ratio_rule"] == ratio_rule(protocol)
-    assert set(result["mean"]) == {"psnr", "ssim", "psnr_y", "ssim_y", "loe", "seconds"}
+    assert set(result["mean"]) == {"psnr", "ssim", "psnr_y", "ssim_y", "loe", "saturation", "gt_saturation", "seconds"}
     for stem, scores in result["per_image"].items():
         written = _pixels(tmp_path / "out" / f"{stem}.png")
         assert scores["psnr"] == psnr(written, _pixels(data / "high" / f"{stem}.png"))
