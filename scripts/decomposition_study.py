@@ -111,12 +111,13 @@ def full_image_stats(model, data: Path) -> dict[str, float]:
 
 
 def run_terms(args: argparse.Namespace) -> dict:
-    batches = held_out_batches(args.data, args.batches, args.seed)
+    batches = held_out_batches(args.data, args.batches, args.seed, batch=args.batch_size, patch=args.patch)
     out = {}
     for path in args.weights:
         model = load_network(path, "decom")
         terms = loss_terms(network_split(model), batches)
-        out[str(path)] = {"terms": terms, "totals": totals(terms), **full_image_stats(model, args.data)}
+        whole = full_image_stats(model, args.data) if args.whole else {}
+        out[str(path)] = {"terms": terms, "totals": totals(terms), **whole}
     if args.constant is not None:
         values = args.constant
         if not values:  # the best c on a grid, by the patch loss with the official weight
@@ -125,8 +126,8 @@ def run_terms(args: argparse.Namespace) -> dict:
             values = [float(min((totals(loss_terms(constant_split(float(c)), few))["w=0.01"], c) for c in grid)[1])]
         for c in values:
             terms = loss_terms(constant_split(c), batches)
-            out[f"constant split L = {c:g}"] = {"terms": terms, "totals": totals(terms),
-                                                 **full_image_stats(constant_split(c), args.data)}
+            whole = full_image_stats(constant_split(c), args.data) if args.whole else {}
+            out[f"constant split L = {c:g}"] = {"terms": terms, "totals": totals(terms), **whole}
     return out
 
 
@@ -139,7 +140,8 @@ def run_trajectory(args: argparse.Namespace) -> dict:
     batches = held_out_batches(args.data, args.batches, args.seed)
     out = {}
     for run in args.runs:
-        for path in sorted(Path(run).glob("step_*.pt"), key=checkpoint_step):
+        files = [run] if run.is_file() else sorted(run.glob("step_*.pt"), key=checkpoint_step)
+        for path in files:
             model = load_network(path, "decom")
             terms = loss_terms(network_split(model), batches)
             out[str(path)] = {"step": checkpoint_step(path), "totals": totals(terms), "terms": terms,
@@ -181,8 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("weights", nargs="*", type=Path)
     p.add_argument("--constant", type=float, nargs="*", metavar="C",
                    help="also constant-illumination splits L = C (no value: the best C by the patch loss)")
+    p.add_argument("--patch", type=int, default=48, help="patch size of the batches (default 48, official)")
+    p.add_argument("--batch-size", type=int, default=10, help="patches per batch (default 10, official)")
+    p.add_argument("--no-whole", dest="whole", action="store_false", help="skip the whole-image statistics")
     p = sub.add_parser("trajectory", help="statistics of every step_*.pt of kind train decom run folders")
-    p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("runs", nargs="+", type=Path, help="run folders (their step_*.pt) or checkpoint files")
     p = sub.add_parser("bf16", help="bf16-autocast vs fp32 gradients of the loss, per DecomNet file")
     p.add_argument("weights", nargs="+", type=Path, help="weight files, or glorot")
     for p in sub.choices.values():
