@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from kind.constants import (
@@ -104,7 +105,7 @@ def add_export_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="write a slim weight file (weights + training facts) from a training checkpoint",
     )
     p.add_argument("checkpoint", help="a checkpoint written by kind train (e.g. runs/restore/best.pt)")
-    p.add_argument("out", help="output .pt file (e.g. checkpoints/restore.pt)")
+    p.add_argument("out", help="output .pt file (e.g. runs/restore.pt)")
     p.add_argument("--half", action="store_true", help="store the weights in float16 (loaded as float32)")
     return p
 
@@ -534,6 +535,37 @@ def run_eval_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_diagnose_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "diagnose",
+        help="stage attribution on a paired folder: which stage (decomposition, restoration, adjustment) limits the output",
+        description="Run the official LOL protocol on every pair of DIR/low and DIR/high (ratio from the "
+        "ground truth's decomposition), then swap one stage's output at a time for its ideal and score "
+        "each product against the ground truth (BasicSR PSNR/SSIM on uint8, mean over pairs): "
+        "official = R_restored x L_adjusted; recon = R_high x L_high (the decomposition's ceiling); "
+        "ideal_reflectance = R_high^1.2 x L_adjusted; ideal_illumination = R_restored x L_high; "
+        "ideal_both = R_high^1.2 x L_high; unrestored = R_low x L_adjusted. Also the restoration and "
+        "adjustment nets against their own targets, and the colour saturation of the outputs and "
+        "the ground truth.",
+    )
+    p.add_argument("--data", required=True, metavar="DIR", help="folder with low/ and high/ (e.g. LOLdataset/eval15)")
+    add_runner_arguments(p)
+    p.add_argument("--json", metavar="FILE", help="write the result (rows, stages, saturation, per_image, weight files) as JSON")
+    p.add_argument("--panels", metavar="DIR", help="write <stem>.png: input | official | ideal rows | ground truth")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    return p
+
+
+@subcommand(add_diagnose_parser)
+def run_diagnose_command(args: argparse.Namespace) -> int:
+    from kind.diagnose import format_diagnose_report, run_diagnose
+
+    result = run_diagnose(args.data, weights=args.weights, json_path=args.json, panels_dir=args.panels,
+                          device=args.device, precision=args.precision, progress=not args.quiet)
+    print(format_diagnose_report(result))
+    return 0
+
+
 def add_table_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "table",
@@ -576,11 +608,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr, ``kind: warning: MESSAGE``."""
+    print(f"kind: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kind`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():  # the library's notices as one line each, for this command only
+            warnings.showwarning = _show_warning
+            return args.handler(args)
     except (ValueError, OSError) as error:  # bad input: a message naming the file, no traceback
         if os.environ.get("KIND_DEBUG"):
             raise

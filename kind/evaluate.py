@@ -58,7 +58,9 @@ the network saw). We do the same without the round trip: the uint8 array that is
 (:mod:`kind.metrics`, BasicSR = MATLAB definitions, no border crop): ``psnr``/``ssim`` on RGB,
 ``psnr_y``/``ssim_y`` on the BT.601 Y channel, ``loe`` between the input (uint8, as read) and the
 output (variant ``npe`` or ``bimef``), ``niqe`` of the output (plane ``gray`` or ``y``, parameters
-``live`` or ``kindpp``; None for an image smaller than two 96×96 blocks). ``seconds`` is the time of
+``live`` or ``kindpp``; None for an image smaller than two 96×96 blocks), ``saturation`` the mean
+HSV S of the output (Pillow; ``gt_saturation`` of the ground truth: washed-out outputs score below
+it). ``seconds`` is the time of
 the pipeline alone for one image — from the float image in memory through stretch, networks and
 ratio to the float output on the CPU (the device synchronised); file decoding, uint8 conversion,
 PNG writing and metrics are excluded. The mean row holds the mean of each metric and the
@@ -91,7 +93,7 @@ from kind.constants import PROTOCOLS
 from kind.fileio import atomic_write_json, check_output_path
 from kind.imageio import collect_inputs, natural_key, output_relpath, read_image, save_png
 from kind.imageops import minmax_stretch, to_image, to_tensor
-from kind.metrics import check_metric_options, loe, niqe, psnr, ssim
+from kind.metrics import check_metric_options, loe, niqe, psnr, saturation, ssim
 from kind.pipeline import (
     AUTO_EXPONENT,
     AUTO_RANGE,
@@ -104,12 +106,12 @@ from kind.pipeline import (
 )
 from kind.progress import Progress
 from kind.runner import Runner, load_runner
-from kind.weights import resolve_weights_dir
+from kind.weights import resolve_weights_dir, weights_dir_info
 
 GT_RATIO_PROTOCOLS = ("official", "gt-ratio", "kindpp")  # the ground truth sets the ratio
 PHOTO_PROTOCOLS = ("fixed", "auto", "input")  # need no ground truth
-METRICS = ("psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe")
-PHOTO_METRICS = ("niqe", "loe")
+METRICS = ("psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe", "saturation", "gt_saturation")
+PHOTO_METRICS = ("niqe", "loe", "saturation")
 KINDPP_RATIO2_THRESHOLD = 1.1  # KinD++ adds its reflectance ratio only from this value on
 # Retinexformer computes both means with cv2.COLOR_BGR2GRAY (0.299, 0.587, 0.114 for B, G, R) on its
 # RGB arrays, so the weights fall on (R, G, B) in the reverse order: 0.114 R + 0.587 G + 0.299 B.
@@ -269,6 +271,9 @@ def score_output(
                       psnr_y=psnr(output, gt, y_channel=True), ssim_y=ssim(output, gt, y_channel=True))
     scores["loe"] = loe(low, output, variant=loe_variant)
     scores["niqe"] = _niqe_or_none(output, niqe_channel, niqe_params)
+    scores["saturation"] = saturation(output)  # washed-out colours score low (mean HSV S)
+    if gt is not None:
+        scores["gt_saturation"] = saturation(gt)
     return scores
 
 
@@ -486,7 +491,10 @@ def run_eval(
     loe_variant: str = "npe",
 ) -> dict:
     """``kind eval``: check the options and output paths, load the weights (a weights spec;
-    None: the shipped ones; none for ``input``), evaluate, write JSON."""
+    None: the shipped ones; none for ``input``), evaluate, write JSON.
+
+    The result adds ``weight_files``: each network's file, ``version`` and ``sha256``
+    (:func:`kind.weights.weights_dir_info`; None for ``input``)."""
     check_protocol(protocol, ratio)  # before loading anything
     check_metric_options(niqe_channel, niqe_params, loe_variant)
     check_outputs(data, out_dir, json_path)
@@ -499,6 +507,7 @@ def run_eval(
         weights = None
     result = evaluate_folder(data, runner, protocol, ratio, out_dir, progress, weights, label, gt_mean,
                              niqe_channel, niqe_params, loe_variant)
+    result["weight_files"] = None if weights is None else weights_dir_info(weights)
     if json_path is not None:
         atomic_write_json(json_path, result)
     return result
@@ -510,7 +519,8 @@ def _fmt(value: float | None, digits: int) -> str:
     return "inf" if math.isinf(value) else f"{value:.{digits}f}"
 
 
-DIGITS = {"psnr": 3, "ssim": 4, "psnr_y": 3, "ssim_y": 4, "loe": 1, "niqe": 3, "seconds": 3, "ratio": 3}
+DIGITS = {"psnr": 3, "ssim": 4, "psnr_y": 3, "ssim_y": 4, "loe": 1, "niqe": 3, "saturation": 3, "gt_saturation": 3,
+          "seconds": 3, "ratio": 3}
 
 
 def format_eval_report(result: dict) -> str:

@@ -831,3 +831,26 @@ def check_metric_options(niqe_channel: str = "gray", niqe_params: str = "live", 
                                  ("LOE variant", loe_variant, LOE_VARIANTS)):
         if value not in choices:
             raise ValueError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# colour saturation
+
+
+def saturation(img: np.ndarray) -> float:
+    """Mean HSV saturation of a uint8 RGB image, in [0, 1], with Pillow's RGB→HSV conversion.
+
+    ``S = (max − min) / max`` per pixel (0 where max = 0), as Pillow computes it on 8 bits; the mean
+    over pixels, divided by 255. Washed-out (grey) outputs score low; a dataset's score is the
+    mean of its images' scores, compared with the ground truth's.
+
+    >>> saturation(np.array([[[255, 0, 0], [128, 128, 128]]], np.uint8))  # pure red, grey
+    0.5
+    """
+    from PIL import Image  # only this metric needs Pillow
+
+    _check_uint8_image("img", img)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"img: expected an HxWx3 RGB array, got shape {img.shape}")
+    hsv = np.asarray(Image.fromarray(np.ascontiguousarray(img)).convert("HSV"))
+    return float(hsv[..., 1].mean(dtype=np.float64) / 255.0)

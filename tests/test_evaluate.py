@@ -32,7 +32,7 @@ from kind.evaluate import (
     read_pair,
 )
 from kind.imageops import minmax_stretch, to_image, to_tensor
-from kind.metrics import loe, niqe, psnr, ssim
+from kind.metrics import loe, niqe, psnr, saturation, ssim
 from kind.pipeline import AUTO_RANGE, enhance_general
 from kind.runner import Runner, load_runner
 from kind.score import score_folders
@@ -134,7 +134,7 @@ def test_each_protocol_runs(tmp_path, runner, data, protocol):
     use = None if protocol == "input" else runner
     result = evaluate_folder(data, use, protocol, out_dir=tmp_path / "out", progress=False)
     assert result["protocol"] == protocol and result["count"] == 2 and result["ratio_rule"] == ratio_rule(protocol)
-    assert set(result["mean"]) == {"psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe", "seconds"}
+    assert set(result["mean"]) == {"psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe", "saturation", "gt_saturation", "seconds"}
     assert result["mean"]["niqe"] is None  # 24x36 images: smaller than two 96x96 blocks
     for stem, scores in result["per_image"].items():
         written = _pixels(tmp_path / "out" / f"{stem}.png")
@@ -320,12 +320,13 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_photo_folder(tmp_path, runner, photos, protocol):
     result = evaluate_folder(photos, None if protocol == "input" else runner, protocol, out_dir=tmp_path,
                              progress=False, loe_variant="bimef", niqe_channel="y")
-    assert result["mode"] == "photos" and result["metrics"] == ["niqe", "loe"] and result["count"] == 2
-    assert list(result["per_image"]) == ["a", "sub/b"] and set(result["mean"]) == {"niqe", "loe", "seconds"}
+    assert result["mode"] == "photos" and result["metrics"] == ["niqe", "loe", "saturation"] and result["count"] == 2
+    assert list(result["per_image"]) == ["a", "sub/b"] and set(result["mean"]) == {"niqe", "loe", "saturation", "seconds"}
     assert (result["loe_variant"], result["niqe_channel"], result["niqe_params"]) == ("bimef", "y", "live")
     for key, scores in result["per_image"].items():
         written, low = _pixels(tmp_path / f"{key}.png"), _pixels(photos / f"{key}.png")
         assert scores["niqe"] == niqe(written, channel="y") and scores["loe"] == loe(low, written, variant="bimef")
+        assert scores["saturation"] == saturation(written)
         if protocol == "input":
             assert np.array_equal(written, low) and scores["loe"] == 0 and scores["ratio"] is None
         elif protocol == "fixed":
