@@ -244,8 +244,10 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
         "KinD at a fixed or automatic brightening ratio, darkness weighting, blend with the input. "
         "photos/a/b.jpg becomes OUTDIR/a/b.png (alpha, EXIF and ICC profile carried over); inputs that "
         "would write one file (photo.tif, photo.webp) keep their suffix (photo.tif.png, photo.webp.png). "
-        "Never writes over an input; an OUTDIR inside an input folder must be new or empty. Exit "
-        "status: 0 all done, 1 some files failed, 2 bad arguments.",
+        "Never writes over an input; an OUTDIR inside an input folder must be new or empty. Under "
+        "torchrun (torchrun --nproc_per_node=N -m kind enhance ...) the inputs are split among the "
+        "processes, each on its own GPU (or OMP_NUM_THREADS CPU threads), and rank 0 prints the merged "
+        "summary. Exit status: 0 all done, 1 some files failed (on any rank), 2 bad arguments.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or glob patterns")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
@@ -267,6 +269,7 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
                    help="also write <stem>_R, _L, _R_restored, _L_adjusted.png beside each output")
     p.add_argument("--compare", action="store_true", help="also write <stem>_compare.png: input | output")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose output file exists")
+    p.add_argument("--json", metavar="FILE", help="also write the summary (counts, failures with their reasons) as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -276,19 +279,31 @@ def run_enhance(args: argparse.Namespace) -> int:
     from kind.fileio import check_output_path
 
     check_output_path(args.out, "-o/--out", folder=True)
+    if args.json is not None:
+        check_output_path(args.json, "--json")
     if args.quality is not None and args.format not in LOSSY_FORMATS:
         raise ValueError(f"--quality applies to {' and '.join(LOSSY_FORMATS)}, not {args.format} (lossless)")
     tune_for_command(args.max_pixels)
     from kind.api import KinD
-    from kind.enhance import SaveOptions, check_options, enhance_jobs, plan_jobs
+    from kind.distributed import gather_objects, process_group, rank_device, wait_for_all
+    from kind.enhance import SaveOptions, check_options, enhance_jobs, merge_summaries, plan_jobs, shard_plan
+    from kind.fileio import atomic_write_json
 
     save = SaveOptions(args.format, args.quality or DEFAULT_QUALITY, args.bits)
     check_options(args.ratio, save)
-    plan = plan_jobs(args.inputs, args.out, save_maps=args.save_maps, compare=args.compare, format=args.format)
-    model = KinD.from_pretrained(args.weights, args.device, args.precision, max_pixels=args.max_pixels, tile=args.tile)
-    summary = enhance_jobs(plan, model, ratio=args.ratio, skip_existing=args.skip_existing,
-                           progress=not args.quiet, save=save)
-    print(summary.report())
+    with process_group(args.device) as world:
+        plan = plan_jobs(args.inputs, args.out, save_maps=args.save_maps, compare=args.compare, format=args.format)
+        wait_for_all(world)  # every rank has checked the output folder before any rank writes into it
+        device = str(rank_device(args.device, world)) if world.distributed else args.device
+        model = KinD.from_pretrained(args.weights, device, args.precision, max_pixels=args.max_pixels, tile=args.tile)
+        share = shard_plan(plan, world.rank, world.size)
+        summary = enhance_jobs(share, model, ratio=args.ratio, skip_existing=args.skip_existing,
+                               progress=not args.quiet and world.is_main, save=save)
+        summary = merge_summaries(gather_objects(summary, world))
+    if world.is_main:
+        if args.json is not None:
+            atomic_write_json(args.json, {**summary.as_dict(), "ranks": world.size})
+        print(summary.report())
     return 1 if summary.failed else 0
 
 

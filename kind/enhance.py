@@ -286,6 +286,32 @@ class Summary:
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
 
+    def as_dict(self) -> dict:
+        """Plain Python types, for ``--json``: counts, failures as ``{"input", "reason"}``, notices."""
+        return {"done": self.done, "failed": [{"input": str(path), "reason": reason} for path, reason in self.failed],
+                "skipped": self.skipped, "seconds": self.seconds, "notices": list(self.notices)}
+
+
+def shard_plan(plan: Plan, rank: int, size: int) -> Plan:
+    """Rank ``rank``'s share of a plan among ``size`` processes: jobs ``rank``, ``rank + size``, …
+    (every job in exactly one share, whatever the order the ranks run in); the plan's notices go to
+    rank 0 alone, so a merged summary lists them once."""
+    if not 0 <= rank < size:
+        raise ValueError(f"rank {rank} of {size}: expected 0 <= rank < size")
+    return Plan(plan.jobs[rank::size], list(plan.notices) if rank == 0 else [])
+
+
+def merge_summaries(summaries: Sequence[Summary]) -> Summary:
+    """One summary of the shares of a batch: counts added, failures and notices in rank order, the
+    wall time of the slowest share."""
+    return Summary(
+        done=sum(s.done for s in summaries),
+        failed=[item for s in summaries for item in s.failed],
+        skipped=sum(s.skipped for s in summaries),
+        seconds=max((s.seconds for s in summaries), default=0.0),
+        notices=[notice for s in summaries for notice in s.notices],
+    )
+
 
 def failure_reason(error: BaseException, path: Path) -> str:
     """The error's message without a leading ``path: `` (ImageReadError starts with it)."""

@@ -20,7 +20,7 @@ from PIL import Image
 import kind.enhance as enhance
 from kind.api import KinD, Photo
 from kind.cli import main
-from kind.enhance import PREFETCH, SaveOptions, Summary, enhance_files, plan_jobs
+from kind.enhance import PREFETCH, SaveOptions, Summary, enhance_files, merge_summaries, plan_jobs, shard_plan
 from kind.imageio import read_image, to_uint8
 from kind.imageops import minmax_stretch
 from kind.pipeline import enhance_general
@@ -490,3 +490,24 @@ def test_animated_gif_gives_its_first_frame_with_a_notice(tmp_path, model, capsy
     assert any("3 frames (animated); the first is enhanced" in notice for notice in summary.notices)
     first = np.asarray(frames[0].convert("RGB"))
     np.testing.assert_array_equal(_pixels(tmp_path / "out" / "anim.png"), model(first))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+def test_shards_hold_every_job_exactly_once(tmp_path, size):
+    for i in range(7):
+        Image.new("RGB", (4, 4)).save(tmp_path / f"in{i}.png")
+    plan = plan_jobs([tmp_path], tmp_path / "out")
+    plan.notices.append("a plan notice")
+    shares = [shard_plan(plan, rank, size) for rank in range(size)]
+    assert sorted(job.output for share in shares for job in share.jobs) == sorted(job.output for job in plan.jobs)
+    assert [share.notices for share in shares] == [["a plan notice"]] + [[]] * (size - 1)
+    with pytest.raises(ValueError, match="rank 2 of 2"):
+        shard_plan(plan, 2, 2)
+
+
+def test_merged_summary_adds_counts_and_keeps_every_failure():
+    a = Summary(done=3, failed=[(Path("x.png"), "bad")], skipped=1, seconds=2.0, notices=["n"])
+    b = Summary(done=2, failed=[(Path("y.png"), "worse")], skipped=0, seconds=3.5)
+    merged = merge_summaries([a, b])
+    assert (merged.done, merged.skipped, merged.seconds, merged.notices) == (5, 1, 3.5, ["n"])
+    assert merged.as_dict()["failed"] == [{"input": "x.png", "reason": "bad"}, {"input": "y.png", "reason": "worse"}]
