@@ -341,6 +341,28 @@ def ssim_torch(pred: Tensor, target: Tensor, data_range: float = 1.0, quantize: 
     return ssim_map.mean(dim=(1, 2, 3))
 
 
+def saturation_torch(x: Tensor) -> Tensor:
+    r"""Mean HSV saturation of each image in a batch, as :func:`saturation` of the saved uint8 image.
+
+    .. math:: S_n = \operatorname{mean}_{h,w} \lfloor 255 (\max_c q - \min_c q) / \max_c q \rfloor / 255
+
+    with ``q`` the official truncation to uint8 (as :func:`psnr_torch`) and S = 0 where max = 0:
+    Pillow's RGB→HSV on 8 bits, so it equals :func:`saturation` of the same uint8 image.
+
+    Args:
+        x: N×3×H×W floating tensor in [0, 1].
+
+    Returns:
+        Tensor of shape (N,), float64 (float32 on devices without float64), in [0, 1].
+    """
+    if x.ndim != 4 or x.shape[1] != 3 or not x.is_floating_point():
+        raise ValueError(f"saturation_torch: expected a floating N×3×H×W tensor, got {tuple(x.shape)} {x.dtype}")
+    q = _to_255(x, 1.0, quantize=True)
+    high, low = q.amax(dim=1), q.amin(dim=1)
+    s = torch.floor(255.0 * (high - low) / high.clamp(min=1.0))
+    return s.mean(dim=(1, 2)) / 255.0
+
+
 # --------------------------------------------------------------------------------------------
 # LOE
 

@@ -18,7 +18,7 @@ from kind import losses
 from kind.config import AdjustConfig, DecomConfig, RestoreConfig, TrainConfig, folder_list
 from kind.data import PairedImages, PatchDraws, load_pairs, split_holdout
 from kind.fast import cpu_fusion_available, fuse_for_cpu, prepare_input
-from kind.metrics import psnr_torch, ssim_torch
+from kind.metrics import psnr_torch, saturation_torch, ssim_torch
 from kind.pipeline import lol_ratio
 from kind.weights import load_network
 
@@ -245,7 +245,8 @@ def restore_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig
 
 def restore_validate(model: nn.Module, data: StageData, config: RestoreConfig) -> tuple[dict[str, float], dict[str, Tensor]]:
     """Loss and R̂ quality against R_high^γ; with an adjustment net, also the official protocol's
-    pipeline ``R̂ · L̂`` (ratio from the ground truth's decomposition) against the ground truth."""
+    pipeline ``R̂ · L̂`` (ratio from the ground truth's decomposition) against the ground truth,
+    and its colour saturation beside the ground truth's."""
     rows, shown = [], {}
     adjust = data.nets.get("adjust")
     for indices in size_batches([x.shape for x in data.val["R_low"]]):
@@ -259,7 +260,10 @@ def restore_validate(model: nn.Module, data: StageData, config: RestoreConfig) -
             total, _ = losses.restoration_loss(out, target)
             row = {"loss": float(total), **quality(out, target)}
             if adjust is not None:
-                row |= quality(output[j : j + 1], batch["gt"][j : j + 1], "pipeline_")
+                gt = batch["gt"][j : j + 1]
+                row |= quality(output[j : j + 1], gt, "pipeline_")
+                row |= {"pipeline_saturation": float(saturation_torch(output[j : j + 1])[0]),
+                        "gt_saturation": float(saturation_torch(gt)[0])}  # washed-out colours: below the GT's
             rows.append(row)
             if i < config.val_images:
                 shown[f"{i}"] = torch.cat([batch["R_low"][j : j + 1], out, target])

@@ -318,7 +318,7 @@ def test_pipeline_config_precedence_and_chaining():
 def test_restore_validation_scores_the_pipeline_like_the_official_protocol(dataset, weights_dir, tmp_path):
     from kind.evaluate import enhance_pair, read_pair
     from kind.imageio import to_uint8
-    from kind.metrics import psnr, ssim
+    from kind.metrics import psnr, saturation, ssim
     from kind.runner import Runner
     from kind.weights import KinDNets
 
@@ -335,9 +335,11 @@ def test_restore_validation_scores_the_pipeline_like_the_official_protocol(datas
     for name in ("5.png", "6.png"):  # the two held-out pairs
         pair = read_pair(dataset / "low" / name, dataset / "high" / name)
         output = to_uint8(enhance_pair(runner, pair.low, pair.high, "official").output[0].permute(1, 2, 0).numpy())
-        scores.append((psnr(output, pair.high_u8), ssim(output, pair.high_u8)))
+        scores.append((psnr(output, pair.high_u8), ssim(output, pair.high_u8), saturation(output), saturation(pair.high_u8)))
     assert metrics["pipeline_psnr"] == pytest.approx(sum(s[0] for s in scores) / 2, abs=1e-3)
     assert metrics["pipeline_ssim"] == pytest.approx(sum(s[1] for s in scores) / 2, abs=1e-4)
+    assert metrics["pipeline_saturation"] == pytest.approx(sum(s[2] for s in scores) / 2, abs=1e-3)
+    assert metrics["gt_saturation"] == pytest.approx(sum(s[3] for s in scores) / 2, abs=1e-12)
 
 
 def test_bench_train_times_the_loop_and_the_bare_step(tmp_path, capsys):
