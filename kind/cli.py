@@ -532,6 +532,9 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="rescale each output to the ground truth's mean gray level before scoring (paired data)")
     add_metric_options(p)
     p.add_argument("--out", metavar="DIR", help="write the outputs here as <stem>.png")
+    p.add_argument("--max-pixels", type=pixels_argument(1), default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help=f"refuse the folder, before any work, if an image is larger (from the headers; default "
+                   f"{DEFAULT_MAX_PIXELS:,}); photos over 2.5 MP are enhanced in tiles, pairs whole")
     p.add_argument("--json", metavar="FILE", help="write the result (mean, per_image, protocol, weights) as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     return p
@@ -539,13 +542,14 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 @subcommand(add_eval_parser)
 def run_eval_command(args: argparse.Namespace) -> int:
-    tune_for_command()
+    tune_for_command(args.max_pixels)
     from kind.evaluate import format_eval_report, run_eval
 
     result = run_eval(args.data, args.protocol, weights=args.weights, ratio=args.ratio, out_dir=args.out,
                       json_path=args.json, device=args.device, precision=args.precision,
                       progress=not args.quiet, label=args.label, gt_mean=args.gt_mean,
-                      niqe_channel=args.niqe_channel, niqe_params=args.niqe_params, loe_variant=args.loe_variant)
+                      niqe_channel=args.niqe_channel, niqe_params=args.niqe_params, loe_variant=args.loe_variant,
+                      max_pixels=args.max_pixels)
     print(format_eval_report(result))
     return 0
 

@@ -88,8 +88,9 @@ from torch import Tensor
 
 from kind import __version__
 from kind.api import KinD
+from kind.constants import DEFAULT_MAX_PIXELS, PROTOCOLS
 from kind.data import find_pairs
-from kind.constants import PROTOCOLS
+from kind.enhance import header_pixels
 from kind.fileio import atomic_write_json, check_output_path
 from kind.imageio import collect_inputs, natural_key, output_relpath, read_image, save_png
 from kind.imageops import minmax_stretch, to_image, to_tensor
@@ -182,9 +183,9 @@ def _as_uint8(rgb: np.ndarray) -> np.ndarray:
     return np.rint(rgb * 255).astype(np.uint8)
 
 
-def read_pair(low_path: str | os.PathLike, high_path: str | os.PathLike) -> PairImages:
+def read_pair(low_path: str | os.PathLike, high_path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> PairImages:
     """Read a pair (:func:`kind.imageio.read_image`, RGB ``x / 255``); the two must be the same size."""
-    low, high = read_image(low_path).rgb, read_image(high_path).rgb
+    low, high = read_image(low_path, max_pixels).rgb, read_image(high_path, max_pixels).rgb
     if low.shape != high.shape:
         raise EvalError(
             f"{low_path} is {low.shape[1]}x{low.shape[0]} but {high_path} is {high.shape[1]}x{high.shape[0]}"
@@ -347,6 +348,7 @@ def evaluate_folder(
     niqe_channel: str = "gray",
     niqe_params: str = "live",
     loe_variant: str = "npe",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict:
     """Enhance every image of ``data`` with ``protocol`` and score the outputs.
 
@@ -361,6 +363,8 @@ def evaluate_folder(
         gt_mean: rescale each output to the ground truth's mean gray (:func:`gt_mean_rescale`);
             paired data only.
         niqe_channel, niqe_params, loe_variant: how NIQE and LOE are computed (:mod:`kind.metrics`).
+        max_pixels: an image over this many pixels (from its header) is refused before any work
+            (:func:`check_image_sizes`); photos over 2.5 MP are enhanced in tiles, pairs whole.
 
     Returns:
         ``{"mode" ("paired" or "photos"), "protocol", "gt_mean", "ratio_rule", "gt_mean_rule", "ratio" (fixed only),
@@ -376,6 +380,7 @@ def evaluate_folder(
         raise EvalError(f"protocol {protocol!r} needs the networks (a runner), got None")
     data = Path(data)
     paired, items = plan_items(data, protocol, gt_mean)
+    check_image_sizes(items, max_pixels)
     out = check_outputs(data, out_dir)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -387,10 +392,10 @@ def evaluate_folder(
         seconds = image_ratio = None
         record: dict[str, float | None] = {}
         if paired:
-            pair = read_pair(low_path, high_path)
+            pair = read_pair(low_path, high_path, max_pixels)
             low, low_u8, gt_u8 = pair.low, pair.low_u8, pair.high_u8
         else:
-            rgb = read_image(low_path).rgb
+            rgb = read_image(low_path, max_pixels).rgb
             low, low_u8, gt_u8 = to_tensor(rgb), _as_uint8(rgb), None
         if protocol == "input":
             output = low
@@ -399,7 +404,7 @@ def evaluate_folder(
             image_ratio = float(result.ratio[0])
         else:
             choice = "auto" if protocol == "auto" else ratio
-            result, output, seconds = _timed(runner, lambda: KinD(runner).enhance(low, choice))
+            result, output, seconds = _timed(runner, lambda: KinD(runner, max_pixels=max_pixels).enhance(low, choice))
             image_ratio = float(result.ratio[0])
         if gt_mean:
             output, record["gt_mean_factor"] = gt_mean_rescale(output, pair.high)
@@ -447,6 +452,20 @@ def plan_items(data: str | os.PathLike, protocol: str, gt_mean: bool = False) ->
     return False, _photo_items(data)
 
 
+def check_image_sizes(items: list[tuple], max_pixels: int) -> None:
+    """EvalError naming the first image of ``items`` (from :func:`plan_items`) over ``max_pixels``
+    pixels, read from the headers alone, so that nothing runs on a folder that would be refused
+    half-way."""
+    if max_pixels < 1:
+        raise EvalError(f"max_pixels: expected at least 1, got {max_pixels}")
+    for _, *paths in items:
+        for path in filter(None, paths):
+            pixels = header_pixels(path)
+            if pixels > max_pixels:
+                raise EvalError(f"{path}: {pixels:,} pixels, over the limit of {max_pixels:,} (--max-pixels); "
+                                "refused before any work")
+
+
 def _paired_items(data: Path) -> list[tuple[str, Path, Path]]:
     """(stem, low, high) of a paired folder; stems must be unique (they name the outputs)."""
     pairs = find_pairs(data)
@@ -489,6 +508,7 @@ def run_eval(
     niqe_channel: str = "gray",
     niqe_params: str = "live",
     loe_variant: str = "npe",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict:
     """``kind eval``: check the options and output paths, load the weights (a weights spec;
     None: the shipped ones; none for ``input``), evaluate, write JSON.
@@ -498,7 +518,7 @@ def run_eval(
     check_protocol(protocol, ratio)  # before loading anything
     check_metric_options(niqe_channel, niqe_params, loe_variant)
     check_outputs(data, out_dir, json_path)
-    plan_items(data, protocol, gt_mean)
+    check_image_sizes(plan_items(data, protocol, gt_mean)[1], max_pixels)
     runner = None
     if protocol != "input":
         weights = resolve_weights_dir(weights)
@@ -506,7 +526,7 @@ def run_eval(
     else:
         weights = None
     result = evaluate_folder(data, runner, protocol, ratio, out_dir, progress, weights, label, gt_mean,
-                             niqe_channel, niqe_params, loe_variant)
+                             niqe_channel, niqe_params, loe_variant, max_pixels)
     result["weight_files"] = None if weights is None else weights_dir_info(weights)
     if json_path is not None:
         atomic_write_json(json_path, result)
@@ -553,6 +573,7 @@ __all__ = [
     "EvalError",
     "PairImages",
     "check_outputs",
+    "check_image_sizes",
     "check_protocol",
     "describe_device",
     "enhance_kindpp",

@@ -377,6 +377,16 @@ def test_cli_eval_out_is_a_file(tmp_path, weights_dir, data, no_work, capsys):
     assert "--out" in capsys.readouterr().err and blocker.read_text() == ""
 
 
+@pytest.mark.parametrize("protocol", ["official", "fixed"])
+def test_cli_eval_refuses_an_image_over_max_pixels_before_any_work(data, photos, weights_dir, no_work, capsys, protocol):
+    folder = data if protocol == "official" else photos  # pairs of 24x36 = 864 pixels; photos of 96x192
+    limit = 800 if protocol == "official" else 96 * 192 - 1
+    argv = ["eval", "--data", str(folder), "--weights", str(weights_dir), "--protocol", protocol, "--quiet",
+            "--max-pixels", str(limit)]
+    assert main(argv) == 2
+    assert f"over the limit of {limit:,} (--max-pixels); refused before any work" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("option", ["--out-md", "--out-json"])
 def test_cli_table_output_under_a_file_is_refused_first(tmp_path, capsys, monkeypatch, option):
     monkeypatch.setattr("kind.tables.write_table", lambda *a, **k: pytest.fail("table built"))
