@@ -3,7 +3,9 @@
 Every timing is the median of ``repeat`` runs after ``warmup`` runs. The fast path (what
 ``kind enhance`` runs: fused oneDNN convolutions on CPU, autocast + channels_last on CUDA) is
 checked against the plain eager fp32 reference before it is timed: max |Δ| for fp32, PSNR for bf16.
-Peak memory is measured in a fresh child process per image size (VmHWM).
+The same three networks exported to ONNX are timed in onnxruntime on the CPU beside it (when
+onnxruntime is installed). Peak memory and wall time of ``kind enhance`` on one photo are measured
+in a fresh child process per photo (VmHWM), the photo written beforehand by the parent.
 """
 
 from __future__ import annotations
@@ -15,29 +17,34 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from kind.api import KinD
+from kind.constants import NETWORK_NAMES
 from kind.metrics import psnr_torch
 from kind.models import build_network
-from kind.pipeline import Runner, enhance_general, enhance_tiled
-from kind.weights import DEFAULT_WEIGHTS_DIR, KinDNets, load_weights_dir, missing_weight_files
+from kind.pipeline import enhance_general
+from kind.runner import Runner
+from kind.weights import KinDNets, load_weights_dir, missing_weight_files, resolve_weights_dir
 
 SIZE = (400, 600)  # H, W of a LOL image
 LARGE = (3000, 4000)  # 12 megapixels
+MEMORY_SIZES = (SIZE, (1080, 1920), LARGE)  # JPEG photos of these sizes (H, W) for the peak memory
+HUGE_SIZES = ((8660, 11548), (12000, 12000))  # --huge: PNG photos of 100 and 144 megapixels
 
 
 def bench_nets(weights: str | None) -> tuple[KinDNets, str]:
-    """Weights to time with: the given folder, else the shipped ones, else random (timing only)."""
-    folder = Path(weights) if weights else DEFAULT_WEIGHTS_DIR
+    """Weights to time with: the given spec, else the shipped ones, else random (timing only)."""
+    folder = resolve_weights_dir(weights)
     if not missing_weight_files(folder):
         return load_weights_dir(folder), str(folder)
     torch.manual_seed(0)
-    nets = KinDNets(*(build_network(n).eval() for n in ("decom", "restore", "adjust")))
+    nets = KinDNets(*(build_network(n).eval() for n in NETWORK_NAMES))
     return nets, "random initialisation (timing only)"
 
 
@@ -112,7 +119,7 @@ def bench_large(runner: Runner, height: int, width: int) -> float:
     """Seconds for one tiled ``height``×``width`` image (as ``kind enhance`` runs large photos)."""
     image = torch.rand(1, 3, height, width)
     start = time.perf_counter()
-    enhance_tiled(runner, image, 5.0)
+    KinD(runner)(image)
     if runner.device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start
@@ -123,38 +130,73 @@ def bench_folder(runner: Runner, folder: Path) -> dict[str, float]:
     from kind.enhance import enhance_files
 
     with tempfile.TemporaryDirectory() as out:
-        summary = enhance_files([str(folder)], Path(out) / "out", runner, progress=False)
+        summary = enhance_files([str(folder)], Path(out) / "out", KinD(runner), progress=False)
     return {"images": summary.done, "seconds": summary.seconds, "images_per_second": summary.done / summary.seconds}
 
 
-def peak_rss_mb(height: int, width: int, device: str, precision: str, weights: str | None) -> float:
-    """Peak resident memory (MB) of a fresh process running ``kind enhance`` on one
-    ``height``×``width`` JPEG (decode, stretch, networks — tiled above 2.5 MP — encode)."""
-    args = [sys.executable, "-m", "kind.bench", "--child-memory", f"{height}x{width}", "--device", device, "--precision", precision]
-    if weights:
-        args += ["--weights", weights]
-    result = subprocess.run(args, capture_output=True, text=True, check=True)
-    return float(result.stdout.strip().splitlines()[-1])
+def bench_onnx(nets: KinDNets, height: int, width: int, warmup: int, repeat: int) -> dict[str, float] | None:
+    """Median seconds of each network exported to ONNX and run by onnxruntime on the CPU (all of
+    the machine's threads), and of the three in a row; None without onnxruntime."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    from kind.onnx_export import export_nets
+
+    with tempfile.TemporaryDirectory() as folder:
+        files = export_nets(nets, folder)
+        sessions = {name: onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+                    for name, path in files.items()}
+    image = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
+    reflectance, illumination = sessions["decom"].run(None, {"image": image})
+    ratio = np.full_like(illumination, 5.0)
+    parts = {
+        "decom": lambda: sessions["decom"].run(None, {"image": image}),
+        "restore": lambda: sessions["restore"].run(None, {"reflectance": reflectance, "illumination": illumination}),
+        "adjust": lambda: sessions["adjust"].run(None, {"illumination": illumination, "ratio": ratio}),
+    }
+    cpu = torch.device("cpu")
+    result = {name: statistics.median(timed(fn, warmup, repeat, cpu)) for name, fn in parts.items()}
+    result["networks"] = statistics.median(timed(lambda: [fn() for fn in parts.values()], warmup, repeat, cpu))
+    return result
 
 
-def _child_memory(size: str, device: str, precision: str, weights: str | None) -> None:
+def synthetic_photo(folder: Path, height: int, width: int, suffix: str) -> Path:
+    """A dark test photo: a smooth gradient with a little texture (noise too for JPEG), written to
+    ``folder/photo<suffix>``. PNGs stay smooth, so a 144-megapixel one is a few MB."""
     from PIL import Image
 
-    from kind.enhance import enhance_files
-
-    height, width = (int(v) for v in size.split("x"))
-    nets, _ = bench_nets(weights)
-    runner = Runner(nets, device, precision)
-    del nets
     rows = np.linspace(0, 60, height, dtype=np.float32)[:, None, None]
     cols = np.linspace(0, 40, width, dtype=np.float32)[None, :, None]
-    pixels = (rows + cols + np.random.default_rng(0).integers(0, 20, (height, width, 3))).astype(np.uint8)
-    with tempfile.TemporaryDirectory() as folder:
-        photo = Path(folder) / "photo.jpg"
-        Image.fromarray(pixels).save(photo, quality=90)
-        del pixels
-        enhance_files([str(photo)], Path(folder) / "out", runner, progress=False)
-    print(peak_memory_mb())
+    pixels = rows + cols + 8 * (np.arange(width) // 64 % 2)[None, :, None]
+    if suffix == ".jpg":
+        pixels = pixels + np.random.default_rng(0).integers(0, 20, (height, width, 1))
+    pixels = np.broadcast_to(pixels, (height, width, 3)).astype(np.uint8)
+    path = folder / f"photo{suffix}"
+    Image.fromarray(pixels).save(path, **({"quality": 90} if suffix == ".jpg" else {}))
+    return path
+
+
+def measure_enhance(photo: Path, device: str, precision: str, weights: str | None, extra: Sequence[str] = ()) -> dict[str, float]:
+    """Peak resident memory (MB) and wall seconds of a fresh process running ``kind enhance`` on
+    ``photo`` (decode, stretch, networks — tiled above 2.5 MP — encode, all as the command does)."""
+    argv = ["enhance", str(photo), "-o", str(photo.parent / "out"), "--quiet", "--device", device,
+            "--precision", precision, *extra]
+    if weights:
+        argv += ["--weights", weights]
+    result = subprocess.run([sys.executable, "-m", "kind.bench", "--child", *argv], capture_output=True, text=True, check=True)
+    peak, seconds = result.stdout.strip().splitlines()[-1].split()
+    return {"peak_rss_mb": float(peak), "seconds": float(seconds)}
+
+
+def _child(argv: list[str]) -> None:
+    from kind.cli import main
+
+    start = time.perf_counter()
+    status = main(argv)
+    if status != 0:
+        sys.exit(f"kind {' '.join(argv)}: exit status {status}")
+    print(peak_memory_mb(), time.perf_counter() - start)
 
 
 def peak_memory_mb() -> float:
@@ -206,6 +248,8 @@ def run_bench(
     batch: int = 0,
     tf_python: str | None = None,
     compile: bool = False,
+    onnx: bool = True,
+    huge: bool = False,
 ) -> dict:
     """Run every measurement and return them as a JSON-ready dict."""
     nets, weights_label = bench_nets(weights)
@@ -235,10 +279,16 @@ def run_bench(
         result["large_12mp_s"] = bench_large(runner, *LARGE)
     if folder:
         result["folder"] = {"path": folder, **bench_folder(runner, Path(folder))}
-    if memory and runner.device.type == "cpu":
-        result["peak_rss_mb"] = {
-            f"{w}x{h}": peak_rss_mb(h, w, device, precision, weights) for h, w in (SIZE, (1080, 1920), LARGE)
-        }
+    if onnx and (onnx_times := bench_onnx(nets, height, width, warmup, repeat)) is not None:
+        result["onnxruntime_cpu_s"] = onnx_times
+    photos = [(size, ".jpg") for size in MEMORY_SIZES] if memory and runner.device.type == "cpu" else []
+    photos += [(size, ".png") for size in HUGE_SIZES] if huge else []
+    if photos:
+        result["enhance_photo"] = {}
+    for (h, w), suffix in photos:
+        with tempfile.TemporaryDirectory() as folder:
+            photo = synthetic_photo(Path(folder), h, w, suffix)
+            result["enhance_photo"][f"{w}x{h}{suffix}"] = measure_enhance(photo, device, precision, weights)
     if tf_python:
         result["official_tf_s"] = official_tf_seconds(tf_python, height, width, repeat)
     return result
@@ -267,24 +317,23 @@ def format_table(result: dict) -> str:
             rows.append((key.replace("_", " "), f"{value:.1f}"))
     if "large_12mp_s" in result:
         rows.append(("12 MP photo, tiled", f"{result['large_12mp_s']:.1f} s"))
+    if "onnxruntime_cpu_s" in result:
+        ort = result["onnxruntime_cpu_s"]
+        rows.append((f"onnxruntime CPU, three networks {result['size']}",
+                     f"{ort['networks'] * 1e3:.1f} ms (decom {ort['decom'] * 1e3:.1f} / restore "
+                     f"{ort['restore'] * 1e3:.1f} / adjust {ort['adjust'] * 1e3:.1f} ms)"))
     if "folder" in result:
         f = result["folder"]
         rows.append((f"folder {f['path']}", f"{f['images_per_second']:.2f} images/s ({f['images']} images)"))
-    for size, mb in result.get("peak_rss_mb", {}).items():
-        rows.append((f"peak RSS {size}", f"{mb:.0f} MB"))
+    for photo, measured in result.get("enhance_photo", {}).items():
+        rows.append((f"kind enhance {photo}", f"peak RSS {measured['peak_rss_mb']:.0f} MB, {measured['seconds']:.1f} s"))
     width = max(len(k) for k, _ in rows)
     lines = [f"| {'measure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
     lines += [f"| {k.ljust(width)} | {v} |" for k, v in rows]
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # child process for the peak-memory measurement
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--child-memory", required=True)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="fp32")
-    parser.add_argument("--weights")
-    ns = parser.parse_args()
-    _child_memory(ns.child_memory, ns.device, ns.precision, ns.weights)
+if __name__ == "__main__":  # child process of measure_enhance: python -m kind.bench --child ARGV...
+    if sys.argv[1:2] != ["--child"]:
+        sys.exit("usage: python -m kind.bench --child KIND-ARGUMENTS... (use `kind bench`)")
+    _child(sys.argv[2:])

@@ -107,7 +107,7 @@ def run_train_bench(stages: list[str], device: str = "auto", steps: int = 200, w
     """``{"stages": {STAGE: {steps_per_second, patches_per_second, bare_steps_per_second, ratio,
     device, batch_size, patch_size, amp, compiled}}}``. ``warmup`` defaults to 100 steps on CUDA
     (compilation, CUDA graphs) and 3 elsewhere."""
-    from kind.pipeline import resolve_device
+    from kind.runner import resolve_device
 
     device = resolve_device(device)
     warmup = (100 if device.type == "cuda" else 3) if warmup is None else warmup

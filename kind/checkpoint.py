@@ -4,7 +4,7 @@ one, and when a folder may be trained into.
 A checkpoint is a kind weight file (:mod:`kind.weights`) whose ``state_dict`` is the plain network
 state (never ``module.`` or ``_orig_mod.`` prefixed), with the rest of the run added::
 
-    {"optimizer": ..., "step": int, "best": float | None, "config": {...}, "data": [pair names],
+    {"optimizer": ..., "step": int, "best": float | None, "best_metric": str | None, "config": {...}, "data": [pair names],
      "world_size": int, "trainer_version": 2, "extra_state": {...}, "torch_rng": ...}
 
 The patch draws are a pure function of (seed, rank, step) (:class:`kind.data.PatchSampler`), so
@@ -43,6 +43,7 @@ class RunState:
 
     step: int = 0
     best: float | None = None
+    best_metric: str | None = None  # the validation metric ``best`` is a value of
     last_checkpoint: Path | None = None
     losses: list[float] = field(default_factory=list)  # this process's step losses
     seconds: float = 0.0  # this process's training time (steps, not data preparation)
@@ -73,6 +74,7 @@ def save_checkpoint(
         optimizer=optimizer.state_dict(),
         step=state.step,
         best=state.best,
+        best_metric=state.best_metric,
         config=dataclasses.asdict(config),
         data=list(data),
         world_size=world_size,

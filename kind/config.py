@@ -70,7 +70,7 @@ class AdjustConfig(TrainConfig):
 
     out_dir: str = "runs/adjust"
     holdout: int = 35  # official: images 0–449 train, 450–478 validate
-    decom_weights: str = "checkpoints/decom.pt"  # a kind weight file (trained or converted)
+    decom_weights: str = "shipped"  # a weights spec: shipped, a version (v0.1), or a weight file (trained or converted)
 
 
 @dataclass
@@ -82,7 +82,7 @@ class RestoreConfig(TrainConfig):
 
     out_dir: str = "runs/restore"
     holdout: int = 19  # official: images 0–465 train, 466–478 validate
-    decom_weights: str = "checkpoints/decom.pt"
+    decom_weights: str = "shipped"
     adjust_weights: str = ""  # with an adjustment net, validation also scores the pipeline R̂·L̂ (official protocol) and selects on it
     steps: int = 121_000
     batch_size: int = 4

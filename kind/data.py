@@ -28,7 +28,7 @@ from torch import Tensor
 
 from kind.config import folder_list
 from kind.imageio import IMAGE_SUFFIXES, natural_key, read_image
-from kind.pipeline import minmax_stretch
+from kind.imageops import minmax_stretch
 
 LOL_SPLITS = ("our485", "eval15")
 LAYOUTS = (("low", "high"), ("Low", "Normal"))  # LOL v1; LOL-v2 (Real_captured, Synthetic)

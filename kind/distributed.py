@@ -80,6 +80,12 @@ def process_group(device: str = "auto") -> Iterator[World]:
     dist.destroy_process_group()
 
 
+def wait_for_all(world: World) -> None:
+    """Block until every rank has reached this point (nothing to wait for in a world of one)."""
+    if world.distributed:
+        dist.barrier()
+
+
 def sum_across(values: torch.Tensor, world: World) -> torch.Tensor:
     """``values`` summed over all ranks (in place; returned). A world of one returns them as they are."""
     if world.distributed:

@@ -1,23 +1,27 @@
 """Batch enhancement of image files, the library behind ``kind enhance`` (spec sections 4 and 6).
 
-Each image is read with :func:`kind.imageio.read_image` (RGB float32 H×W×3 in [0, 1], alpha kept
-apart), stretched by its own global min and max (:func:`kind.pipeline.minmax_stretch`, always over
-the whole image, before any tiling), enhanced by the authors' general-image pipeline
-(:func:`kind.pipeline.enhance_general`, or :func:`kind.pipeline.enhance_tiled` for large images),
-converted with the official truncating :func:`kind.imageio.to_uint8` and written as an 8-bit PNG at
-``OUTDIR / relpath.png`` with any alpha channel carried over.
+Each image is read with :func:`kind.imageio.read_image` (its samples as stored, alpha kept apart,
+EXIF and ICC profile kept for the output), enhanced by :meth:`kind.KinD.enhance_samples` — the one
+implementation of the photo pipeline, which the Python API runs too — and written at
+``OUTDIR / relpath`` in the chosen format (PNG by default) with any alpha channel, the EXIF
+(orientation reset) and the ICC profile carried over.
 
-Three stages overlap: a small thread pool decodes the next images (at most ``PREFETCH`` ahead), the
-calling thread runs the networks, and one writer thread encodes the PNGs (at most
-``PENDING_WRITES`` jobs waiting or being written). However long the batch, memory holds a bounded
-number of images. Every output is written atomically (temporary file, then rename).
+Three stages overlap: a small thread pool decodes the next images, the calling thread runs the
+networks, and one writer thread encodes the outputs. Both queues are bounded by a number of images
+and by ``BUFFER_PIXELS`` (an image larger than that waits until it is alone), so however long the
+batch and however large its photos, memory holds a bounded amount. Every output is written
+atomically (temporary file, then rename).
 
 Safety (:func:`plan_jobs`, before any work): nothing is written over an input file, and nothing is
 written into an input folder except into an output folder that was empty or absent when the run
 started. Inputs are collected before the output folder is created, so outputs never become inputs.
+Two inputs that would write the same file (``photo.tif`` and ``photo.webp``) both keep their full
+name (``photo.tif.png``, ``photo.webp.png``); if that still clashes (one name from two folders named
+as files, or names differing only in case), the first input keeps the name and the others fail
+with the reason — the rest of the batch runs.
 
->>> runner = load_runner("checkpoints", device="auto")          # doctest: +SKIP
->>> summary = enhance_files(["photos"], "enhanced", runner)      # doctest: +SKIP
+>>> model = KinD.from_pretrained()                              # doctest: +SKIP
+>>> summary = enhance_files(["photos"], "enhanced", model)       # doctest: +SKIP
 >>> print(summary.report())                                      # doctest: +SKIP
 """
 
@@ -27,53 +31,72 @@ import contextlib
 import os
 import threading
 import time
+import warnings
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
-import torch
-from torch import Tensor
+from PIL import Image
 
+from kind.constants import (
+    DEFAULT_QUALITY,
+    DEFAULT_RATIO,
+    LOSSY_FORMATS,
+    MAP_SUFFIXES,
+    OUTPUT_FORMATS,
+    SIXTEEN_BIT_FORMATS,
+)
+from kind.fileio import check_output_path
 from kind.imageio import (
     ImageReadError,
     InputFile,
     LoadedImage,
+    as_uint8,
     collect_inputs,
     make_panel,
     output_relpath,
     read_image,
-    save_png,
-    to_uint8,
+    save_image,
 )
-from kind.pipeline import (
-    DEFAULT_RATIO,
-    DEFAULT_TILE,
-    Enhanced,
-    RatioChoice,
-    Runner,
-    check_ratio,
-    enhance_general,
-    enhance_tiled,
-    minmax_stretch,
-    needs_tiling,
-    resolve_device,
-)
+from kind.pipeline import RatioChoice, check_ratio
 from kind.progress import Progress
-from kind.weights import load_weights_dir
+
+if TYPE_CHECKING:
+    from kind.api import KinD, Photo
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"  # bundled low-light samples for `kind demo`
-AUTO_TILE_PIXELS = 2_500_000  # images with more pixels are tiled automatically (peak memory ≈ 3 GB)
-MIN_TILE = 32  # smallest --tile accepted
 PREFETCH = 2  # images decoded ahead of the one being enhanced
 READ_THREADS = 2  # decoder threads
 PENDING_WRITES = 2  # finished images waiting for, or in, the writer thread
-MAP_NAMES = ("R", "L", "R_restored", "L_adjusted")  # --save-maps suffixes, as in Enhanced.maps()
+BUFFER_PIXELS = 25_000_000  # pixels decoded ahead, and pixels waiting to be written (each queue)
 PROGRESS_LOG_S = 10.0  # seconds between progress lines when stderr is not a terminal
 IMAGE_ERRORS = (ValueError, RuntimeError, OSError, MemoryError)  # per-image failures (ImageReadError is a ValueError)
+
+
+@dataclass(frozen=True)
+class SaveOptions:
+    """How outputs are written: ``format`` (``png``, ``jpg``, ``tiff``, ``webp``), ``quality`` (JPEG
+    and WebP, 1-100) and ``bits`` (8, or 16 for PNG and TIFF: every output then has 16 bits a
+    sample, the network's output quantized to 65536 levels instead of 256)."""
+
+    format: str = "png"
+    quality: int = DEFAULT_QUALITY
+    bits: int = 8
+
+    def check(self) -> None:
+        """Raise ValueError for an unknown format, a quality outside 1-100, or bits the format cannot hold."""
+        if self.format not in OUTPUT_FORMATS:
+            raise ValueError(f"format: expected one of {', '.join(OUTPUT_FORMATS)}, got {self.format!r}")
+        if not 1 <= self.quality <= 100:
+            raise ValueError(f"quality: expected 1 to 100, got {self.quality}")
+        if self.bits not in (8, 16):
+            raise ValueError(f"bits: expected 8 or 16, got {self.bits}")
+        if self.bits == 16 and self.format not in SIXTEEN_BIT_FORMATS:
+            raise ValueError(f"bits 16: only {' and '.join(SIXTEEN_BIT_FORMATS)} hold 16 bits, not {self.format}")
 
 
 # --- plan: inputs, outputs, safety ------------------------------------------------------------
@@ -81,41 +104,95 @@ IMAGE_ERRORS = (ValueError, RuntimeError, OSError, MemoryError)  # per-image fai
 
 @dataclass(frozen=True, eq=False)
 class Job:
-    """One input image and the files it will produce (``maps`` by suffix, empty unless asked)."""
+    """One input image and the files it will produce (``maps`` by suffix, empty unless asked).
+    ``error``: why the job cannot run (found while planning), or None."""
 
     source: InputFile
     output: Path
     maps: dict[str, Path] = field(default_factory=dict)
     compare: Path | None = None
+    error: str | None = None
 
     def targets(self) -> list[Path]:
         """Every file this job writes."""
         return [self.output, *self.maps.values(), *([self.compare] if self.compare else [])]
 
 
+@dataclass
+class Plan:
+    """The jobs of a batch, and notices of what the planning passed over or renamed."""
+
+    jobs: list[Job]
+    notices: list[str] = field(default_factory=list)
+
+
 def plan_jobs(
-    inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, save_maps: bool = False, compare: bool = False
-) -> list[Job]:
+    inputs: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    save_maps: bool = False,
+    compare: bool = False,
+    format: str = "png",
+) -> Plan:
     """Collect the input images (files, folders, globs) and decide every output path.
 
-    Writes nothing. Raises FileNotFoundError for an input that matches no image and ValueError when
-    the outputs would be unsafe (see :func:`check_outputs`).
+    Writes nothing. Raises FileNotFoundError for an input that matches no image and ValueError for
+    an unusable ``out_dir`` or outputs that would be unsafe (see :func:`check_outputs`). Clashing
+    names are resolved as the module docstring says; the renames are listed in ``notices``.
     """
-    items = collect_inputs([str(arg) for arg in inputs])
+    check_output_path(out_dir, "output folder", folder=True)
+    items, notices = collect_inputs([str(arg) for arg in inputs])
     out_dir = Path(out_dir)
-    jobs = [_job(item, out_dir, save_maps, compare) for item in items]
+    suffix = OUTPUT_FORMATS[format]
+    jobs = [_job(item, out_dir, suffix, save_maps, compare) for item in items]
+    clashing = _clashing(jobs)
+    if clashing:
+        jobs = [_job(job.source, out_dir, suffix, save_maps, compare, keep_suffix=True) if i in clashing else job
+                for i, job in enumerate(jobs)]
+        renamed = ", ".join(f"{jobs[i].source.path} → {jobs[i].output.name}" for i in sorted(clashing))
+        notices.append(f"inputs with the same name keep their suffix in the output name: {renamed}")
+        jobs = _fail_remaining_clashes(jobs)
     check_outputs(jobs, out_dir)
-    return jobs
+    return Plan(jobs, notices)
 
 
-def _job(item: InputFile, out_dir: Path, save_maps: bool, compare: bool) -> Job:
-    output = out_dir / output_relpath(item.relpath)
+def _job(item: InputFile, out_dir: Path, suffix: str, save_maps: bool, compare: bool, keep_suffix: bool = False) -> Job:
+    output = out_dir / output_relpath(item.relpath, suffix, keep_suffix)
 
-    def beside(suffix: str) -> Path:
-        return output.with_name(f"{output.stem}_{suffix}.png")
+    def beside(name: str) -> Path:
+        return output.with_name(f"{output.stem}_{name}.png")
 
-    maps = {name: beside(name) for name in MAP_NAMES} if save_maps else {}
+    maps = {name: beside(name) for name in MAP_SUFFIXES} if save_maps else {}
     return Job(item, output, maps, beside("compare") if compare else None)
+
+
+def _key(path: Path) -> str:
+    """Paths compared case-folded: X.png and x.png are one file on macOS and Windows."""
+    return path.resolve().as_posix().casefold()
+
+
+def _clashing(jobs: Sequence[Job]) -> set[int]:
+    """The indices of jobs that write a file another job also writes."""
+    writers: dict[str, list[int]] = {}
+    for index, job in enumerate(jobs):
+        for target in job.targets():
+            writers.setdefault(_key(target), []).append(index)
+    return {index for group in writers.values() if len(set(group)) > 1 for index in group}
+
+
+def _fail_remaining_clashes(jobs: Sequence[Job]) -> list[Job]:
+    """Jobs that still write another's file after the renaming: the first keeps it, the others fail."""
+    claimed: dict[str, Job] = {}
+    result = []
+    for job in jobs:
+        first = next((claimed[_key(t)] for t in job.targets() if _key(t) in claimed), None)
+        if first is not None:
+            job = Job(job.source, job.output, job.maps, job.compare,
+                      error=f"would write {job.output.name}, as {first.source.path} does; enhance it into "
+                            "another folder")
+        else:
+            claimed.update({_key(target): job for target in job.targets()})
+        result.append(job)
+    return result
 
 
 def check_outputs(jobs: Sequence[Job], out_dir: str | os.PathLike) -> None:
@@ -123,10 +200,8 @@ def check_outputs(jobs: Sequence[Job], out_dir: str | os.PathLike) -> None:
 
     Refused, in this order: an ``out_dir`` that is not a folder; an ``out_dir`` that is, or lies
     inside, an input folder (a folder argument, or a glob match's folder — folders that are searched;
-    a file named on its own makes no input folder) unless it is empty or absent; any output inside an input folder that ``out_dir`` is not inside; an output path equal
-    to an input file; two
-    jobs writing one file (e.g. ``x.png``'s ``--save-maps`` file ``x_R.png`` and the output of an
-    input ``x_R.jpg``).
+    a file named on its own makes no input folder) unless it is empty or absent; any output inside
+    an input folder that ``out_dir`` is not inside; an output path equal to an input file.
 
     Because an ``out_dir`` inside an input folder must start empty, and inputs are collected before
     it is created, earlier outputs are never walked into and taken as inputs.
@@ -146,7 +221,6 @@ def check_outputs(jobs: Sequence[Job], out_dir: str | os.PathLike) -> None:
             )
 
     inputs = {job.source.path.resolve(): job.source.path for job in jobs}
-    writers: dict[Path, Path] = {}
     for job in jobs:
         for target in job.targets():
             resolved = target.resolve()
@@ -155,59 +229,39 @@ def check_outputs(jobs: Sequence[Job], out_dir: str | os.PathLike) -> None:
                     raise ValueError(f"{target}: the output for {job.source.path} would be written into the input folder {folder}")
             if resolved in inputs:
                 raise ValueError(f"{target}: the output would overwrite the input {inputs[resolved]}")
-            if resolved in writers:
-                raise ValueError(f"{target}: would be written for both {writers[resolved]} and {job.source.path}")
-            writers[resolved] = job.source.path
 
 
 # --- one image ----------------------------------------------------------------------------------
 
 
-def to_tensor(rgb: np.ndarray) -> Tensor:
-    """H×W×3 float32 array → a contiguous 1×3×H×W tensor (a copy, in NCHW layout)."""
-    return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).contiguous()
+@dataclass
+class OutputFile:
+    """One file for the writer thread: pixels H×W×3 (uint8/uint16), alpha, and save_image options."""
+
+    path: Path
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    options: dict = field(default_factory=dict)
 
 
-def to_image(x: Tensor) -> np.ndarray:
-    """1×C×H×W float tensor in [0, 1] → uint8 H×W×3 (truncating, ``to_uint8``); one channel is replicated."""
-    pixels = to_uint8(x[0].permute(1, 2, 0).float().cpu().numpy())
-    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
-
-
-def enhance_image(
-    runner: Runner,
-    rgb: np.ndarray,
-    ratio: RatioChoice = DEFAULT_RATIO,
-    tile: int | None = None,
-    auto_tile_pixels: int = AUTO_TILE_PIXELS,
-    keep_maps: bool = False,
-    tile_progress: Callable[[int, int], None] | None = None,
-) -> Enhanced:
-    """Enhance one RGB float32 H×W×3 image in [0, 1]: stretch globally, then enhance (tiled if needed).
-
-    Returns the pipeline's :class:`~kind.pipeline.Enhanced` (1×C×H×W tensors). The maps of a tiled
-    run are kept only with ``keep_maps``.
-    """
-    height, width = rgb.shape[:2]
-    image = minmax_stretch(to_tensor(rgb))
-    if not needs_tiling(height, width, tile, auto_tile_pixels):
-        return enhance_general(runner, image, ratio)
-    return enhance_tiled(runner, image, ratio, tile or DEFAULT_TILE, keep_maps=keep_maps, progress=tile_progress)
-
-
-# (path, uint8 H×W×3, alpha H×W or None): one PNG for the writer thread.
-PngFile = tuple[Path, np.ndarray, "np.ndarray | None"]
-
-
-def files_for(job: Job, loaded: LoadedImage, result: Enhanced) -> list[PngFile]:
-    """The PNGs a job writes, the main output last (so that its presence means the job finished)."""
-    output = to_image(result.output)
-    files: list[PngFile] = [(job.maps[name], to_image(result.maps()[name]), None) for name in job.maps]
+def files_for(job: Job, loaded: LoadedImage, photo: Photo, save: SaveOptions) -> tuple[list[OutputFile], list[str]]:
+    """The files a job writes, the main output last (so that its presence means the job finished),
+    and notices (an alpha channel JPEG cannot hold)."""
+    files = [OutputFile(job.maps[name], photo.maps[name]) for name in job.maps]
+    notices = []
     if job.compare is not None:
-        label = f"KinD (ratio {float(result.ratio[0]):.2f})"
-        files.append((job.compare, make_panel([to_uint8(loaded.rgb), output], ["input", label]), None))
-    files.append((job.output, output, loaded.alpha))
-    return files
+        label = f"KinD (ratio {photo.ratio:.2f})"
+        panel = make_panel([as_uint8(loaded.samples), as_uint8(photo.output)], ["input", label])
+        files.append(OutputFile(job.compare, panel))
+    alpha = loaded.alpha
+    if alpha is not None and save.format == "jpg":
+        notices.append(f"{job.source.path}: its alpha channel is dropped (JPEG has none)")
+        alpha = None
+    options = {"format": save.format, "exif": loaded.exif, "icc_profile": loaded.icc_profile}
+    if save.format in LOSSY_FORMATS:
+        options["quality"] = save.quality
+    files.append(OutputFile(job.output, photo.output, alpha, options))
+    return files, notices
 
 
 # --- the batch ----------------------------------------------------------------------------------
@@ -215,20 +269,48 @@ def files_for(job: Job, loaded: LoadedImage, result: Enhanced) -> list[PngFile]:
 
 @dataclass
 class Summary:
-    """What a batch did: files written, failures as (input path, reason), skipped, wall seconds."""
+    """What a batch did: files written, failures as (input path, reason), skipped, notices, wall seconds."""
 
     done: int = 0
     failed: list[tuple[Path, str]] = field(default_factory=list)
     skipped: int = 0
     seconds: float = 0.0
+    notices: list[str] = field(default_factory=list)
 
     def report(self) -> str:
-        """A few lines for people: the counts, then each failure with its file and reason."""
+        """A few lines for people: the counts, each notice, then each failure with its file and reason."""
         lines = [
             f"{self.done} done, {len(self.failed)} failed, {self.skipped} skipped in {self.seconds:.1f} s"
         ]
+        lines += [f"  notice: {notice}" for notice in self.notices]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        """Plain Python types, for ``--json``: counts, failures as ``{"input", "reason"}``, notices."""
+        return {"done": self.done, "failed": [{"input": str(path), "reason": reason} for path, reason in self.failed],
+                "skipped": self.skipped, "seconds": self.seconds, "notices": list(self.notices)}
+
+
+def shard_plan(plan: Plan, rank: int, size: int) -> Plan:
+    """Rank ``rank``'s share of a plan among ``size`` processes: jobs ``rank``, ``rank + size``, …
+    (every job in exactly one share, whatever the order the ranks run in); the plan's notices go to
+    rank 0 alone, so a merged summary lists them once."""
+    if not 0 <= rank < size:
+        raise ValueError(f"rank {rank} of {size}: expected 0 <= rank < size")
+    return Plan(plan.jobs[rank::size], list(plan.notices) if rank == 0 else [])
+
+
+def merge_summaries(summaries: Sequence[Summary]) -> Summary:
+    """One summary of the shares of a batch: counts added, failures and notices in rank order, the
+    wall time of the slowest share."""
+    return Summary(
+        done=sum(s.done for s in summaries),
+        failed=[item for s in summaries for item in s.failed],
+        skipped=sum(s.skipped for s in summaries),
+        seconds=max((s.seconds for s in summaries), default=0.0),
+        notices=[notice for s in summaries for notice in s.notices],
+    )
 
 
 def failure_reason(error: BaseException, path: Path) -> str:
@@ -243,53 +325,62 @@ def failure_reason(error: BaseException, path: Path) -> str:
 def enhance_files(
     inputs: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
-    runner: Runner,
+    model: KinD,
     ratio: RatioChoice = DEFAULT_RATIO,
-    tile: int | None = None,
-    auto_tile_pixels: int = AUTO_TILE_PIXELS,
     save_maps: bool = False,
     compare: bool = False,
     skip_existing: bool = False,
-    progress: bool = True,
+    progress: bool | TextIO = True,
+    save: SaveOptions = SaveOptions(),
 ) -> Summary:
     """Enhance image files, folders and globs into ``out_dir`` (``photos/a/b.jpg`` → ``OUT/a/b.png``).
 
-    ``ratio``: a number or ``'auto'``. ``tile``: force tiling with this tile side; otherwise images
-    over ``auto_tile_pixels`` are tiled in ``DEFAULT_TILE`` tiles. ``save_maps`` also writes
-    ``<stem>_R/_L/_R_restored/_L_adjusted.png``, ``compare`` an input | output ``<stem>_compare.png``.
-    ``skip_existing`` skips inputs whose output exists. A file that fails is recorded in the
-    summary and the others go on. Raises ValueError/FileNotFoundError, before writing anything,
-    for unsafe outputs or inputs that match nothing (see :func:`plan_jobs`).
+    ``model``: a :class:`kind.KinD` (its ``tile`` and ``max_pixels`` apply). ``ratio``: a number or
+    ``'auto'``. ``save_maps`` also writes ``<stem>_R/_L/_R_restored/_L_adjusted.png``, ``compare``
+    an input | output ``<stem>_compare.png``; ``save`` the output format. ``skip_existing`` skips
+    inputs whose output exists. A file that fails is recorded in the summary and the others go on.
+    Raises ValueError/FileNotFoundError, before writing anything, for bad options, unsafe outputs
+    or inputs that match nothing (see :func:`plan_jobs`).
     """
-    jobs = plan_jobs(inputs, out_dir, save_maps=save_maps, compare=compare)
-    return enhance_jobs(jobs, runner, ratio, tile, auto_tile_pixels, skip_existing, progress)
+    check_options(ratio, save)
+    plan = plan_jobs(inputs, out_dir, save_maps=save_maps, compare=compare, format=save.format)
+    return enhance_jobs(plan, model, ratio, skip_existing, progress, save)
+
+
+def check_options(ratio: RatioChoice, save: SaveOptions) -> None:
+    """Raise ValueError for a bad ratio (:func:`kind.pipeline.check_ratio`) or save options —
+    before any image is read, not once per image."""
+    check_ratio(ratio)
+    save.check()
 
 
 def enhance_jobs(
-    jobs: Sequence[Job],
-    runner: Runner,
+    plan: Plan,
+    model: KinD,
     ratio: RatioChoice = DEFAULT_RATIO,
-    tile: int | None = None,
-    auto_tile_pixels: int = AUTO_TILE_PIXELS,
     skip_existing: bool = False,
     progress: bool | TextIO = True,
+    save: SaveOptions = SaveOptions(),
 ) -> Summary:
-    """Run planned jobs (:func:`plan_jobs`); see :func:`enhance_files`. Returns after every write.
+    """Run a plan (:func:`plan_jobs`); see :func:`enhance_files`. Returns after every write.
 
     ``progress``: True for a bar on stderr, False for none, or a stream to draw it on.
     """
-    check_options(ratio, tile)
+    check_options(ratio, save)
     start = time.monotonic()
-    todo = [job for job in jobs if not (skip_existing and job.output.exists())]
-    summary = Summary(skipped=len(jobs) - len(todo))
+    todo = [job for job in plan.jobs if not (skip_existing and job.output.exists())]
+    summary = Summary(skipped=len(plan.jobs) - len(todo), notices=list(plan.notices))
     stream = None if isinstance(progress, bool) else progress  # None: stderr
-    bar = Progress(len(todo), desc="enhance", unit="img", stream=stream, enabled=progress is not False,
+    runnable = [job for job in todo if job.error is None]
+    bar = Progress(len(runnable), desc="enhance", unit="img", stream=stream, enabled=progress is not False,
                    log_interval=PROGRESS_LOG_S)
-    keep_maps = any(job.maps for job in todo)
+    for job in todo:
+        if job.error is not None:
+            _fail(summary, bar, job, job.error)
     try:
-        with _prefetched(todo) as reads, _Writer(summary, bar) as writer:
+        with _prefetched(runnable, model.max_pixels) as reads, _Writer(summary, bar) as writer:
             for job, read in reads:
-                _run_job(job, read, runner, writer, summary, bar, ratio, tile, auto_tile_pixels, keep_maps)
+                _run_job(job, read, model, writer, summary, bar, ratio, save)
                 bar.update()
     finally:
         bar.close()
@@ -297,25 +388,9 @@ def enhance_jobs(
     return summary
 
 
-def check_options(ratio: RatioChoice, tile: int | None) -> None:
-    """Raise ValueError for a bad ratio (:func:`kind.pipeline.check_ratio`) or a tile side under
-    ``MIN_TILE`` — before any image is read, not once per image."""
-    check_ratio(ratio)
-    if tile is not None and tile < MIN_TILE:
-        raise ValueError(f"tile: expected at least {MIN_TILE} pixels, got {tile}")
-
-
 def _run_job(
-    job: Job,
-    read: Future,
-    runner: Runner,
-    writer: _Writer,
-    summary: Summary,
-    bar: Progress,
-    ratio: RatioChoice,
-    tile: int | None,
-    auto_tile_pixels: int,
-    keep_maps: bool,
+    job: Job, read: Future, model: KinD, writer: _Writer, summary: Summary, bar: Progress, ratio: RatioChoice,
+    save: SaveOptions,
 ) -> None:
     """Enhance one decoded image and hand its files to the writer, or record why it failed.
 
@@ -329,35 +404,55 @@ def _run_job(
 
     try:
         loaded = read.result()
-        result = enhance_image(runner, loaded.rgb, ratio, tile, auto_tile_pixels, keep_maps, tiles)
-        files = files_for(job, loaded, result)
+        notices = [f"{job.source.path}: {loaded.frames} frames (animated); the first is enhanced"] if loaded.frames > 1 else []
+        photo = model.enhance_samples(loaded.samples, ratio, maps=bool(job.maps), bits=save.bits, progress=tiles)
+        files, more = files_for(job, loaded, photo, save)
     except IMAGE_ERRORS as error:
-        _fail(summary, bar, job, error)
+        _fail(summary, bar, job, failure_reason(error, job.source.path))
         return
+    for notice in notices + more:
+        _notice(summary, bar, notice)
     writer.submit(job, files)
 
 
-def _fail(summary: Summary, bar: Progress, job: Job, error: BaseException) -> None:
-    reason = failure_reason(error, job.source.path)
+def _fail(summary: Summary, bar: Progress, job: Job, reason: str) -> None:
     summary.failed.append((job.source.path, reason))  # list.append is atomic: safe from the writer thread
     if bar.enabled:  # without a bar the failures appear only in the summary
         bar.write(f"failed: {job.source.path}: {reason}")
 
 
+def _notice(summary: Summary, bar: Progress, notice: str) -> None:
+    summary.notices.append(notice)
+    if bar.enabled:
+        bar.write(f"notice: {notice}")
+
+
+def header_pixels(path: Path) -> int:
+    """Width × height from an image file's header (0 when it cannot be read: the decoder will say why)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return img.width * img.height
+    except Exception:  # noqa: BLE001 - any failure is the decoder's to report
+        return 0
+
+
 @contextlib.contextmanager
-def _prefetched(jobs: Sequence[Job], depth: int = PREFETCH) -> Iterator[Iterator[tuple[Job, Future]]]:
-    """Yield ``(job, future of read_image)`` in order, decoding at most ``depth`` images ahead."""
+def _prefetched(jobs: Sequence[Job], max_pixels: int, depth: int = PREFETCH) -> Iterator[Iterator[tuple[Job, Future]]]:
+    """Yield ``(job, future of read_image)`` in order, decoding at most ``depth`` images and (unless
+    nothing else waits) ``BUFFER_PIXELS`` pixels ahead of the one being enhanced."""
     pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="kind-read")
 
     def ahead() -> Iterator[tuple[Job, Future]]:
-        pending: deque[tuple[Job, Future]] = deque()
-        upcoming = iter(jobs)
-        for job in upcoming:
-            pending.append((job, pool.submit(read_image, job.source.path)))
-            if len(pending) > depth:
-                yield pending.popleft()
+        pending: deque[tuple[Job, Future, int]] = deque()
+        for job in jobs:
+            pixels = header_pixels(job.source.path)
+            while pending and (len(pending) > depth or sum(p for *_, p in pending) + pixels > BUFFER_PIXELS):
+                yield pending.popleft()[:2]
+            pending.append((job, pool.submit(read_image, job.source.path, max_pixels), pixels))
         while pending:
-            yield pending.popleft()
+            yield pending.popleft()[:2]
 
     try:
         yield ahead()
@@ -366,36 +461,51 @@ def _prefetched(jobs: Sequence[Job], depth: int = PREFETCH) -> Iterator[Iterator
 
 
 class _Writer:
-    """Writes each job's PNGs on one background thread; ``submit`` blocks while ``pending`` jobs wait.
+    """Writes each job's files on one background thread. ``submit`` blocks while ``PENDING_WRITES``
+    jobs, or ``BUFFER_PIXELS`` pixels, wait (a larger job waits until it is alone).
 
     A job counts as done once all its files are written; a write error is recorded as the job's
     failure. Leaving the ``with`` block waits for every write.
     """
 
-    def __init__(self, summary: Summary, bar: Progress, pending: int = PENDING_WRITES):
+    def __init__(self, summary: Summary, bar: Progress):
         self._summary = summary
         self._bar = bar
-        self._slots = threading.BoundedSemaphore(pending)
+        self._waiting = threading.Condition()
+        self._jobs = 0
+        self._pixels = 0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="kind-write")  # one thread: `done += 1` needs no lock
 
-    def submit(self, job: Job, files: list[PngFile]) -> None:
-        self._slots.acquire()
+    def submit(self, job: Job, files: list[OutputFile]) -> None:
+        pixels = sum(file.pixels.shape[0] * file.pixels.shape[1] for file in files)
+        with self._waiting:
+            self._waiting.wait_for(
+                lambda: self._jobs == 0 or (self._jobs < PENDING_WRITES and self._pixels + pixels <= BUFFER_PIXELS)
+            )
+            self._jobs += 1
+            self._pixels += pixels
         try:
-            self._pool.submit(self._write, job, files)
+            self._pool.submit(self._write, job, files, pixels)
         except BaseException:
-            self._slots.release()
+            self._release(pixels)
             raise
 
-    def _write(self, job: Job, files: list[PngFile]) -> None:
+    def _release(self, pixels: int) -> None:
+        with self._waiting:
+            self._jobs -= 1
+            self._pixels -= pixels
+            self._waiting.notify_all()
+
+    def _write(self, job: Job, files: list[OutputFile], pixels: int) -> None:
         try:
-            for path, pixels, alpha in files:
-                save_png(path, pixels, alpha)
+            for file in files:
+                save_image(file.path, file.pixels, file.alpha, **file.options)
         except Exception as error:  # noqa: BLE001 - anything, so that no failure goes unreported
-            _fail(self._summary, self._bar, job, error)
+            _fail(self._summary, self._bar, job, failure_reason(error, job.source.path))
         else:
             self._summary.done += 1
         finally:
-            self._slots.release()
+            self._release(pixels)
 
     def __enter__(self) -> _Writer:
         return self
@@ -404,43 +514,19 @@ class _Writer:
         self._pool.shutdown(wait=True)
 
 
-# --- runner -------------------------------------------------------------------------------------
-
-
-def load_runner(weights: str | os.PathLike | None = None, device: str = "auto", precision: str = "fp32") -> Runner:
-    """The three networks from a weights folder (None: the project's ``checkpoints/``) on ``device``.
-
-    Raises ValueError (WeightsError) for missing or bad weights, an unknown or absent device, or a
-    precision the device cannot run.
-    """
-    try:
-        resolved = resolve_device(device)
-    except RuntimeError as error:
-        raise ValueError(f"device {device!r}: {error}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r}: no CUDA GPU is available")
-    nets = load_weights_dir(weights)
-    try:
-        return Runner(nets, resolved, precision)
-    except RuntimeError as error:
-        raise ValueError(str(error)) from error
-
-
 __all__ = [
     "ASSETS_DIR",
-    "AUTO_TILE_PIXELS",
-    "MIN_TILE",
     "Job",
+    "OutputFile",
+    "Plan",
+    "SaveOptions",
     "Summary",
     "check_options",
     "check_outputs",
     "enhance_files",
-    "enhance_image",
     "enhance_jobs",
     "failure_reason",
     "files_for",
-    "load_runner",
+    "header_pixels",
     "plan_jobs",
-    "to_image",
-    "to_tensor",
 ]

@@ -14,7 +14,7 @@ against the output).
 Protocols
 ---------
 Every protocol reads the images as the official loader does: RGB float32 ``x / 255``, then each
-image stretched by its own global min and max (:func:`kind.pipeline.minmax_stretch`). Outputs are
+image stretched by its own global min and max (:func:`kind.imageops.minmax_stretch`). Outputs are
 converted with the official truncating ``uint8(clip(x·255, 0, 255))`` (:func:`kind.imageio.to_uint8`).
 
 ``official``
@@ -58,7 +58,9 @@ the network saw). We do the same without the round trip: the uint8 array that is
 (:mod:`kind.metrics`, BasicSR = MATLAB definitions, no border crop): ``psnr``/``ssim`` on RGB,
 ``psnr_y``/``ssim_y`` on the BT.601 Y channel, ``loe`` between the input (uint8, as read) and the
 output (variant ``npe`` or ``bimef``), ``niqe`` of the output (plane ``gray`` or ``y``, parameters
-``live`` or ``kindpp``; None for an image smaller than two 96×96 blocks). ``seconds`` is the time of
+``live`` or ``kindpp``; None for an image smaller than two 96×96 blocks), ``saturation`` the mean
+HSV S of the output (Pillow; ``gt_saturation`` of the ground truth: washed-out outputs score below
+it). ``seconds`` is the time of
 the pipeline alone for one image — from the float image in memory through stretch, networks and
 ratio to the float output on the CPU (the device synchronised); file decoding, uint8 conversion,
 PNG writing and metrics are excluded. The mean row holds the mean of each metric and the
@@ -67,7 +69,7 @@ PNG writing and metrics are excluded. The mean row holds the mean of each metric
 Outputs are written as ``OUT/<stem>.png`` (the official code writes ``<stem>_kindle.png``; the plain
 stem lets ``kind score --pred OUT --gt DATA/high`` pair them); photos as ``OUT/<relpath>.png``.
 
->>> runner = load_runner("checkpoints")                                 # doctest: +SKIP
+>>> runner = load_runner("shipped")                                     # doctest: +SKIP
 >>> result = evaluate_folder("LOLdataset/eval15", runner, "official")   # doctest: +SKIP
 >>> result["mean"]["psnr"], result["mean"]["ssim"]                      # doctest: +SKIP
 """
@@ -85,31 +87,32 @@ import torch
 from torch import Tensor
 
 from kind import __version__
+from kind.api import KinD
+from kind.constants import DEFAULT_MAX_PIXELS, PROTOCOLS
 from kind.data import find_pairs
-from kind.enhance import enhance_image, load_runner, to_image, to_tensor
+from kind.enhance import header_pixels
 from kind.fileio import atomic_write_json, check_output_path
 from kind.imageio import collect_inputs, natural_key, output_relpath, read_image, save_png
-from kind.metrics import check_metric_options, loe, niqe, psnr, ssim
+from kind.imageops import minmax_stretch, to_image, to_tensor
+from kind.metrics import check_metric_options, loe, niqe, psnr, saturation, ssim
 from kind.pipeline import (
     AUTO_EXPONENT,
     AUTO_RANGE,
     AUTO_SCALE,
     DEFAULT_RATIO,
     Enhanced,
-    Runner,
     enhance_general,
     enhance_lol,
     lol_ratio,
-    minmax_stretch,
 )
 from kind.progress import Progress
-from kind.weights import DEFAULT_WEIGHTS_DIR
+from kind.runner import Runner, load_runner
+from kind.weights import resolve_weights_dir, weights_dir_info
 
-PROTOCOLS = ("official", "gt-ratio", "kindpp", "fixed", "auto", "input")
 GT_RATIO_PROTOCOLS = ("official", "gt-ratio", "kindpp")  # the ground truth sets the ratio
 PHOTO_PROTOCOLS = ("fixed", "auto", "input")  # need no ground truth
-METRICS = ("psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe")
-PHOTO_METRICS = ("niqe", "loe")
+METRICS = ("psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe", "saturation", "gt_saturation")
+PHOTO_METRICS = ("niqe", "loe", "saturation")
 KINDPP_RATIO2_THRESHOLD = 1.1  # KinD++ adds its reflectance ratio only from this value on
 # Retinexformer computes both means with cv2.COLOR_BGR2GRAY (0.299, 0.587, 0.114 for B, G, R) on its
 # RGB arrays, so the weights fall on (R, G, B) in the reverse order: 0.114 R + 0.587 G + 0.299 B.
@@ -180,9 +183,9 @@ def _as_uint8(rgb: np.ndarray) -> np.ndarray:
     return np.rint(rgb * 255).astype(np.uint8)
 
 
-def read_pair(low_path: str | os.PathLike, high_path: str | os.PathLike) -> PairImages:
+def read_pair(low_path: str | os.PathLike, high_path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> PairImages:
     """Read a pair (:func:`kind.imageio.read_image`, RGB ``x / 255``); the two must be the same size."""
-    low, high = read_image(low_path).rgb, read_image(high_path).rgb
+    low, high = read_image(low_path, max_pixels).rgb, read_image(high_path, max_pixels).rgb
     if low.shape != high.shape:
         raise EvalError(
             f"{low_path} is {low.shape[1]}x{low.shape[0]} but {high_path} is {high.shape[1]}x{high.shape[0]}"
@@ -269,6 +272,9 @@ def score_output(
                       psnr_y=psnr(output, gt, y_channel=True), ssim_y=ssim(output, gt, y_channel=True))
     scores["loe"] = loe(low, output, variant=loe_variant)
     scores["niqe"] = _niqe_or_none(output, niqe_channel, niqe_params)
+    scores["saturation"] = saturation(output)  # washed-out colours score low (mean HSV S)
+    if gt is not None:
+        scores["gt_saturation"] = saturation(gt)
     return scores
 
 
@@ -342,12 +348,13 @@ def evaluate_folder(
     niqe_channel: str = "gray",
     niqe_params: str = "live",
     loe_variant: str = "npe",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict:
     """Enhance every image of ``data`` with ``protocol`` and score the outputs.
 
     Args:
         data: a paired folder (``low/``, ``high/`` of matching file names) or a folder of photos.
-        runner: the networks (:func:`kind.enhance.load_runner`); None for protocol ``input``.
+        runner: the networks (:func:`kind.runner.load_runner`); None for protocol ``input``.
         protocol: one of :data:`PROTOCOLS` (module docstring); photos take :data:`PHOTO_PROTOCOLS`.
         ratio: the ratio of protocol ``fixed`` (default 5.0); must be None for the others.
         out_dir: where to write the outputs (the arrays that are scored); None writes nothing.
@@ -356,6 +363,8 @@ def evaluate_folder(
         gt_mean: rescale each output to the ground truth's mean gray (:func:`gt_mean_rescale`);
             paired data only.
         niqe_channel, niqe_params, loe_variant: how NIQE and LOE are computed (:mod:`kind.metrics`).
+        max_pixels: an image over this many pixels (from its header) is refused before any work
+            (:func:`check_image_sizes`); photos over 2.5 MP are enhanced in tiles, pairs whole.
 
     Returns:
         ``{"mode" ("paired" or "photos"), "protocol", "gt_mean", "ratio_rule", "gt_mean_rule", "ratio" (fixed only),
@@ -371,6 +380,7 @@ def evaluate_folder(
         raise EvalError(f"protocol {protocol!r} needs the networks (a runner), got None")
     data = Path(data)
     paired, items = plan_items(data, protocol, gt_mean)
+    check_image_sizes(items, max_pixels)
     out = check_outputs(data, out_dir)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -382,10 +392,10 @@ def evaluate_folder(
         seconds = image_ratio = None
         record: dict[str, float | None] = {}
         if paired:
-            pair = read_pair(low_path, high_path)
+            pair = read_pair(low_path, high_path, max_pixels)
             low, low_u8, gt_u8 = pair.low, pair.low_u8, pair.high_u8
         else:
-            rgb = read_image(low_path).rgb
+            rgb = read_image(low_path, max_pixels).rgb
             low, low_u8, gt_u8 = to_tensor(rgb), _as_uint8(rgb), None
         if protocol == "input":
             output = low
@@ -394,7 +404,7 @@ def evaluate_folder(
             image_ratio = float(result.ratio[0])
         else:
             choice = "auto" if protocol == "auto" else ratio
-            result, output, seconds = _timed(runner, lambda: enhance_image(runner, rgb, choice))
+            result, output, seconds = _timed(runner, lambda: KinD(runner, max_pixels=max_pixels).enhance(low, choice))
             image_ratio = float(result.ratio[0])
         if gt_mean:
             output, record["gt_mean_factor"] = gt_mean_rescale(output, pair.high)
@@ -442,6 +452,20 @@ def plan_items(data: str | os.PathLike, protocol: str, gt_mean: bool = False) ->
     return False, _photo_items(data)
 
 
+def check_image_sizes(items: list[tuple], max_pixels: int) -> None:
+    """EvalError naming the first image of ``items`` (from :func:`plan_items`) over ``max_pixels``
+    pixels, read from the headers alone, so that nothing runs on a folder that would be refused
+    half-way."""
+    if max_pixels < 1:
+        raise EvalError(f"max_pixels: expected at least 1, got {max_pixels}")
+    for _, *paths in items:
+        for path in filter(None, paths):
+            pixels = header_pixels(path)
+            if pixels > max_pixels:
+                raise EvalError(f"{path}: {pixels:,} pixels, over the limit of {max_pixels:,} (--max-pixels); "
+                                "refused before any work")
+
+
 def _paired_items(data: Path) -> list[tuple[str, Path, Path]]:
     """(stem, low, high) of a paired folder; stems must be unique (they name the outputs)."""
     pairs = find_pairs(data)
@@ -457,10 +481,15 @@ def _photo_items(data: Path) -> list[tuple[str, Path, None]]:
     if not data.is_dir():
         raise EvalError(f"--data {data}: not a folder")
     try:
-        found = collect_inputs([str(data)])
+        found, _ = collect_inputs([str(data)])
     except FileNotFoundError:
         raise EvalError(f"{data}: no images, and no low/ and high/ sub-folders") from None
     items = [(item.relpath.with_suffix("").as_posix(), item.path, None) for item in found]
+    keys = [key for key, _, _ in items]
+    if len(set(keys)) != len(keys):
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        raise EvalError(f"{data}: several files share the name(s) {', '.join(twice)} but for their suffix; "
+                        "outputs would collide")
     return sorted(items, key=lambda item: natural_key(item[0]))
 
 
@@ -479,21 +508,26 @@ def run_eval(
     niqe_channel: str = "gray",
     niqe_params: str = "live",
     loe_variant: str = "npe",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict:
-    """``kind eval``: check the options and output paths, load the weights (None: ``checkpoints/``;
-    none for ``input``), evaluate, write JSON."""
+    """``kind eval``: check the options and output paths, load the weights (a weights spec;
+    None: the shipped ones; none for ``input``), evaluate, write JSON.
+
+    The result adds ``weight_files``: each network's file, ``version`` and ``sha256``
+    (:func:`kind.weights.weights_dir_info`; None for ``input``)."""
     check_protocol(protocol, ratio)  # before loading anything
     check_metric_options(niqe_channel, niqe_params, loe_variant)
     check_outputs(data, out_dir, json_path)
-    plan_items(data, protocol, gt_mean)
+    check_image_sizes(plan_items(data, protocol, gt_mean)[1], max_pixels)
     runner = None
     if protocol != "input":
-        weights = DEFAULT_WEIGHTS_DIR if weights is None else weights
+        weights = resolve_weights_dir(weights)
         runner = load_runner(weights, device, precision)
     else:
         weights = None
     result = evaluate_folder(data, runner, protocol, ratio, out_dir, progress, weights, label, gt_mean,
-                             niqe_channel, niqe_params, loe_variant)
+                             niqe_channel, niqe_params, loe_variant, max_pixels)
+    result["weight_files"] = None if weights is None else weights_dir_info(weights)
     if json_path is not None:
         atomic_write_json(json_path, result)
     return result
@@ -505,7 +539,8 @@ def _fmt(value: float | None, digits: int) -> str:
     return "inf" if math.isinf(value) else f"{value:.{digits}f}"
 
 
-DIGITS = {"psnr": 3, "ssim": 4, "psnr_y": 3, "ssim_y": 4, "loe": 1, "niqe": 3, "seconds": 3, "ratio": 3}
+DIGITS = {"psnr": 3, "ssim": 4, "psnr_y": 3, "ssim_y": 4, "loe": 1, "niqe": 3, "saturation": 3, "gt_saturation": 3,
+          "seconds": 3, "ratio": 3}
 
 
 def format_eval_report(result: dict) -> str:
@@ -538,6 +573,7 @@ __all__ = [
     "EvalError",
     "PairImages",
     "check_outputs",
+    "check_image_sizes",
     "check_protocol",
     "describe_device",
     "enhance_kindpp",

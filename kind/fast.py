@@ -17,14 +17,16 @@ import sys
 import torch
 from torch import Tensor, nn
 
+from kind.constants import PRECISIONS
 from kind.models import LRELU_SLOPE, Concat, Conv
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+DTYPES = dict(zip(PRECISIONS, (torch.float32, torch.bfloat16)))  # precision name → dtype
 
 
 @functools.cache
 def retain_freed_memory() -> bool:
-    """Make glibc serve large blocks from its heap and keep freed memory (process-wide, once).
+    """Make glibc serve large blocks from its heap and keep freed memory (process-wide, once;
+    :func:`kind.tune_process` calls it, library code never does).
 
     By default every block over 32 MB is a fresh ``mmap``, so each full-resolution activation
     page-faults its memory in again (a 600×400 image: ~25% of the run time). TensorFlow avoids this
@@ -121,7 +123,7 @@ def fuse_for_cpu(model: nn.Module, precision: str = "fp32") -> nn.Module:
     """
     if not cpu_fusion_available():
         raise RuntimeError("this PyTorch build has no oneDNN fused convolution; use the reference path")
-    dtype = PRECISIONS[precision]
+    dtype = DTYPES[precision]
     fused = copy.deepcopy(model).eval().to(dtype=dtype, memory_format=torch.channels_last)
     for parent in list(fused.modules()):
         for name, child in list(parent.named_children()):

@@ -29,7 +29,6 @@ from typing import Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
@@ -313,8 +312,10 @@ def ssim_torch(pred: Tensor, target: Tensor, data_range: float = 1.0, quantize: 
 
     The same definition as :func:`ssim` (11x11 Gaussian sigma 1.5, valid region, C1 = (0.01*255)^2,
     C2 = (0.03*255)^2, map mean per channel, then channel mean), applied to ``q(x)`` as in
-    :func:`psnr_torch`. With ``quantize=False`` it is differentiable; because the constants scale
-    with the range, it then equals SSIM on [0, 1] with C1 = 0.01^2, C2 = 0.03^2.
+    :func:`psnr_torch`, computed by ``kornia.metrics.ssim`` (kornia, a training dependency, is
+    imported here only, so that inference never loads it). With ``quantize=False`` it is
+    differentiable; because the constants scale with the range, it then equals SSIM on [0, 1] with
+    C1 = 0.01^2, C2 = 0.03^2.
 
     Args:
         pred, target: NxCxHxW floating tensors in [0, data_range], H and W at least 11.
@@ -328,31 +329,38 @@ def ssim_torch(pred: Tensor, target: Tensor, data_range: float = 1.0, quantize: 
     >>> ssim_torch(p, p)
     tensor([1., 1.], dtype=torch.float64)
     """
+    import kornia
+
     _check_batch(pred, target, data_range)
-    n, c, h, w = pred.shape
+    h, w = pred.shape[-2:]
     if min(h, w) < SSIM_WINDOW:
         raise ValueError(f"ssim_torch: expected H and W >= {SSIM_WINDOW}, got {h}x{w}")
-    x1 = _to_255(pred, data_range, quantize).reshape(n * c, 1, h, w)
-    x2 = _to_255(target, data_range, quantize).reshape(n * c, 1, h, w)
-    g = torch.from_numpy(_gaussian_1d()).to(device=x1.device, dtype=x1.dtype)
-    g_col = g.view(1, 1, SSIM_WINDOW, 1)
-    g_row = g.view(1, 1, 1, SSIM_WINDOW)
+    x1 = _to_255(pred, data_range, quantize)
+    x2 = _to_255(target, data_range, quantize)
+    ssim_map = kornia.metrics.ssim(x1, x2, SSIM_WINDOW, max_val=255.0, eps=0.0, padding="valid")
+    return ssim_map.mean(dim=(1, 2, 3))
 
-    def filt(x: Tensor) -> Tensor:  # valid separable Gaussian filter
-        return F.conv2d(F.conv2d(x, g_col), g_row)
 
-    mu1 = filt(x1)
-    mu2 = filt(x2)
-    mu1_sq = mu1 * mu1
-    mu2_sq = mu2 * mu2
-    mu1_mu2 = mu1 * mu2
-    sigma1_sq = filt(x1 * x1) - mu1_sq
-    sigma2_sq = filt(x2 * x2) - mu2_sq
-    sigma12 = filt(x1 * x2) - mu1_mu2
-    ssim_map = ((2 * mu1_mu2 + SSIM_C1) * (2 * sigma12 + SSIM_C2)) / (
-        (mu1_sq + mu2_sq + SSIM_C1) * (sigma1_sq + sigma2_sq + SSIM_C2)
-    )
-    return ssim_map.mean(dim=(1, 2, 3)).view(n, c).mean(dim=1)
+def saturation_torch(x: Tensor) -> Tensor:
+    r"""Mean HSV saturation of each image in a batch, as :func:`saturation` of the saved uint8 image.
+
+    .. math:: S_n = \operatorname{mean}_{h,w} \lfloor 255 (\max_c q - \min_c q) / \max_c q \rfloor / 255
+
+    with ``q`` the official truncation to uint8 (as :func:`psnr_torch`) and S = 0 where max = 0:
+    Pillow's RGB→HSV on 8 bits, so it equals :func:`saturation` of the same uint8 image.
+
+    Args:
+        x: N×3×H×W floating tensor in [0, 1].
+
+    Returns:
+        Tensor of shape (N,), float64 (float32 on devices without float64), in [0, 1].
+    """
+    if x.ndim != 4 or x.shape[1] != 3 or not x.is_floating_point():
+        raise ValueError(f"saturation_torch: expected a floating N×3×H×W tensor, got {tuple(x.shape)} {x.dtype}")
+    q = _to_255(x, 1.0, quantize=True)
+    high, low = q.amax(dim=1), q.amin(dim=1)
+    s = torch.floor(255.0 * (high - low) / high.clamp(min=1.0))
+    return s.mean(dim=(1, 2)) / 255.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -845,3 +853,26 @@ def check_metric_options(niqe_channel: str = "gray", niqe_params: str = "live", 
                                  ("LOE variant", loe_variant, LOE_VARIANTS)):
         if value not in choices:
             raise ValueError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# colour saturation
+
+
+def saturation(img: np.ndarray) -> float:
+    """Mean HSV saturation of a uint8 RGB image, in [0, 1], with Pillow's RGB→HSV conversion.
+
+    ``S = (max − min) / max`` per pixel (0 where max = 0), as Pillow computes it on 8 bits; the mean
+    over pixels, divided by 255. Washed-out (grey) outputs score low; a dataset's score is the
+    mean of its images' scores, compared with the ground truth's.
+
+    >>> saturation(np.array([[[255, 0, 0], [128, 128, 128]]], np.uint8))  # pure red, grey
+    0.5
+    """
+    from PIL import Image  # only this metric needs Pillow
+
+    _check_uint8_image("img", img)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"img: expected an HxWx3 RGB array, got shape {img.shape}")
+    hsv = np.asarray(Image.fromarray(np.ascontiguousarray(img)).convert("HSV"))
+    return float(hsv[..., 1].mean(dtype=np.float64) / 255.0)

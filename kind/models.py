@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kind.constants import NETWORK_NAMES
+
 LRELU_SLOPE = 0.2
 
 Ratio = Union[float, Tensor]
@@ -214,11 +216,7 @@ class IllumAdjustNet(nn.Module):
         return torch.sigmoid(x)
 
 
-NETWORKS: dict[str, type[nn.Module]] = {
-    "decom": DecomNet,
-    "restore": RestorationNet,
-    "adjust": IllumAdjustNet,
-}
+NETWORKS: dict[str, type[nn.Module]] = dict(zip(NETWORK_NAMES, (DecomNet, RestorationNet, IllumAdjustNet)))
 
 
 def build_network(name: str) -> nn.Module:

@@ -16,15 +16,17 @@ from torch import Tensor, nn
 
 from kind import losses
 from kind.config import AdjustConfig, DecomConfig, RestoreConfig, TrainConfig, folder_list
-from kind.data import PairedImages, PatchDraws, load_pairs, split_holdout
+from kind.data import PairedImages, PatchDraws, PatchSampler, PatchSource, load_pairs, split_holdout
 from kind.fast import cpu_fusion_available, fuse_for_cpu, prepare_input
-from kind.metrics import psnr_torch, ssim_torch
+from kind.metrics import psnr_torch, saturation_torch, ssim_torch
 from kind.pipeline import lol_ratio
 from kind.weights import load_network
 
 Maps = dict[str, list[Tensor]]  # named per-image C×H×W tensors, cut into patches together
 LossOut = tuple[Tensor, dict[str, Tensor], dict[str, tuple[Tensor, Tensor]]]  # total, terms, outputs for extra losses
 VAL_BATCH_PIXELS = 2_000_000  # pixels per validation (and frozen decomposition) forward pass
+VAL_PATCH_BATCHES = 50  # decom: training-style batches of the held-out pairs its validation scores
+VAL_PATCH_SEED = 0  # their draws: the same in every run, whatever its training seed
 
 
 @dataclass
@@ -37,6 +39,7 @@ class StageData:
     val: Maps
     names: list[str]
     nets: dict[str, nn.Module] = field(default_factory=dict)
+    val_batches: list[dict[str, Tensor]] = field(default_factory=list)  # fixed patch batches of the held-out pairs
 
     @property
     def has_validation(self) -> bool:
@@ -89,11 +92,21 @@ def to_device(images: list[Tensor], device: torch.device) -> list[Tensor]:
 
 def decom_prepare(config: TrainConfig, device: torch.device) -> StageData:
     train, val = load_splits(config, config.patch_size)
-    return StageData(
-        {"low": train.low, "high": train.high},
-        {"low": to_device(val.low, device), "high": to_device(val.high, device)},
-        train.names,
-    )
+    val_maps = {"low": to_device(val.low, device), "high": to_device(val.high, device)}
+    return StageData({"low": train.low, "high": train.high}, val_maps, train.names,
+                     val_batches=held_out_batches(val_maps, config, device))
+
+
+def held_out_batches(val: Maps, config: TrainConfig, device: torch.device) -> list[dict[str, Tensor]]:
+    """``VAL_PATCH_BATCHES`` batches of ``batch_size`` × ``patch_size``² patches of the held-out
+    pairs, drawn as training draws them (seed ``VAL_PATCH_SEED``): the objective the optimiser sees,
+    which — unlike the whole-image loss — does not rank a flat illumination above the authors'
+    decomposition (docs/decomposition-study.md, finding 1)."""
+    if not val["low"]:
+        return []
+    source = PatchSource(val, device)
+    sampler = PatchSampler(source.sizes, config.batch_size, config.patch_size, VAL_PATCH_SEED)
+    return [source.cut(sampler.draws(step, device), config.patch_size) for step in range(VAL_PATCH_BATCHES)]
 
 
 def decom_weights(config: DecomConfig) -> dict[str, float]:
@@ -113,7 +126,15 @@ def decom_loss(model: nn.Module, batch: dict[str, Tensor], config: DecomConfig, 
 
 
 def decom_validate(model: nn.Module, data: StageData, config: DecomConfig) -> tuple[dict[str, float], dict[str, Tensor]]:
-    """The held-out loss (the training weights) and reconstruction quality; mean illuminations."""
+    """On the held-out pairs, with the training loss weights: ``patch_loss``, the loss of the fixed
+    training-style batches (selects ``best.pt``), and per whole image the ``loss``, the
+    reconstructions ``R_low·L_low`` against the low image (``recon_low_*``) and ``R_high·L_high``
+    against the normal one (``recon_high_*``: ``kind diagnose``'s ``recon``, the decomposition's
+    ceiling, here against the image as the network sees it), and the mean illuminations."""
+    patch_losses = []
+    for batch in data.val_batches:
+        total, _, _ = decom_loss(model, batch, config)
+        patch_losses.append(float(total))
     rows, shown = [], {}
     for indices in size_batches([x.shape for x in data.val["low"]]):
         batch = stacked(data.val, indices)
@@ -124,11 +145,12 @@ def decom_validate(model: nn.Module, data: StageData, config: DecomConfig) -> tu
             r_low, l_low = reflectance[j : j + 1], illumination[j : j + 1]
             r_high, l_high = reflectance[n + j : n + j + 1], illumination[n + j : n + j + 1]
             total, _ = losses.decomposition_loss(low, high, r_low, l_low, r_high, l_high, decom_weights(config))
-            rows.append({"loss": float(total), **quality(r_low * l_low, low, "recon_"),
+            rows.append({"loss": float(total), **quality(r_low * l_low, low, "recon_low_"),
+                         **quality(r_high * l_high, high, "recon_high_"),
                          "L_low_mean": float(l_low.mean()), "L_high_mean": float(l_high.mean())})
             if i < config.val_images:
                 shown[f"{i}"] = torch.cat([low, r_low, l_low.expand_as(r_low), high, r_high, l_high.expand_as(r_high)])
-    return mean_metrics(rows), shown
+    return {"patch_loss": sum(patch_losses) / len(patch_losses), **mean_metrics(rows)}, shown
 
 
 # --- the frozen DecomNet of stages 2 and 3 ----------------------------------------------------------
@@ -245,7 +267,8 @@ def restore_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig
 
 def restore_validate(model: nn.Module, data: StageData, config: RestoreConfig) -> tuple[dict[str, float], dict[str, Tensor]]:
     """Loss and R̂ quality against R_high^γ; with an adjustment net, also the official protocol's
-    pipeline ``R̂ · L̂`` (ratio from the ground truth's decomposition) against the ground truth."""
+    pipeline ``R̂ · L̂`` (ratio from the ground truth's decomposition) against the ground truth,
+    and its colour saturation beside the ground truth's."""
     rows, shown = [], {}
     adjust = data.nets.get("adjust")
     for indices in size_batches([x.shape for x in data.val["R_low"]]):
@@ -259,7 +282,10 @@ def restore_validate(model: nn.Module, data: StageData, config: RestoreConfig) -
             total, _ = losses.restoration_loss(out, target)
             row = {"loss": float(total), **quality(out, target)}
             if adjust is not None:
-                row |= quality(output[j : j + 1], batch["gt"][j : j + 1], "pipeline_")
+                gt = batch["gt"][j : j + 1]
+                row |= quality(output[j : j + 1], gt, "pipeline_")
+                row |= {"pipeline_saturation": float(saturation_torch(output[j : j + 1])[0]),
+                        "gt_saturation": float(saturation_torch(gt)[0])}  # washed-out colours: below the GT's
             rows.append(row)
             if i < config.val_images:
                 shown[f"{i}"] = torch.cat([batch["R_low"][j : j + 1], out, target])
@@ -293,7 +319,7 @@ def patches_as_batch(patches: dict[str, Tensor], draws: PatchDraws, config: Trai
 
 
 STAGES: dict[str, Stage] = {
-    "decom": Stage("decom", 8, decom_prepare, patches_as_batch, decom_loss, decom_validate, lambda c: "loss", False),
+    "decom": Stage("decom", 8, decom_prepare, patches_as_batch, decom_loss, decom_validate, lambda c: "patch_loss", False),
     "adjust": Stage("adjust", 7, adjust_prepare, adjust_batch, adjust_loss, adjust_validate, lambda c: "psnr", True),
     "restore": Stage("restore", 8, restore_prepare, patches_as_batch, restore_loss, restore_validate, restore_select, True),
 }

@@ -2,8 +2,8 @@
 
 Two tables, in markdown and as JSON rows:
 
-* **LOL** (paired results): weights, protocol, data, PSNR, SSIM, PSNR-Y, SSIM-Y, LOE, NIQE, seconds
-  per image, device, source — with the KinD paper's reported numbers beside (only the confirmed
+* **LOL** (paired results): weights, protocol, data, PSNR, SSIM, PSNR-Y, SSIM-Y, LOE, NIQE, colour
+  saturation of the outputs and of the ground truths, seconds per image, device, source — with the KinD paper's reported numbers beside (only the confirmed
   ones: PSNR 20.87 and SSIM 0.8022 under its own protocol; its other cells stay empty);
 * **no-reference sets** (photo results): mean NIQE, then mean LOE, per weights and protocol (rows)
   and data set (columns: LIME, DICM, VV, MEF, NPE, then any other).
@@ -21,6 +21,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from kind.constants import PROTOCOLS
 from kind.fileio import atomic_write_json, atomic_write_text
 
 __all__ = [
@@ -36,13 +37,14 @@ __all__ = [
 
 METRICS_NOTE = (
     "PSNR/SSIM: BasicSR (= MATLAB) definitions on uint8, no border crop, against the ground-truth file as read; "
-    "*-Y on the BT.601 Y channel; LOE: low input vs output; s/img: median seconds per image, pipeline only"
+    "*-Y on the BT.601 Y channel; LOE: low input vs output; sat.: mean HSV saturation (Pillow) of the outputs, "
+    "GT sat. of the ground truths (washed-out colours: below it); s/img: median seconds per image, pipeline only"
 )
 LOE_NOTE = {"npe": "NPE loe.m (short side resized to 50 px)", "bimef": "BIMEF loe100x100.m (100×100 samples)"}
 NIQE_NOTE = {"gray": "MATLAB niqe_release on rgb2gray", "y": "BasicSR calculate_niqe on the Y channel"}
 NIQE_PARAMS_NOTE = {"live": "LIVE pristine parameters", "kindpp": "KinD++'s retrained parameters"}
 NOREF_ORDER = ("LIME", "DICM", "VV", "MEF", "NPE")  # the KinD paper's no-reference sets, in its order
-PROTOCOL_ORDER = ("official", "gt-ratio", "kindpp", "fixed", "auto", "input")  # = kind.evaluate.PROTOCOLS (no torch here)
+PROTOCOL_ORDER = PROTOCOLS  # rows of one weight set in this order
 
 # The KinD paper's LOL numbers (spec section 8), as printed. Only PSNR and SSIM are confirmed; the
 # other cells stay empty rather than guessed.
@@ -50,11 +52,12 @@ REPORTED: tuple[dict, ...] = (
     {"weights": "KinD (authors)", "protocol": "official (paper)", "data": "LOL eval15",
      "psnr": "20.87", "ssim": "0.8022", "source": "KinD paper (ACM MM 2019)"},
 )
-LOL_COLUMNS = ("weights", "protocol", "data", "PSNR", "SSIM", "PSNR-Y", "SSIM-Y", "LOE", "NIQE", "s/img",
-               "device", "source")
-LOL_KEYS = ("weights", "protocol", "data", "psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe", "seconds",
-            "device", "source")
-DIGITS = {"psnr": 3, "ssim": 4, "psnr_y": 3, "ssim_y": 4, "loe": 1, "niqe": 3, "seconds": 3}
+LOL_COLUMNS = ("weights", "protocol", "data", "PSNR", "SSIM", "PSNR-Y", "SSIM-Y", "LOE", "NIQE", "sat.", "GT sat.",
+               "s/img", "device", "source")
+LOL_KEYS = ("weights", "protocol", "data", "psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe", "saturation",
+            "gt_saturation", "seconds", "device", "source")
+DIGITS = {"psnr": 3, "ssim": 4, "psnr_y": 3, "ssim_y": 4, "loe": 1, "niqe": 3, "saturation": 3, "gt_saturation": 3,
+          "seconds": 3}
 REQUIRED_KEYS = ("protocol", "ratio_rule", "data", "mean")
 
 

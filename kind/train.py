@@ -210,12 +210,16 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         model.load_state_dict(load_network(config.init_weights, stage.network).state_dict())
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8,
                                  fused=device.type == "cuda")
-    state = RunState()
+    state = RunState(best_metric=stage.select(config))
     if record is not None:
         model.load_state_dict(record["state_dict"])
         optimizer.load_state_dict(record["optimizer"])
         torch.set_rng_state(record["torch_rng"])
-        state = RunState(step=record["step"], best=record["best"], last_checkpoint=checkpoint)
+        best = record["best"]
+        if record.get("best_metric", state.best_metric) != state.best_metric:  # selected on another metric before
+            changes = [*changes, f"best.pt's metric: {record['best_metric']} → {state.best_metric} (the next validation sets it)"]
+            best = None
+        state = RunState(step=record["step"], best=best, best_metric=state.best_metric, last_checkpoint=checkpoint)
     extra = ExtraLosses(config.extra_losses, stage_name, seed=config.seed).to(device)
     if extra.state_dict() and world.distributed:
         raise ValueError("extra_losses: adversarial terms train a discriminator per process; run them in one process")

@@ -4,7 +4,7 @@ For every pair, the LOL protocol's ground-truth ratio r = mean(L_high / (L_low +
 image's mean illumination m are computed with the given DecomNet; then log r = a − b·log m is fitted
 by least squares, giving r ≈ exp(a) · m^(−b). Use training pairs only (never the evaluation set).
 
-    python scripts/fit_auto_ratio.py --data ../shared/data/lol/train80 --decom checkpoints/decom.pt
+    python scripts/fit_auto_ratio.py --data ../shared/data/lol/train80 --decom shipped
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from kind.weights import load_network
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="a paired folder (low/, high/) of training images")
-    parser.add_argument("--decom", required=True, help="DecomNet weight file")
+    parser.add_argument("--decom", required=True, help="DecomNet weights: a weight file, or shipped / a version")
     args = parser.parse_args()
     decom = load_network(args.decom, "decom")
     pairs = load_pairs(args.data)

@@ -9,7 +9,8 @@
 #   SET="key=value stage.key=value"    overrides (e.g. SET="stages=[restore] decom_weights=.gpu_weights/decom.pt")
 #   RESUME=1                           --resume auto: continue the stage a previous command left on the machine
 #   BENCH=1                            time the loop first (kind bench --train; JSON in $OUT)
-# $OUT receives: machine.txt, bench-train.json, train.log, decom.pt, adjust.pt, restore.pt (float16), runs.tgz.
+# $OUT receives: machine.txt, bench-train.json, train.log, decom.pt, adjust.pt, restore.pt (float16), runs.tgz,
+# decom-steps.tgz (the decomposition's numbered checkpoints, slim, for scripts/decomposition_study.py trajectory).
 set -euo pipefail
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/gpu-session-out}
@@ -59,4 +60,9 @@ status=0; wait "$pid" || status=$?
 copy_weights
 tail -n 5 "$OUT/train.log"
 tar czf "$OUT/runs.tgz" "$out_dir"/*/config.yaml "$out_dir"/*/events.out.tfevents.* 2>/dev/null || true
+steps=$(mktemp -d)
+for checkpoint in "$out_dir"/decom/step_*.pt; do
+  [ -f "$checkpoint" ] && { kind export "$checkpoint" "$steps/$(basename "$checkpoint")" >/dev/null 2>&1 || true; }
+done
+if compgen -G "$steps/*.pt" >/dev/null; then tar czf "$OUT/decom-steps.tgz" -C "$steps" .; fi
 exit "$status"

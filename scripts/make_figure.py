@@ -2,7 +2,7 @@
 unpaired photos (input | ours, fixed ratio 5 | ours, auto ratio), small thumbnails stacked.
 
     python scripts/make_figure.py --lol ../shared/data/lol/eval15 --unpaired ../shared/data/unpaired \
-        --weights checkpoints --out docs/figures/results.jpg
+        --weights shipped --out docs/figures/results.jpg
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from kind.enhance import load_runner, to_image, to_tensor
 from kind.fileio import atomic_path
 from kind.imageio import make_panel, read_image, to_uint8
-from kind.pipeline import enhance_general, enhance_lol, minmax_stretch
+from kind.imageops import minmax_stretch, to_image, to_tensor
+from kind.pipeline import enhance_general, enhance_lol
+from kind.runner import load_runner
 
 THUMB_WIDTH = 260
 

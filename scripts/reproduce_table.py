@@ -1,6 +1,6 @@
 """Evaluate weights folders under every protocol on LOL eval15 and the no-reference sets; build the tables.
 
-    python scripts/reproduce_table.py --weights ours=checkpoints --weights authors=weights/official \
+    python scripts/reproduce_table.py --weights ours=shipped --weights authors=weights/official \
         --protocols official gt-ratio kindpp fixed auto --gt-mean official \
         --noref ../shared/data/noref/LIME ../shared/data/noref/DICM ../shared/data/noref/VV --out runs/table
 
@@ -9,7 +9,8 @@ Writes ``OUT/runs/<label>-<protocol>.json`` (one ``kind eval`` result each, outp
 (the low inputs scored as they are), for each no-reference set ``OUT/runs/<set>-<label>-<protocol>.json``
 (the photo pipeline at ratio 5 and auto) and ``OUT/runs/<set>-input.json``, then ``OUT/results.md``
 and ``OUT/results.json`` (:func:`kind.tables.write_table`) of this invocation's runs — ``kind table
---runs OUT/runs/*.json`` rebuilds them from every run in OUT. A weights folder that lacks decom.pt,
+--runs OUT/runs/*.json`` rebuilds them from every run in OUT. Weights are named by a
+weights spec (``shipped``, a version, or a folder); a folder that lacks decom.pt,
 restore.pt or adjust.pt is skipped with a message.
 """
 
@@ -19,12 +20,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from kind.enhance import load_runner
-from kind.evaluate import PHOTO_PROTOCOLS, PROTOCOLS, evaluate_folder
+from kind.constants import PRECISIONS, PROTOCOLS, SHIPPED
+from kind.evaluate import PHOTO_PROTOCOLS, evaluate_folder
 from kind.fileio import atomic_write_json
 from kind.metrics import LOE_VARIANTS, NIQE_CHANNELS, NIQE_PARAMS
+from kind.runner import load_runner
 from kind.tables import write_table
-from kind.weights import DEFAULT_WEIGHTS_DIR, missing_weight_files
+from kind.weights import missing_weight_files, resolve_weights_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "lol" / "eval15"
@@ -32,19 +34,19 @@ RUN_PROTOCOLS = [p for p in PROTOCOLS if p != "input"]
 NOREF_PROTOCOLS = [p for p in PHOTO_PROTOCOLS if p != "input"]
 
 
-def _labelled(text: str) -> tuple[str, Path]:
-    label, sep, folder = text.partition("=")
-    if not sep or not label or not folder:
-        raise argparse.ArgumentTypeError(f"expected LABEL=DIR, got {text!r}")
-    return label, Path(folder)
+def _labelled(text: str) -> tuple[str, str]:
+    label, sep, spec = text.partition("=")
+    if not sep or not label or not spec:
+        raise argparse.ArgumentTypeError(f"expected LABEL=SPEC, got {text!r}")
+    return label, spec
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.is_dir() else None,
                    help=f"folder with low/ and high/ (default {DEFAULT_DATA} when present)")
-    p.add_argument("--weights", type=_labelled, action="append", metavar="LABEL=DIR",
-                   help=f"a weights folder and its label (repeatable; default checkpoints={DEFAULT_WEIGHTS_DIR})")
+    p.add_argument("--weights", type=_labelled, action="append", metavar="LABEL=SPEC",
+                   help=f"a weights spec (shipped, a version, a folder) and its label (repeatable; default ours={SHIPPED})")
     p.add_argument("--protocols", nargs="+", choices=RUN_PROTOCOLS, default=RUN_PROTOCOLS)
     p.add_argument("--gt-mean", nargs="*", choices=PROTOCOLS, default=[], metavar="PROTOCOL",
                    help="protocols to run once more with --gt-mean (input included)")
@@ -56,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--loe-variant", choices=LOE_VARIANTS, default="npe")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "table")
     p.add_argument("--device", default="auto")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     if args.data is None:
@@ -66,7 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    weights = args.weights or [("checkpoints", DEFAULT_WEIGHTS_DIR)]
+    weights = args.weights or [("ours", SHIPPED)]
     options = {"progress": not args.quiet, "niqe_channel": args.niqe_channel, "niqe_params": args.niqe_params,
                "loe_variant": args.loe_variant}
     runs = []
@@ -81,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         run("input-gtmean", args.data, None, "input", gt_mean=True)
     for folder in args.noref:
         run(f"{folder.name}-input", folder, None, "input")
-    for label, folder in weights:
+    for label, spec in weights:
+        folder = resolve_weights_dir(spec)
         missing = missing_weight_files(folder)
         if missing:
             print(f"skipping {label}: {folder} lacks {', '.join(missing)}", file=sys.stderr)

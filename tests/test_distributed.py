@@ -1,11 +1,13 @@
-"""DistributedDataParallel training under torchrun (CPU, gloo): gradients are averaged over the
-ranks' distinct patches, a stopped and resumed run equals an unbroken one, and a failing rank ends
-the job quickly with its error shown."""
+"""torchrun (CPU, gloo). Training: gradients are averaged over the ranks' distinct patches, a
+stopped and resumed run equals an unbroken one, a failing rank ends the job quickly with its error
+shown. Enhancement: a folder sharded over two ranks gives the single process's files, byte for byte,
+with one merged summary."""
 
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -107,3 +109,52 @@ def test_a_failing_rank_ends_the_job_quickly_with_its_error(dataset, tmp_path):
     assert result.returncode != 0
     assert "injected failure on rank 1 at step 2" in result.stdout + result.stderr
     assert time.monotonic() - started < 90
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Seven small photos in two folders and one file that is not an image."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(3)
+    for i in range(7):
+        folder = root / ("sub" if i % 3 == 0 else "")
+        folder.mkdir(exist_ok=True)
+        pixels = (rng.random((20 + 2 * i, 28, 3)) * 60).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"p{i}.png")
+    (root / "sub" / "broken.png").write_bytes(b"not a png")
+    return root
+
+
+def enhance(photos, out, ranks=None, *extra):
+    args = ["enhance", str(photos), "-o", str(out), "--quiet", "--device", "cpu", *extra]
+    if ranks is None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the default threads (torchrun's ranks: 1 each)
+        env.pop("OMP_NUM_THREADS", None)
+        return subprocess.run([sys.executable, "-m", "kind", *args], capture_output=True, text=True, env=env, cwd=ROOT)
+    return torchrun(args, ranks=ranks)
+
+
+def test_two_ranks_enhance_a_folder_byte_for_byte_as_one_process(photos, tmp_path):
+    import json
+
+    single = enhance(photos, tmp_path / "one")
+    sharded = enhance(photos, tmp_path / "two", 2, "--json", str(tmp_path / "two.json"))
+    assert single.returncode == sharded.returncode == 1, sharded.stderr[-3000:]  # broken.png failed
+    one = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
+    two = sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*") if p.is_file())
+    assert len(one) == 7 and one == two
+    assert all((tmp_path / "one" / p).read_bytes() == (tmp_path / "two" / p).read_bytes() for p in one)
+    # one merged summary, printed once, naming the failure of whichever rank met it
+    assert sharded.stdout.count("7 done, 1 failed, 0 skipped") == 1 and "broken.png" in sharded.stdout
+    summary = json.loads((tmp_path / "two.json").read_text())
+    assert (summary["done"], summary["skipped"], summary["ranks"]) == (7, 0, 2)
+    assert [Path(f["input"]).name for f in summary["failed"]] == ["broken.png"]
+
+    for path in one[:3]:  # a crash left three outputs missing: the re-run does only those
+        (tmp_path / "two" / path).unlink()
+    again = enhance(photos, tmp_path / "two", 2, "--skip-existing")
+    assert again.returncode == 1 and "3 done, 1 failed, 4 skipped" in again.stdout
+    assert all((tmp_path / "one" / p).read_bytes() == (tmp_path / "two" / p).read_bytes() for p in one)

@@ -19,8 +19,7 @@ from PIL import Image
 
 import kind.evaluate
 from conftest import shared_path, write_pairs
-from kind.cli import EVAL_PROTOCOLS, main
-from kind.enhance import load_runner, to_image, to_tensor
+from kind.cli import main
 from kind.evaluate import (
     PROTOCOLS,
     EvalError,
@@ -32,8 +31,10 @@ from kind.evaluate import (
     ratio_rule,
     read_pair,
 )
-from kind.metrics import loe, niqe, psnr, ssim
-from kind.pipeline import AUTO_RANGE, Runner, enhance_general, minmax_stretch
+from kind.imageops import minmax_stretch, to_image, to_tensor
+from kind.metrics import loe, niqe, psnr, saturation, ssim
+from kind.pipeline import AUTO_RANGE, enhance_general
+from kind.runner import Runner, load_runner
 from kind.score import score_folders
 from kind.weights import load_weights_dir
 
@@ -128,16 +129,12 @@ def test_cli_official_matches_independent_recomputation(tmp_path, weights_dir, d
 # --- every protocol -------------------------------------------------------------------------------
 
 
-def test_protocol_lists_agree():
-    assert EVAL_PROTOCOLS == list(PROTOCOLS)
-
-
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_each_protocol_runs(tmp_path, runner, data, protocol):
     use = None if protocol == "input" else runner
     result = evaluate_folder(data, use, protocol, out_dir=tmp_path / "out", progress=False)
     assert result["protocol"] == protocol and result["count"] == 2 and result["ratio_rule"] == ratio_rule(protocol)
-    assert set(result["mean"]) == {"psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe", "seconds"}
+    assert set(result["mean"]) == {"psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe", "saturation", "gt_saturation", "seconds"}
     assert result["mean"]["niqe"] is None  # 24x36 images: smaller than two 96x96 blocks
     for stem, scores in result["per_image"].items():
         written = _pixels(tmp_path / "out" / f"{stem}.png")
@@ -323,12 +320,13 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_photo_folder(tmp_path, runner, photos, protocol):
     result = evaluate_folder(photos, None if protocol == "input" else runner, protocol, out_dir=tmp_path,
                              progress=False, loe_variant="bimef", niqe_channel="y")
-    assert result["mode"] == "photos" and result["metrics"] == ["niqe", "loe"] and result["count"] == 2
-    assert list(result["per_image"]) == ["a", "sub/b"] and set(result["mean"]) == {"niqe", "loe", "seconds"}
+    assert result["mode"] == "photos" and result["metrics"] == ["niqe", "loe", "saturation"] and result["count"] == 2
+    assert list(result["per_image"]) == ["a", "sub/b"] and set(result["mean"]) == {"niqe", "loe", "saturation", "seconds"}
     assert (result["loe_variant"], result["niqe_channel"], result["niqe_params"]) == ("bimef", "y", "live")
     for key, scores in result["per_image"].items():
         written, low = _pixels(tmp_path / f"{key}.png"), _pixels(photos / f"{key}.png")
         assert scores["niqe"] == niqe(written, channel="y") and scores["loe"] == loe(low, written, variant="bimef")
+        assert scores["saturation"] == saturation(written)
         if protocol == "input":
             assert np.array_equal(written, low) and scores["loe"] == 0 and scores["ratio"] is None
         elif protocol == "fixed":
@@ -377,6 +375,16 @@ def test_cli_eval_out_is_a_file(tmp_path, weights_dir, data, no_work, capsys):
     blocker.write_text("")
     assert main(["eval", "--data", str(data), "--protocol", "input", "--out", str(blocker)]) == 2
     assert "--out" in capsys.readouterr().err and blocker.read_text() == ""
+
+
+@pytest.mark.parametrize("protocol", ["official", "fixed"])
+def test_cli_eval_refuses_an_image_over_max_pixels_before_any_work(data, photos, weights_dir, no_work, capsys, protocol):
+    folder = data if protocol == "official" else photos  # pairs of 24x36 = 864 pixels; photos of 96x192
+    limit = 800 if protocol == "official" else 96 * 192 - 1
+    argv = ["eval", "--data", str(folder), "--weights", str(weights_dir), "--protocol", protocol, "--quiet",
+            "--max-pixels", str(limit)]
+    assert main(argv) == 2
+    assert f"over the limit of {limit:,} (--max-pixels); refused before any work" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("option", ["--out-md", "--out-json"])

@@ -17,8 +17,10 @@ from kind.imageio import (
     make_panel,
     output_relpath,
     read_image,
+    save_image,
     save_png,
     to_uint8,
+    to_uint16,
 )
 
 RNG = np.random.default_rng(0)
@@ -267,7 +269,6 @@ def test_save_png_round_trip(tmp_path, alpha, expected):
         (RGB8[..., :2].copy(), None, {}, ValueError, "H x W x 3"),
         (RGB8, ALPHA8[:5], {}, ValueError, "alpha of shape"),
         (RGB8, ALPHA8.astype(np.float32), {}, TypeError, "alpha of dtype"),
-        (RGB8, None, {"bit_depth": 16}, ValueError, "8-bit"),
     ],
 )
 def test_save_png_rejects(tmp_path, rgb, alpha, kwargs, error, match):
@@ -305,9 +306,10 @@ def _relpaths(items):
 
 
 def test_collect_inputs_folder_recursive_hidden_skipped(tree):
-    items = collect_inputs([str(tree)])
+    items, notices = collect_inputs([str(tree)])
     assert _relpaths(items) == ["a.png", "sub/b.jpg", "sub/deep/C.TIFF"]
     assert items[1].path == tree / "sub" / "b.jpg"
+    assert notices == [f"{tree}: 2 files without an image suffix skipped (1 .bak, 1 .txt)"]
 
 
 @pytest.mark.parametrize(
@@ -321,7 +323,7 @@ def test_collect_inputs_folder_recursive_hidden_skipped(tree):
     ],
 )
 def test_collect_inputs_files_and_globs(tree, args, expected):
-    assert sorted(_relpaths(collect_inputs([arg.format(t=tree) for arg in args]))) == sorted(expected)
+    assert sorted(_relpaths(collect_inputs([arg.format(t=tree) for arg in args])[0])) == sorted(expected)
 
 
 def test_collect_inputs_errors(tree):
@@ -333,26 +335,27 @@ def test_collect_inputs_errors(tree):
         collect_inputs([str(tree / "notes.txt")])
 
 
-@pytest.mark.parametrize(
-    "names, args",
-    [
-        (["a/x.png", "b/x.jpg"], ["a/x.png", "b/x.jpg"]),  # files from two folders
-        (["d/x.png", "d/x.jpg"], ["d"]),  # same stem in one folder
-        (["d/X.png", "e/x.bmp"], ["d/X.png", "e"]),  # differ only in case
-    ],
-)
-def test_collect_inputs_output_collisions(tmp_path, names, args):
-    for name in names:
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(b"x")
-    with pytest.raises(ValueError, match="same output") as info:
-        collect_inputs([str(tmp_path / arg) for arg in args])
-    assert all(str(tmp_path / name) in str(info.value) for name in names)
-
-
 def test_output_relpath():
     assert output_relpath(Path("sub/x.JPG")) == Path("sub/x.png")
     assert output_relpath("y.tiff") == Path("y.png")
+    assert output_relpath("sub/y.tiff", ".jpg") == Path("sub/y.jpg")
+    assert output_relpath("sub/y.tiff", ".png", keep_suffix=True) == Path("sub/y.tiff.png")
+
+
+def test_collect_inputs_follows_folder_links_and_says_which_it_skips(tmp_path):
+    """Issue 15: a folder reached through a link was skipped without a word; a loop must not hang."""
+    (tmp_path / "photos" / "sub").mkdir(parents=True)
+    (tmp_path / "photos" / "a.png").write_bytes(b"x")
+    (tmp_path / "elsewhere" / "deep").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "deep" / "b.jpg").write_bytes(b"x")
+    (tmp_path / "photos" / "linked").symlink_to(tmp_path / "elsewhere")  # followed
+    (tmp_path / "photos" / "sub" / "loop").symlink_to(tmp_path / "photos")  # back up: a loop
+    (tmp_path / "photos" / "zz-again").symlink_to(tmp_path / "elsewhere")  # the same folder again
+    items, notices = collect_inputs([str(tmp_path / "photos")])
+    assert _relpaths(items) == ["a.png", "linked/deep/b.jpg"]
+    assert len(notices) == 2
+    assert any(str(tmp_path / "photos" / "sub" / "loop") in notice and "skipped" in notice for notice in notices)
+    assert any(str(tmp_path / "photos" / "zz-again") in notice and "skipped" in notice for notice in notices)
 
 
 # ------------------------------------------------------------------------------------ panels
@@ -379,3 +382,86 @@ def test_make_panel_rejects():
         make_panel([RGB8], labels=["a", "b"])
     with pytest.raises(TypeError, match="uint8"):
         make_panel([RGB8.astype(np.float32)])
+
+
+# ------------------------------------------------------------------------------------ animated, metadata, formats
+
+
+def _frames(count: int) -> list[Image.Image]:
+    return [Image.fromarray(np.full((6, 7, 3), 40 * (index + 1), np.uint8)) for index in range(count)]
+
+
+@pytest.mark.parametrize("name, options", [("a.gif", {}), ("a.webp", {"lossless": True})])
+def test_read_image_animated_gives_the_first_frame_and_the_count(tmp_path, name, options):
+    """Issue 15: GIFs were skipped and animated WebP truncated without a word; now the first frame
+    is read and ``frames`` says how many there are (``kind enhance`` turns it into a notice)."""
+    first, *rest = _frames(3)
+    first.save(tmp_path / name, save_all=True, append_images=rest, duration=100, **options)
+    image = read_image(tmp_path / name)
+    assert image.frames == 3
+    np.testing.assert_array_equal(image.samples, np.asarray(first))
+
+
+def test_read_image_keeps_exif_with_the_orientation_reset_and_the_icc_profile(tmp_path):
+    exif = _exif(6)
+    exif[0x0110] = "Camera X"
+    icc = b"\0\0\0\x10fake icc profile"
+    Image.fromarray(RGB8).save(tmp_path / "a.jpg", exif=exif, icc_profile=icc, quality=95)
+    image = read_image(tmp_path / "a.jpg")
+    assert image.samples.shape == (7, 6, 3) and image.icc_profile == icc
+    kept = Image.Exif()
+    kept.load(image.exif)
+    assert kept[0x0110] == "Camera X" and kept.get(0x0112, 1) == 1
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg", "tiff", "webp"])
+def test_save_image_formats_carry_exif_and_icc(tmp_path, fmt):
+    exif = Image.Exif()
+    exif[0x0110] = "Camera X"
+    path = tmp_path / f"out.{fmt}"
+    save_image(path, RGB8, format=fmt, exif=exif.tobytes(), icc_profile=b"icc bytes", quality=90)
+    with Image.open(path) as written:
+        assert written.format == {"jpg": "JPEG"}.get(fmt, fmt.upper())
+        assert written.getexif()[0x0110] == "Camera X" and written.info["icc_profile"] == b"icc bytes"
+    if fmt in ("png", "tiff"):
+        np.testing.assert_array_equal(read_image(path).samples, RGB8)
+
+
+@pytest.mark.parametrize("fmt", ["png", "tiff"])
+@pytest.mark.parametrize("alpha", [None, RGBA16[..., 3]])
+def test_save_image_16_bit_round_trip(tmp_path, fmt, alpha):
+    exif = Image.Exif()
+    exif[0x0110] = "Camera X"
+    exif.get_ifd(0x8769)[0x9003] = "2024:01:02 03:04:05"  # an Exif sub-IFD tag
+    path = tmp_path / f"out.{fmt}"
+    save_image(path, RGB16, alpha, format=fmt, exif=exif.tobytes(), icc_profile=b"icc bytes")
+    image = read_image(path)
+    assert image.bit_depth == 16 and image.icc_profile == b"icc bytes"
+    np.testing.assert_array_equal(image.samples, RGB16)
+    if alpha is None:
+        assert image.alpha is None
+    else:
+        np.testing.assert_array_equal(image.alpha, alpha)
+    with Image.open(path) as written:
+        assert written.getexif()[0x0110] == "Camera X"
+        assert written.getexif().get_ifd(0x8769)[0x9003] == "2024:01:02 03:04:05"
+
+
+@pytest.mark.parametrize(
+    "rgb, alpha, options, match",
+    [
+        (RGB16, None, {"format": "jpg"}, "PNG or TIFF"),
+        (RGB8, ALPHA8, {"format": "jpg"}, "alpha"),
+        (RGB8, None, {"format": "gif"}, "format"),
+        (RGB8, None, {"format": "jpg", "quality": 0}, "quality"),
+    ],
+)
+def test_save_image_rejects(tmp_path, rgb, alpha, options, match):
+    with pytest.raises(ValueError, match=match):
+        save_image(tmp_path / "out", rgb, alpha, **options)
+    assert not list(tmp_path.iterdir())
+
+
+def test_to_uint16_truncates_and_clips():
+    x = np.array([0.999 / 65535, 0.5, 1.0, 1.5, -0.3])
+    np.testing.assert_array_equal(to_uint16(x), np.array([0, 32767, 65535, 65535, 0], np.uint16))

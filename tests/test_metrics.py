@@ -364,3 +364,18 @@ class TestEval15:
         p, t = to_t(low), to_t(high)
         assert psnr_torch(p, t).item() == pytest.approx(psnr(low, high), abs=1e-6)
         assert ssim_torch(p, t).item() == pytest.approx(ssim(low, high), abs=1e-6)
+
+
+def test_saturation_torch_equals_pillow_hsv_on_the_saved_image():
+    from kind.metrics import saturation, saturation_torch
+
+    rng = np.random.default_rng(4)
+    batch = torch.from_numpy(rng.random((2, 3, 17, 23)))
+    batch[1, :, :4] = 0.0  # black pixels: S = 0
+    batch[1, :, 4:8] = 0.3  # grey pixels: S = 0
+    values = saturation_torch(batch.float())
+    for n in range(2):
+        saved = np.floor(np.clip(batch[n].float().numpy() * 255, 0, 255)).astype(np.uint8).transpose(1, 2, 0)
+        assert float(values[n]) == pytest.approx(saturation(saved), abs=1e-12)
+    with pytest.raises(ValueError, match="N×3×H×W"):
+        saturation_torch(batch[0])

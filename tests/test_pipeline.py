@@ -7,23 +7,17 @@ import torch
 
 from kind.fast import cpu_bf16_supported, cpu_fusion_available
 from kind.models import build_network
-from kind.pipeline import (
-    AUTO_EXPONENT,
-    AUTO_RANGE,
-    AUTO_SCALE,
-    Runner,
-    auto_ratio,
+from kind.imageops import (
     blend_with_input,
     darkness_weight,
-    enhance_general,
-    enhance_lol,
     gaussian_blur_nearest,
     gaussian_kernel1d,
     gray,
-    lol_ratio,
     minmax_stretch,
-    tile_spans,
 )
+from kind.pipeline import AUTO_EXPONENT, AUTO_RANGE, AUTO_SCALE, auto_ratio, enhance_general, enhance_lol, lol_ratio
+from kind.runner import Runner
+from kind.tiling import tile_spans
 from kind.weights import KinDNets
 
 
@@ -146,7 +140,7 @@ def test_bf16_path_stays_above_40_db(nets):
 
 
 def test_bf16_is_refused_where_the_cpu_cannot_run_it(nets, monkeypatch):
-    monkeypatch.setattr("kind.pipeline.cpu_bf16_supported", lambda: False)
+    monkeypatch.setattr("kind.runner.cpu_bf16_supported", lambda: False)
     with pytest.raises(RuntimeError, match="bf16"):
         Runner(nets, "cpu", "bf16")
 
@@ -154,7 +148,7 @@ def test_bf16_is_refused_where_the_cpu_cannot_run_it(nets, monkeypatch):
 @pytest.mark.skipif(not cpu_bf16_supported(), reason="this CPU has no native bf16 convolutions")
 def test_bf16_is_verified_at_startup(nets, monkeypatch):
     assert Runner(nets, "cpu", "bf16").check_psnr >= 40
-    monkeypatch.setattr("kind.pipeline.REDUCED_PRECISION_MIN_PSNR", 1000.0)
+    monkeypatch.setattr("kind.runner.REDUCED_PRECISION_MIN_PSNR", 1000.0)
     with pytest.raises(RuntimeError, match="startup check gives .* dB against fp32"):
         Runner(nets, "cpu", "bf16")
 
@@ -163,3 +157,34 @@ def test_bf16_is_verified_at_startup(nets, monkeypatch):
 def test_bad_ratios_are_refused_by_the_pipeline(nets, bad):
     with pytest.raises(ValueError, match="ratio: expected"):
         enhance_general(Runner(nets, "cpu", fast=False), torch.rand(1, 3, 8, 8), bad)
+
+
+def test_blend_tiles_streams_finished_bands():
+    """Issue 15: the tiled path held full-size float accumulators (8 GB for 12000×12000); now the
+    rows are handed on band by band as soon as no later tile reaches them."""
+    from kind.tiling import blend_tiles
+
+    image = torch.rand(1, 3, 300, 170, generator=torch.Generator().manual_seed(0))
+
+    class Source:
+        count, height, width = 1, 300, 170
+
+        def read(self, top, bottom, left, right):
+            return image[:, :, top:bottom, left:right]
+
+    events, bands = [], []
+
+    def process(tile):
+        events.append("tile")
+        return {"output": tile * 2}
+
+    def sink(top, bottom, maps):
+        events.append("band")
+        bands.append((top, bottom, maps["output"]))
+
+    blend_tiles(Source(), process, sink, tile=64, overlap=16)
+    assert [top for top, _, _ in bands] == [0] + [bottom for _, bottom, _ in bands[:-1]]  # contiguous, in order
+    assert bands[-1][1] == 300 and len(bands) > 3
+    assert max(bottom - top for top, bottom, _ in bands) <= 64 + 15
+    assert events.index("band") < len(events) - 1 - events[::-1].index("tile")  # a band before the last tile
+    torch.testing.assert_close(torch.cat([rows for _, _, rows in bands], dim=2), image * 2)

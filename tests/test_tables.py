@@ -27,7 +27,7 @@ def _result(protocol: str, label: str, psnr_value: float, ratio: float | None = 
         "niqe_channel": "gray",
         "niqe_params": "live",
         "mean": {"psnr": psnr_value, "ssim": 0.81234, "psnr_y": 22.0, "ssim_y": 0.83, "loe": 250.04,
-                 "niqe": 4.56789, "seconds": 0.0426},
+                 "niqe": 4.56789, "saturation": 0.14712, "gt_saturation": 0.3209, "seconds": 0.0426},
         "per_image": {},
         **extra,
     }
@@ -44,18 +44,18 @@ def test_lol_rows_and_labels():
     table = lol_table(results, ["authors-fixed.json", "ours-gtmean.json", "ours-official.json", "input.json"])
     lines = table.splitlines()
     assert lines[0] == ("| weights | protocol | data | PSNR | SSIM | PSNR-Y | SSIM-Y | LOE (npe) | NIQE (gray, live) "
-                        "| s/img | device | source |")
+                        "| sat. | GT sat. | s/img | device | source |")
     body = [line for line in lines[2:] if line.startswith("|")]
     assert len(body) == len(REPORTED) + 4 == 5
     # the paper's row: only PSNR and SSIM are confirmed; every other cell stays empty
-    assert body[0] == "| KinD (authors) | official (paper) | LOL eval15 | 20.87 | 0.8022 | — | — | — | — | — | — " \
-                      "| reported: KinD paper (ACM MM 2019) |"
+    assert body[0] == "| KinD (authors) | official (paper) | LOL eval15 | 20.87 | 0.8022 | — | — | — | — | — | — | — " \
+                      "| — | reported: KinD paper (ACM MM 2019) |"
     # inputs first, then the weights in order of appearance, each in protocol order, GT mean after
     assert body[1].startswith("| — (low input) | input | eval15 | 7.700 |")
     assert body[2].startswith("| authors | fixed 5 | eval15 | 18.250 |")
     assert body[3].startswith("| ours | official | eval15 | 20.500 |")
     assert body[4] == ("| ours | official + GT mean | eval15 | 22.000 | 0.8123 | 22.000 | 0.8300 | 250.0 | 4.568 | "
-                       "0.043 | CPU, 2 threads (fp32) | measured: ours-gtmean.json |")
+                       "0.147 | 0.321 | 0.043 | CPU, 2 threads (fp32) | measured: ours-gtmean.json |")
     assert "- **official**: rule of official" in table and "- **fixed 5**: rule of fixed" in table
     assert "- **+ GT mean**: rescaled" in table and "**official + GT mean**" not in table
     assert "- LOE (npe): NPE loe.m" in table and "- NIQE (gray, live): MATLAB niqe_release on rgb2gray" in table

@@ -21,7 +21,7 @@ from kind.config import ConfigError, load_config, load_pipeline_config
 from kind.models import build_network
 from kind.stages import STAGES
 from kind.train import TrainingDiverged, learning_rate, train
-from kind.weights import load_network, load_weights_dir, read_record
+from kind.weights import load_network, load_weights_dir, read_record, save_record
 
 
 @pytest.fixture(scope="module")
@@ -318,8 +318,8 @@ def test_pipeline_config_precedence_and_chaining():
 def test_restore_validation_scores_the_pipeline_like_the_official_protocol(dataset, weights_dir, tmp_path):
     from kind.evaluate import enhance_pair, read_pair
     from kind.imageio import to_uint8
-    from kind.metrics import psnr, ssim
-    from kind.pipeline import Runner
+    from kind.metrics import psnr, saturation, ssim
+    from kind.runner import Runner
     from kind.weights import KinDNets
 
     config = config_for("restore", dataset, tmp_path, weights_dir / "decom.pt", adjust_weights=str(weights_dir / "adjust.pt"))
@@ -335,9 +335,11 @@ def test_restore_validation_scores_the_pipeline_like_the_official_protocol(datas
     for name in ("5.png", "6.png"):  # the two held-out pairs
         pair = read_pair(dataset / "low" / name, dataset / "high" / name)
         output = to_uint8(enhance_pair(runner, pair.low, pair.high, "official").output[0].permute(1, 2, 0).numpy())
-        scores.append((psnr(output, pair.high_u8), ssim(output, pair.high_u8)))
+        scores.append((psnr(output, pair.high_u8), ssim(output, pair.high_u8), saturation(output), saturation(pair.high_u8)))
     assert metrics["pipeline_psnr"] == pytest.approx(sum(s[0] for s in scores) / 2, abs=1e-3)
     assert metrics["pipeline_ssim"] == pytest.approx(sum(s[1] for s in scores) / 2, abs=1e-4)
+    assert metrics["pipeline_saturation"] == pytest.approx(sum(s[2] for s in scores) / 2, abs=1e-3)
+    assert metrics["gt_saturation"] == pytest.approx(sum(s[3] for s in scores) / 2, abs=1e-12)
 
 
 def test_bench_train_times_the_loop_and_the_bare_step(tmp_path, capsys):
@@ -400,3 +402,43 @@ def test_an_adversarial_term_resumes_exactly(dataset, decom_weights, tmp_path):
 def test_bad_extra_losses_are_refused_with_the_choices():
     with pytest.raises(ConfigError, match=r"extra_losses.*(?s:.*)recon_low"):
         load_config("decom", None, ["extra_losses=[{name: l1, weight: 1, on: restored}]"])
+
+
+def test_decom_validation_selects_on_fixed_held_out_patch_batches(dataset, tmp_path):
+    """The decomposition is selected by its loss on training-style patch batches of the held-out
+    pairs (the whole-image loss ranks a flat illumination first: docs/decomposition-study.md)."""
+    from kind.data import PatchSampler, PatchSource, load_pairs, split_holdout
+    from kind.stages import VAL_PATCH_BATCHES, VAL_PATCH_SEED
+
+    stage = STAGES["decom"]
+    config = config_for("decom", dataset, tmp_path)
+    assert stage.select(config) == "patch_loss" and not stage.higher_is_better
+    data = stage.prepare(config, torch.device("cpu"))
+    other_seed = stage.prepare(config_for("decom", dataset, tmp_path, seed=99), torch.device("cpu"))
+    assert len(data.val_batches) == VAL_PATCH_BATCHES
+    assert all(torch.equal(a["low"], b["low"]) for a, b in zip(data.val_batches, other_seed.val_batches))
+
+    _, held_out = split_holdout(load_pairs(dataset, True, config.patch_size), config.holdout)
+    source = PatchSource({"low": held_out.low, "high": held_out.high}, torch.device("cpu"))
+    sampler = PatchSampler(source.sizes, config.batch_size, config.patch_size, VAL_PATCH_SEED)
+    torch.manual_seed(0)
+    model = build_network("decom")
+    with torch.inference_mode():
+        metrics, _ = stage.validate(model, data, config)
+        expected = [float(stage.loss(model, source.cut(sampler.draws(step), config.patch_size), config)[0])
+                    for step in range(VAL_PATCH_BATCHES)]
+    assert metrics["patch_loss"] == pytest.approx(sum(expected) / len(expected), rel=1e-5)
+    assert {"loss", "recon_low_psnr", "recon_high_psnr", "recon_high_ssim", "L_low_mean"} <= set(metrics)
+
+
+def test_a_resumed_run_selected_on_another_metric_starts_best_afresh(dataset, tmp_path, capsys):
+    config = config_for("decom", dataset, tmp_path, steps=4, val_every=2)
+    train("decom", config, progress=True)
+    record = read_record(tmp_path / "last.pt")
+    record.update(best_metric="loss", best=-1.0)  # as if selected on another metric (unbeatable)
+    for key in ("sha256", "checksum"):
+        del record[key]
+    save_record(tmp_path / "last.pt", record)
+    state = train("decom", config_for("decom", dataset, tmp_path, steps=6, val_every=2), resume="auto")
+    assert "best.pt's metric: loss → patch_loss" in capsys.readouterr().err
+    assert state.best == read_record(tmp_path / "best.pt")["best"] > 0 and read_record(tmp_path / "best.pt")["step"] == 6

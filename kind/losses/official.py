@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kind.losses._checks import check_same_nhw, check_same_shape, check_tensor, no_autocast, upcast
-from kind.pipeline import gray
+from kind.imageops import gray
 
 __all__ = [
     "GRAY_WEIGHTS",
@@ -145,7 +145,7 @@ def gradient(x: Tensor, direction: str) -> Tensor:
 def rgb_to_gray(rgb: Tensor) -> Tensor:
     r"""``tf.image.rgb_to_grayscale``: N x 3 x H x W -> N x 1 x H x W, ``0.2989 R + 0.587 G + 0.114 B``.
 
-    :func:`kind.pipeline.gray` with ``GRAY_WEIGHTS``, in the input's dtype.
+    :func:`kind.imageops.gray` with ``GRAY_WEIGHTS``, in the input's dtype.
     """
     check_tensor("rgb", rgb, channels=3)
     return gray(rgb, GRAY_WEIGHTS)

@@ -1,0 +1,32 @@
+"""Names and defaults shared by the library and the command line, in one torch-free module.
+
+The ``kind`` command builds its parser from these without importing torch (``kind --help`` stays
+fast); the library modules import the same names, so there is one definition of each.
+"""
+
+NETWORK_NAMES = ("decom", "restore", "adjust")  # the three networks, in pipeline order
+PROTOCOLS = ("official", "gt-ratio", "kindpp", "fixed", "auto", "input")  # kind eval --protocol
+PRECISIONS = ("fp32", "bf16")  # network precisions (--precision)
+DEFAULT_OPSET = 17  # kind export-onnx --opset
+DEFAULT_RATIO = 5.0  # the official photo script's brightening ratio
+MAP_SUFFIXES = ("R", "L", "R_restored", "L_adjusted")  # --save-maps files: <stem>_<suffix>.png
+
+# Image files. Inputs are matched by suffix, lower-cased; outputs by --format.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "tiff": ".tif", "webp": ".webp"}  # --format → suffix
+LOSSY_FORMATS = ("jpg", "webp")  # the formats --quality applies to
+SIXTEEN_BIT_FORMATS = ("png", "tiff")  # the formats --bits 16 can write
+DEFAULT_QUALITY = 95  # JPEG/WebP quality (1-100)
+
+# Large images. Above AUTO_TILE_PIXELS an image is enhanced in DEFAULT_TILE tiles, streamed band by
+# band, so memory grows by a few bytes a pixel (the decoded input and the output) plus one tile's
+# activations. Images over DEFAULT_MAX_PIXELS are refused from their header, before decoding.
+AUTO_TILE_PIXELS = 2_500_000
+DEFAULT_TILE = 512  # tile side in pixels
+MIN_TILE = 32  # the smallest tile side accepted
+DEFAULT_MAX_PIXELS = 150_000_000  # e.g. 15000 × 10000; --max-pixels / max_pixels raise or lower it
+
+# Weights shipped inside the package (kind/pretrained/<version>/). A weights spec is "shipped" (the
+# current version), a version name, or a path to a folder (or, for one network, a file).
+SHIPPED = "shipped"
+SHIPPED_VERSION = "v0.1"
