@@ -41,15 +41,15 @@ from PIL import Image
 
 from kind.config import load_config
 from kind.data import PatchSampler, PatchSource, find_pairs
-from kind.enhance import load_runner, to_image
 from kind.evaluate import enhance_pair, read_pair
 from kind.fileio import atomic_write_json, atomic_write_text
+from kind.imageops import to_image
 from kind.losses import ExtraLosses
 from kind.metrics import psnr, ssim
-from kind.pipeline import resolve_device
+from kind.runner import load_runner, resolve_device
 from kind.stages import STAGES, StageData
 from kind.train import train
-from kind.weights import export_weights, load_network
+from kind.weights import export_weights, load_network, resolve_weights_dir
 
 # The arms: extra terms on top of the official restoration loss. Each weight makes the weighted term
 # about 1/5 to 1/4 of the official loss at the start (see --calibrate and docs/losses.md), one weight
@@ -211,8 +211,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("runs/losscmp"), help="output folder (default runs/losscmp)")
     parser.add_argument("--train-dir", nargs="+", default=DEFAULT_TRAIN_DIRS, help="paired folders, in order")
     parser.add_argument("--holdout", type=int, default=20, help="last N pairs held out and scored (default 20)")
-    parser.add_argument("--weights", type=Path, default=Path("checkpoints"),
-                        help="starting weights folder: decom.pt, adjust.pt, restore.pt (default the shipped ones)")
+    parser.add_argument("--weights", default="shipped",
+                        help="starting weights: a folder with decom.pt, adjust.pt, restore.pt, or a shipped version "
+                             "(default: shipped, the package's own)")
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS), help="arms to train (default all)")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=8)
@@ -235,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_text(args.out / "table.md", text)
         print(text)
         return 0
+    args.weights = resolve_weights_dir(args.weights)
     missing = [name for name in NETWORK_FILES if not (args.weights / name).is_file()]
     if missing:
         raise SystemExit(f"--weights {args.weights}: missing {', '.join(missing)}")
