@@ -255,7 +255,7 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
     for change in changes:
         say(f"resumed with a changed setting: {change}")
     if not data.has_validation:
-        say("no validation pairs (holdout 0 and no val_dir): best.pt will not be written")
+        say("no validation pairs (none held out, no val_dir): best.pt will not be written")
     if compile_step:
         say("compiling the training step (torch.compile); the first steps are slow")
 
