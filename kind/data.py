@@ -305,3 +305,14 @@ class PatchSource:
         index = base.view(-1, 1, 1, 1) + channel.view(1, -1, 1, 1) + self._table(patch)[draws.mode].unsqueeze(1)
         patches = torch.take(self.stack, index)
         return dict(zip(self.channels, patches.split(list(self.channels.values()), dim=1)))
+
+
+def patch_batches(maps: dict[str, list[Tensor]], batch_size: int, patch: int, count: int, seed: int,
+                  device: torch.device | str = "cpu") -> list[dict[str, Tensor]]:
+    """``count`` batches (name → batch_size×c×patch×patch) of ``maps``' images, drawn as training
+    draws them (:class:`PatchSampler` with ``seed``, rank 0, the 8 dihedral modes): a fixed set of
+    training-style batches, e.g. to score a loss on held-out pairs."""
+    device = torch.device(device)
+    source = PatchSource(maps, device)
+    sampler = PatchSampler(source.sizes, batch_size, patch, seed)
+    return [source.cut(sampler.draws(step, device), patch) for step in range(count)]

@@ -31,7 +31,6 @@ import contextlib
 import os
 import threading
 import time
-import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,7 +39,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
-from PIL import Image
 
 from kind.constants import (
     DEFAULT_QUALITY,
@@ -57,6 +55,7 @@ from kind.imageio import (
     LoadedImage,
     as_uint8,
     collect_inputs,
+    header_pixels,
     make_panel,
     output_relpath,
     read_image,
@@ -427,17 +426,6 @@ def _notice(summary: Summary, bar: Progress, notice: str) -> None:
         bar.write(f"notice: {notice}")
 
 
-def header_pixels(path: Path) -> int:
-    """Width × height from an image file's header (0 when it cannot be read: the decoder will say why)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                return img.width * img.height
-    except Exception:  # noqa: BLE001 - any failure is the decoder's to report
-        return 0
-
-
 @contextlib.contextmanager
 def _prefetched(jobs: Sequence[Job], max_pixels: int, depth: int = PREFETCH) -> Iterator[Iterator[tuple[Job, Future]]]:
     """Yield ``(job, future of read_image)`` in order, decoding at most ``depth`` images and (unless
@@ -527,6 +515,5 @@ __all__ = [
     "enhance_jobs",
     "failure_reason",
     "files_for",
-    "header_pixels",
     "plan_jobs",
 ]

@@ -90,9 +90,8 @@ from kind import __version__
 from kind.api import KinD
 from kind.constants import DEFAULT_MAX_PIXELS, PROTOCOLS
 from kind.data import find_pairs
-from kind.enhance import header_pixels
 from kind.fileio import atomic_write_json, check_output_path
-from kind.imageio import collect_inputs, natural_key, output_relpath, read_image, save_png
+from kind.imageio import collect_inputs, header_pixels, natural_key, output_relpath, read_image, save_png
 from kind.imageops import minmax_stretch, to_image, to_tensor
 from kind.metrics import check_metric_options, loe, niqe, psnr, saturation, ssim
 from kind.pipeline import (

@@ -184,6 +184,17 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     return LoadedImage(np.ascontiguousarray(rgb), alpha, depth, path, exif, icc, frames)
 
 
+def header_pixels(path: str | os.PathLike) -> int:
+    """Width × height from an image file's header (0 when it cannot be read: the decoder will say why)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return img.width * img.height
+    except Exception:  # noqa: BLE001 - any failure is the decoder's to report
+        return 0
+
+
 def check_size(name: object, size: tuple[int, int], max_pixels: int) -> None:
     """Raise ImageReadError when an image of ``size`` (width, height) has over ``max_pixels`` pixels."""
     width, height = size
@@ -614,6 +625,7 @@ __all__ = [
     "check_size",
     "convert_alpha",
     "collect_inputs",
+    "header_pixels",
     "image_samples",
     "is_image_name",
     "make_panel",

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from kind import losses
 from kind.config import AdjustConfig, DecomConfig, RestoreConfig, TrainConfig, folder_list
-from kind.data import PairedImages, PatchDraws, PatchSampler, PatchSource, load_pairs, split_holdout
+from kind.data import PairedImages, PatchDraws, load_pairs, patch_batches, split_holdout
 from kind.fast import cpu_fusion_available, fuse_for_cpu, prepare_input
 from kind.metrics import psnr_torch, saturation_torch, ssim_torch
 from kind.pipeline import lol_ratio
@@ -104,9 +104,7 @@ def held_out_batches(val: Maps, config: TrainConfig, device: torch.device) -> li
     decomposition (docs/decomposition-study.md, finding 1)."""
     if not val["low"]:
         return []
-    source = PatchSource(val, device)
-    sampler = PatchSampler(source.sizes, config.batch_size, config.patch_size, VAL_PATCH_SEED)
-    return [source.cut(sampler.draws(step, device), config.patch_size) for step in range(VAL_PATCH_BATCHES)]
+    return patch_batches(val, config.batch_size, config.patch_size, VAL_PATCH_BATCHES, VAL_PATCH_SEED, device)
 
 
 def decom_weights(config: DecomConfig) -> dict[str, float]:

@@ -44,7 +44,6 @@ LOE_NOTE = {"npe": "NPE loe.m (short side resized to 50 px)", "bimef": "BIMEF lo
 NIQE_NOTE = {"gray": "MATLAB niqe_release on rgb2gray", "y": "BasicSR calculate_niqe on the Y channel"}
 NIQE_PARAMS_NOTE = {"live": "LIVE pristine parameters", "kindpp": "KinD++'s retrained parameters"}
 NOREF_ORDER = ("LIME", "DICM", "VV", "MEF", "NPE")  # the KinD paper's no-reference sets, in its order
-PROTOCOL_ORDER = PROTOCOLS  # rows of one weight set in this order
 
 # The KinD paper's LOL numbers (spec section 8), as printed. Only PSNR and SSIM are confirmed; the
 # other cells stay empty rather than guessed.
@@ -89,7 +88,7 @@ def _ordered(named: Sequence[tuple[str, dict]]) -> list[tuple[str, dict]]:
     def key(item: tuple[str, dict]) -> tuple:
         result = item[1]
         protocol = result["protocol"]
-        order = PROTOCOL_ORDER.index(protocol) if protocol in PROTOCOL_ORDER else len(PROTOCOL_ORDER)
+        order = PROTOCOLS.index(protocol) if protocol in PROTOCOLS else len(PROTOCOLS)  # rows of one weight set
         return (protocol != "input", weights.index(_weights_label(result)), order, bool(result.get("gt_mean")))
 
     return sorted(named, key=key)

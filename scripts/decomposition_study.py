@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from kind import losses
-from kind.data import PatchSampler, PatchSource, find_pairs, load_pairs
+from kind.data import find_pairs, load_pairs, patch_batches
 from kind.evaluate import read_pair
 from kind.imageops import minmax_stretch, to_image
 from kind.metrics import psnr, ssim
@@ -46,9 +46,7 @@ TERMS = tuple(losses.DECOMPOSITION_WEIGHTS)
 def held_out_batches(data: Path, count: int, seed: int = 0, batch: int = 10, patch: int = 48) -> list[dict]:
     """``count`` batches of the official sampler over the pairs of ``data`` (stretched)."""
     pairs = load_pairs(data, stretch=True, min_size=patch)
-    source = PatchSource({"low": pairs.low, "high": pairs.high}, torch.device("cpu"))
-    sampler = PatchSampler(source.sizes, batch, patch, seed)
-    return [source.cut(sampler.draws(step), patch) for step in range(count)]
+    return patch_batches({"low": pairs.low, "high": pairs.high}, batch, patch, count, seed)
 
 
 def loss_terms(split, batches: list[dict]) -> dict[str, float]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 import time
@@ -37,15 +38,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from kind.config import load_config
 from kind.data import PatchSampler, PatchSource, find_pairs
 from kind.evaluate import enhance_pair, read_pair
 from kind.fileio import atomic_write_json, atomic_write_text
 from kind.imageops import to_image
-from kind.losses import ExtraLosses
-from kind.metrics import psnr, ssim
+from kind.losses import ExtraLosses, color_angle_map
+from kind.metrics import psnr, saturation, ssim
 from kind.runner import load_runner, resolve_device
 from kind.stages import STAGES, StageData
 from kind.train import train
@@ -63,18 +63,13 @@ DEFAULT_TRAIN_DIRS = ["../shared/data/lol/train80", "../shared/data/lol/train160
 NETWORK_FILES = ("decom.pt", "adjust.pt", "restore.pt")
 
 
-def saturation(image: np.ndarray) -> float:
-    """Mean HSV saturation in [0, 1] of an H×W×3 uint8 RGB image (Pillow's HSV, S / 255)."""
-    return float(np.asarray(Image.fromarray(image).convert("HSV"))[..., 1].mean() / 255.0)
-
-
 def color_angle_degrees(output: np.ndarray, gt: np.ndarray) -> float:
-    """Mean per-pixel angle (degrees) between the RGB vectors of two H×W×3 uint8 images, each
-    offset by 1e-6 as :func:`kind.losses.color_angle` does (on [0, 1] values)."""
-    p = output.astype(np.float64) / 255.0 + 1e-6
-    t = gt.astype(np.float64) / 255.0 + 1e-6
-    cross = np.linalg.norm(np.cross(p, t), axis=-1)
-    return float(np.degrees(np.arctan2(cross, (p * t).sum(-1))).mean())
+    """Mean per-pixel angle (degrees) between the RGB vectors of two H×W×3 uint8 images:
+    :func:`kind.losses.color_angle_map` on their [0, 1] values, in float64."""
+    def as_tensor(image: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(image).double().permute(2, 0, 1).unsqueeze(0) / 255.0
+
+    return math.degrees(float(color_angle_map(as_tensor(output), as_tensor(gt)).mean()))
 
 
 def heldout_pairs(train_dirs: list[str], holdout: int) -> list[tuple[Path, Path]]:

@@ -131,10 +131,3 @@ def test_cli_table_writes_files(tmp_path, capsys):
     written = json.loads(js.read_text())
     assert len(written["lol"]) == len(REPORTED) + 2 and written["noref"]["datasets"] == ["LIME"]
     assert main(["table", "--runs", str(tmp_path / "missing.json")]) == 2
-
-
-def test_protocol_order_is_the_library_s():
-    from kind.evaluate import PROTOCOLS
-    from kind.tables import PROTOCOL_ORDER
-
-    assert PROTOCOL_ORDER == PROTOCOLS
