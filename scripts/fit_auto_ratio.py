@@ -2,9 +2,11 @@
 
 For every pair, the LOL protocol's ground-truth ratio r = mean(L_high / (L_low + 1e-4)) and the low
 image's mean illumination m are computed with the given DecomNet; then log r = a − b·log m is fitted
-by least squares, giving r ≈ exp(a) · m^(−b). Use training pairs only (never the evaluation set).
+by least squares, giving r ≈ exp(a) · m^(−b). Use training pairs only (never the evaluation set);
+``--holdout N`` leaves out the last N pairs of the folders, as ``kind train``'s ``holdout`` does.
 
-    python scripts/fit_auto_ratio.py --data ../shared/data/lol/train80 --decom shipped
+    python scripts/fit_auto_ratio.py --data ../shared/data/lol/train80 ../shared/data/lol/train160 \
+        --holdout 20 --decom shipped
 """
 
 from __future__ import annotations
@@ -14,18 +16,21 @@ import argparse
 import numpy as np
 import torch
 
-from kind.data import load_pairs
+from kind.data import load_pairs, split_holdout
 from kind.pipeline import lol_ratio
 from kind.weights import load_network
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="a paired folder (low/, high/) of training images")
+    parser.add_argument("--data", required=True, nargs="+", help="paired folders (low/, high/) of training images")
+    parser.add_argument("--holdout", type=int, default=0, help="leave out the last N pairs (a training run's held-out pairs)")
     parser.add_argument("--decom", required=True, help="DecomNet weights: a weight file, or shipped / a version")
     args = parser.parse_args()
     decom = load_network(args.decom, "decom")
     pairs = load_pairs(args.data)
+    if args.holdout:
+        pairs, _ = split_holdout(pairs, args.holdout)
     ratios, means = [], []
     with torch.inference_mode():
         for low, high in zip(pairs.low, pairs.high):
