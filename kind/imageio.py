@@ -43,6 +43,7 @@ from PIL import ExifTags, Image, ImageDraw, ImageFont, ImageOps, TiffImagePlugin
 
 from kind.constants import DEFAULT_MAX_PIXELS, DEFAULT_QUALITY, IMAGE_SUFFIXES, LOSSY_FORMATS, OUTPUT_FORMATS
 from kind.fileio import atomic_path
+from kind.image_open import UnsupportedFormatError, open_image
 
 ORIENTATION = 0x0112  # the EXIF orientation tag
 
@@ -155,7 +156,7 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with open_image(path) as img:
                 check_size(path, img.size, max_pixels)
                 frames = getattr(img, "n_frames", 1)
                 rawmode = _rawmode(img)
@@ -168,6 +169,8 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
                 exif, icc = _metadata(img)
     except ImageReadError:
         raise
+    except UnsupportedFormatError as err:
+        raise ImageReadError(str(err)) from None
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not an image file, or a format Pillow cannot read") from None
     except Image.DecompressionBombError as err:
@@ -189,7 +192,7 @@ def header_pixels(path: str | os.PathLike) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with open_image(path) as img:
                 return img.width * img.height
     except Exception:  # noqa: BLE001 - any failure is the decoder's to report
         return 0
@@ -227,7 +230,7 @@ def _rawmode(img: Image.Image) -> str | None:
 def _read_wide(path: Path, img: Image.Image, rawmode: str) -> tuple[np.ndarray, np.ndarray | None, int]:
     """Read a 16-bit colour image that Pillow would narrow to 8 bits, at its full depth."""
     other = "RGBA" if rawmode == _LA16_RAWMODE else _LOW_BYTE_RAWMODE[rawmode]
-    with Image.open(path) as second:
+    with open_image(path) as second:
         if second.tile != img.tile:  # the file changed between the two opens
             raise ImageReadError(f"{path}: file changed while being read")
         second.tile = [_with_rawmode(tile, other) for tile in second.tile]

@@ -21,6 +21,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from kind.image_open import open_image
 from kind.imageio import IMAGE_SUFFIXES, natural_key
 from kind.metrics import check_metric_options, loe, niqe, psnr, ssim
 from kind.progress import Progress
@@ -97,7 +98,7 @@ def _read_rgb_uint8(path: Path) -> np.ndarray:
     refuses 16-bit grey instead of reading it at 16 bits.
     """
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
                 raise ValueError(f"cannot score {path}: expected an 8-bit image, got mode {img.mode}")
             return np.asarray(img.convert("RGB"), dtype=np.uint8)
