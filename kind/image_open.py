@@ -32,8 +32,8 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         return Image.open(path, formats=READ_FORMATS)
     except UnidentifiedImageError:
         raise UnsupportedFormatError(
-            f"{os.fspath(path)}: not a {FORMAT_NAMES} image (identified by its content, not its name); "
-            "other formats are not read"
+            f"{os.fspath(path)}: not an image in a format kind reads ({FORMAT_NAMES}, identified by the "
+            "content, not the name)"
         ) from None
 
 

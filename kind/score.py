@@ -21,7 +21,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from kind.image_open import open_image
+from kind.image_open import UnsupportedFormatError, open_image
 from kind.imageio import IMAGE_SUFFIXES, natural_key
 from kind.metrics import check_metric_options, loe, niqe, psnr, ssim
 from kind.progress import Progress
@@ -102,6 +102,8 @@ def _read_rgb_uint8(path: Path) -> np.ndarray:
             if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
                 raise ValueError(f"cannot score {path}: expected an 8-bit image, got mode {img.mode}")
             return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except UnsupportedFormatError as err:  # its message starts with the path
+        raise ValueError(f"cannot read image {err}") from None
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, EOFError,
             IndexError, struct.error, zlib.error) as err:  # what a damaged file makes Pillow raise
         raise ValueError(f"cannot read image {path}: {err}") from err
