@@ -91,8 +91,14 @@ def add_convert_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
 
 @subcommand(add_convert_parser)
 def run_convert(args: argparse.Namespace) -> int:
+    from kind.fileio import check_output_path
+    from kind.output_guard import check_output_files
+    from kind.tf_checkpoint import read_index
     from kind.tf_import import convert_tf_checkpoint
 
+    check_output_path(args.out, "OUT")
+    index = read_index(args.checkpoint)
+    check_output_files({"OUT": args.out}, [index.index_path, *map(index.data_path, range(index.num_shards))])
     record = convert_tf_checkpoint(args.checkpoint, args.out, args.net)
     count = sum(value.numel() for value in record["state_dict"].values())
     print(f"wrote {args.out}: {args.net}, {len(record['state_dict'])} tensors, {count:,} parameters")
@@ -112,8 +118,12 @@ def add_export_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 @subcommand(add_export_parser)
 def run_export(args: argparse.Namespace) -> int:
+    from kind.fileio import check_output_path
+    from kind.output_guard import check_output_files
     from kind.weights import export_weights
 
+    check_output_path(args.out, "OUT")
+    check_output_files({"OUT": args.out}, [args.checkpoint])
     record = export_weights(args.checkpoint, args.out, half=args.half)
     step = record["training"].get("step", "?")
     print(f"wrote {args.out}: {record['network']} weights from step {step}{' (float16)' if args.half else ''}")
@@ -288,11 +298,15 @@ def run_enhance(args: argparse.Namespace) -> int:
     from kind.distributed import gather_objects, process_group, rank_device, wait_for_all
     from kind.enhance import SaveOptions, check_options, enhance_jobs, merge_summaries, plan_jobs, shard_plan
     from kind.fileio import atomic_write_json
+    from kind.output_guard import check_output_files
 
     save = SaveOptions(args.format, args.quality or DEFAULT_QUALITY, args.bits)
     check_options(args.ratio, save)
     with process_group(args.device) as world:
         plan = plan_jobs(args.inputs, args.out, save_maps=args.save_maps, compare=args.compare, format=args.format)
+        check_output_files({"--json": args.json}, [job.source.path for job in plan.jobs],
+                           {job.source.root for job in plan.jobs if job.source.root is not None},
+                           [target for job in plan.jobs for target in job.targets()])
         wait_for_all(world)  # every rank has checked the output folder before any rank writes into it
         device = str(rank_device(args.device, world)) if world.distributed else args.device
         model = KinD.from_pretrained(args.weights, device, args.precision, max_pixels=args.max_pixels, tile=args.tile)
@@ -375,9 +389,11 @@ def run_bench_command(args: argparse.Namespace) -> int:
     tune_for_command()
     from kind.bench import format_table, run_bench
     from kind.fileio import atomic_write_json, check_output_path
+    from kind.output_guard import check_output_files
 
     if args.json:
         check_output_path(args.json, "--json")
+        check_output_files({"--json": args.json}, input_folders=[args.folder] if args.folder else [])
     if args.train:
         from kind.bench_train import format_train_table, run_train_bench
 
@@ -478,10 +494,12 @@ def add_score_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 @subcommand(add_score_parser)
 def run_score(args: argparse.Namespace) -> int:
     from kind.fileio import atomic_write_json, check_output_path
+    from kind.output_guard import check_output_files
     from kind.score import format_report, score_folders
 
     if args.json is not None:
         check_output_path(args.json, "--json")
+    check_output_files({"--json": args.json}, input_folders=[d for d in (args.pred, args.gt, args.loe_inputs) if d])
     result = score_folders(args.pred, args.gt, y_channel=args.y, crop_border=args.crop,
                            with_loe_inputs=args.loe_inputs, metrics=args.metrics,
                            niqe_channel=args.niqe_channel, niqe_params=args.niqe_params,
@@ -603,11 +621,13 @@ def add_table_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 @subcommand(add_table_parser)
 def run_table(args: argparse.Namespace) -> int:
     from kind.fileio import check_output_path
+    from kind.output_guard import check_output_files
     from kind.tables import write_table
 
     for option, path in (("--out-md", args.out_md), ("--out-json", args.out_json)):
         if path is not None:
             check_output_path(path, option)
+    check_output_files({"--out-md": args.out_md, "--out-json": args.out_json}, args.runs)
     print(write_table(args.runs, args.out_md, args.out_json))
     return 0
 

@@ -47,6 +47,7 @@ from kind import __version__
 from kind.data import find_pairs
 from kind.evaluate import describe_device, enhance_pair, read_pair
 from kind.fileio import atomic_write_json, check_output_path
+from kind.output_guard import check_output_files, check_output_folder
 from kind.imageio import make_panel, save_png, to_uint8
 from kind.imageops import minmax_stretch, to_image
 from kind.metrics import psnr, saturation, ssim
@@ -210,13 +211,16 @@ def run_diagnose(
     """``kind diagnose``: check the outputs and the data, load the weights (None: the default
     ones), diagnose, write JSON. The result adds ``weights`` (the folder) and ``weight_files``
     (each network's ``file``, ``version``, ``sha256``, ``checksum``: :func:`kind.weights.weights_dir_info`)."""
+    inputs = [Path(data) / "low", Path(data) / "high"]
     if json_path is not None:
         check_output_path(json_path, "--json")
+        check_output_files({"--json": json_path}, input_folders=inputs)
     if panels_dir is not None:
         check_output_path(panels_dir, "--panels", folder=True)
         for sub in ("low", "high"):
             if Path(panels_dir).resolve() == (Path(data) / sub).resolve():
                 raise DiagnoseError(f"--panels {panels_dir}: is the data's {sub}/ folder; panels would overwrite inputs")
+        check_output_folder("--panels", panels_dir, inputs)
     find_pairs(data)  # a bad folder is reported before the weights are loaded
     weights = resolve_weights_dir(weights)
     runner = load_runner(weights, device, precision)

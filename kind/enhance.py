@@ -18,7 +18,9 @@ started. Inputs are collected before the output folder is created, so outputs ne
 Two inputs that would write the same file (``photo.tif`` and ``photo.webp``) both keep their full
 name (``photo.tif.png``, ``photo.webp.png``); if that still clashes (one name from two folders named
 as files, or names differing only in case), the first input keeps the name and the others fail
-with the reason — the rest of the batch runs.
+with the reason — the rest of the batch runs. An output that would replace a file already in a
+folder holding inputs (``kind enhance own/a.jpg -o own`` beside an unrelated ``own/a.png``) keeps
+its input's suffix the same way (``own/a.jpg.png``), with a notice.
 
 >>> model = KinD.from_pretrained()                              # doctest: +SKIP
 >>> summary = enhance_files(["photos"], "enhanced", model)       # doctest: +SKIP
@@ -150,6 +152,7 @@ def plan_jobs(
         renamed = ", ".join(f"{jobs[i].source.path} → {jobs[i].output.name}" for i in sorted(clashing))
         notices.append(f"inputs with the same name keep their suffix in the output name: {renamed}")
         jobs = _fail_remaining_clashes(jobs)
+    jobs = _spare_files_beside_inputs(jobs, out_dir, suffix, save_maps, compare, notices)
     check_outputs(jobs, out_dir)
     return Plan(jobs, notices)
 
@@ -192,6 +195,27 @@ def _fail_remaining_clashes(jobs: Sequence[Job]) -> list[Job]:
             claimed.update({_key(target): job for target in job.targets()})
         result.append(job)
     return result
+
+
+def _spare_files_beside_inputs(jobs: list[Job], out_dir: Path, suffix: str, save_maps: bool, compare: bool,
+                              notices: list[str]) -> list[Job]:
+    """Jobs that would replace a file that exists in a folder holding inputs (``kind enhance own/a.jpg
+    -o own`` beside an unrelated ``own/a.png``) keep their input's suffix instead (``own/a.jpg.png``,
+    the clash rule), with a notice; if that name is taken too by another job, the job fails."""
+    inputs = {job.source.path.resolve() for job in jobs}  # an output over an input is refused, not renamed
+    input_folders = {path.parent for path in inputs}
+    result = []
+    for job in jobs:
+        taken = [t for t in job.targets()
+                 if t.resolve().parent in input_folders and t.resolve() not in inputs and t.exists()]
+        if taken and job.error is None:
+            renamed = _job(job.source, out_dir, suffix, save_maps, compare, keep_suffix=True)
+            if renamed.output != job.output:
+                notices.append(f"{taken[0]} exists beside the inputs and is kept: {job.source.path} is written as "
+                               f"{renamed.output.name}")
+                job = renamed
+        result.append(job)
+    return _fail_remaining_clashes(result) if len(result) > 1 else result
 
 
 def check_outputs(jobs: Sequence[Job], out_dir: str | os.PathLike) -> None:

@@ -91,6 +91,7 @@ from kind.api import KinD
 from kind.constants import DEFAULT_MAX_PIXELS, PROTOCOLS
 from kind.data import find_pairs
 from kind.fileio import atomic_write_json, check_output_path
+from kind.output_guard import check_output_files
 from kind.imageio import collect_inputs, header_pixels, natural_key, output_relpath, read_image, save_png
 from kind.imageops import minmax_stretch, to_image, to_tensor
 from kind.metrics import check_metric_options, loe, niqe, psnr, saturation, ssim
@@ -290,12 +291,13 @@ def check_outputs(
 ) -> Path | None:
     """Check the output paths before any work: ``--json`` writable, ``--out`` a usable folder that
     is neither an input folder nor inside a photo folder. Returns ``out_dir`` as a Path."""
+    data = Path(data)
     if json_path is not None:
         check_output_path(json_path, "--json")
+        check_output_files({"--json": json_path}, input_folders=[data / "low", data / "high"] if is_paired(data) else [data])
     if out_dir is None:
         return None
     out = check_output_path(out_dir, "--out", folder=True)
-    data = Path(data)
     if is_paired(data):
         for sub in ("low", "high"):
             if out.resolve() == (data / sub).resolve():
