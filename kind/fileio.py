@@ -69,7 +69,8 @@ def atomic_write_json(path: str | os.PathLike, obj: object) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -89,7 +90,7 @@ def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
         return removed
     for path in folder.iterdir():
         match = TEMP_PATTERN.match(path.name)
-        if match and path.is_file() and not _pid_alive(int(match["pid"])):
+        if match and path.is_file() and not pid_alive(int(match["pid"])):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

@@ -50,6 +50,7 @@ from kind.fileio import atomic_write_text, check_output_path, remove_stale_temp_
 from kind.losses import ExtraLosses
 from kind.models import build_network
 from kind.progress import Progress
+from kind.run_lock import run_lock
 from kind.stages import STAGES, Stage, StageData
 from kind.weights import export_weights, load_network, read_record
 
@@ -177,11 +178,20 @@ def train(
     world = current_world()
     device = rank_device(config.device, world)
     out_dir = check_output_path(config.out_dir, "out_dir", folder=True)
+    with run_lock(out_dir) if world.is_main else contextlib.nullcontext() as lock_notice:
+        return _locked_train(stage_name, stage, config, world, device, out_dir, resume, overwrite, progress, data,
+                             lock_notice)
+
+
+def _locked_train(stage_name: str, stage: Stage, config: TrainConfig, world: World, device: torch.device,
+                  out_dir: Path, resume: str | None, overwrite: bool, progress: bool, data: StageData | None,
+                  lock_notice: str | None) -> RunState:
+    """:func:`train`, with ``out_dir`` held by this run (rank 0)."""
     checkpoint, notice = resume_source(out_dir, resume, overwrite)
+    notice = "; ".join(line for line in (lock_notice, notice) if line) or None
     record = read_checkpoint(checkpoint, stage_name) if checkpoint is not None else None
     changes = check_resume(record, checkpoint, config, world.size) if record else []
     if world.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(out_dir)
     stop = StopRule(config, world)
     with run_settings(config, device), stop.handling_signals():
