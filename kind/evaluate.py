@@ -307,6 +307,13 @@ def check_outputs(
     return out
 
 
+def weights_label(folder: str | os.PathLike) -> str:
+    """The default label of a weights folder: its name, or ``run/weights`` for a folder named
+    ``weights`` (what every ``kind train pipeline`` run exports into), so that runs differ."""
+    path = Path(folder).resolve()
+    return f"{path.parent.name}/{path.name}" if path.name == "weights" else path.name
+
+
 def describe_device(runner: Runner | None) -> str:
     """``NVIDIA H100 80GB HBM3 (fp32)``, ``CPU, 2 threads (fp32)``, or ``none`` without a runner."""
     if runner is None:
@@ -425,7 +432,7 @@ def evaluate_folder(
         "gt_mean_rule": GT_MEAN_RULE if gt_mean else None,
         "ratio": ratio,
         "weights": None if weights is None else str(weights),
-        "weights_label": label if label is not None else (None if weights is None else Path(weights).name),
+        "weights_label": label if label is not None else (None if weights is None else weights_label(weights)),
         "data": str(data),
         "device": describe_device(runner),
         "count": len(per_image),

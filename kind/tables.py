@@ -28,6 +28,7 @@ __all__ = [
     "REPORTED",
     "lol_rows",
     "lol_table",
+    "distinct_labels",
     "load_results",
     "noref_rows",
     "noref_table",
@@ -124,6 +125,32 @@ def _check(results: Sequence[object], sources: Sequence[str] | None) -> list[str
     return names
 
 
+def _row_key(result: dict) -> tuple:
+    """What tells two results' rows apart in a table: weights, protocol, data set, settings."""
+    return (result.get("mode", "paired"), _weights_label(result), protocol_label(result), Path(result["data"]).name,
+            result.get("loe_variant", "npe"), result.get("niqe_channel", "gray"), result.get("niqe_params", "live"))
+
+
+def distinct_labels(results: Sequence[dict], names: Sequence[str]) -> list[dict]:
+    """The results, those that would share a row (the same weights label, protocol, data set and
+    settings — e.g. two pipeline runs whose weights folders are both named ``weights``) relabelled
+    ``label (source)``, or ``label (source #n)`` when the sources' names are the same too, so that
+    no row hides another."""
+    groups: dict[tuple, list[int]] = {}
+    for index, result in enumerate(results):
+        groups.setdefault(_row_key(result), []).append(index)
+    relabelled = list(results)
+    for indices in groups.values():
+        if len(indices) < 2:
+            continue
+        sources = [names[i] for i in indices]
+        for number, index in enumerate(indices, 1):
+            suffix = names[index] if sources.count(names[index]) == 1 else f"{names[index]} #{number}"
+            result = results[index]
+            relabelled[index] = {**result, "weights_label": f"{_weights_label(result)} ({suffix})"}
+    return relabelled
+
+
 def _split(results: Sequence[dict], names: Sequence[str]) -> tuple[list, list]:
     """(paired, photos): lists of (name, result); results written before photo evaluation are paired."""
     paired = [(n, r) for n, r in zip(names, results) if r.get("mode", "paired") == "paired"]
@@ -146,6 +173,7 @@ def lol_rows(
     """The LOL table's rows: the ``reported`` ones (``status`` ``reported``, values as printed in
     ``printed``), then one per paired result (``status`` ``measured``). JSON-ready."""
     names = _check(results, sources)
+    results = distinct_labels(results, names)
     rows = []
     for item in reported:
         row = {key: None for key in LOL_KEYS}
@@ -236,7 +264,7 @@ def noref_rows(results: Sequence[dict], sources: Sequence[str] | None = None) ->
     and one row per weights, protocol and metric settings with ``niqe``, ``loe`` and ``count``
     dicts keyed by data set. JSON-ready."""
     names = _check(results, sources)
-    photos = _split(results, names)[1]
+    photos = _split(distinct_labels(results, names), names)[1]
     present = {Path(r["data"]).name for _, r in photos}
     datasets = [d for d in NOREF_ORDER if d in present] + sorted(present - set(NOREF_ORDER))
     rows: dict[tuple, dict] = {}

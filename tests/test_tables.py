@@ -131,3 +131,20 @@ def test_cli_table_writes_files(tmp_path, capsys):
     written = json.loads(js.read_text())
     assert len(written["lol"]) == len(REPORTED) + 2 and written["noref"]["datasets"] == ["LIME"]
     assert main(["table", "--runs", str(tmp_path / "missing.json")]) == 2
+
+
+def test_results_sharing_a_label_are_all_kept_and_told_apart():
+    runs = [_photos("fixed", "weights", "LIME", 4.0, 10), _photos("fixed", "weights", "LIME", 5.0, 10)]
+    datasets, rows = noref_rows(runs, ["p1.json", "p2.json"])
+    assert [(row["weights"], row["niqe"]["LIME"]) for row in rows] == [("weights (p1.json)", 4.0), ("weights (p2.json)", 5.0)]
+    paired = [_result("official", "weights", 20.0), _result("official", "weights", 21.0)]
+    measured = [row for row in lol_rows(paired, ["r.json", "r.json"]) if row["status"] == "measured"]
+    assert [(row["weights"], row["psnr"]) for row in measured] == [("weights (r.json #1)", 20.0),
+                                                                  ("weights (r.json #2)", 21.0)]
+
+
+def test_a_pipeline_weights_folder_is_labelled_by_its_run():
+    from kind.evaluate import weights_label
+
+    assert weights_label("/runs/P1/weights") == "P1/weights"
+    assert weights_label("/w/v0.1") == "v0.1"
