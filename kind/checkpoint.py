@@ -5,7 +5,8 @@ A checkpoint is a kind weight file (:mod:`kind.weights`) whose ``state_dict`` is
 state (never ``module.`` or ``_orig_mod.`` prefixed), with the rest of the run added::
 
     {"optimizer": ..., "step": int, "best": float | None, "best_metric": str | None, "config": {...}, "data": [pair names],
-     "world_size": int, "trainer_version": 2, "extra_state": {...}, "torch_rng": ...}
+     "world_size": int, "trainer_version": 2, "extra_state": {...}, "torch_rng": ...,
+     "upstream": {"decom_weights": sha256, ...}}   # the frozen weights it trained on (kind.upstream)
 
 The patch draws are a pure function of (seed, rank, step) (:class:`kind.data.PatchSampler`), so
 the step is all a resumed run needs of the sampler.
@@ -65,6 +66,7 @@ def unwrap(model: nn.Module) -> nn.Module:
 def save_checkpoint(
     path: Path, stage: str, model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
     state: RunState, data: list[str], world_size: int, extra_state: dict | None = None,
+    upstream: dict[str, str] | None = None,
 ) -> Path:
     """Write a resumable checkpoint atomically; returns ``path``."""
     record = weight_record(
@@ -81,6 +83,7 @@ def save_checkpoint(
         trainer_version=TRAINER_VERSION,
         extra_state=extra_state or {},
         torch_rng=torch.get_rng_state(),
+        upstream=upstream or {},
     )
     save_record(path, record)
     return path

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from kind.checkpoint import (
+    ResumeError,
     RunState,
     check_resume,
     check_resume_data,
@@ -51,6 +52,7 @@ from kind.losses import ExtraLosses
 from kind.models import build_network
 from kind.progress import Progress
 from kind.run_lock import run_lock
+from kind.upstream import upstream_changes, upstream_checksums
 from kind.stages import STAGES, Stage, StageData
 from kind.weights import export_weights, load_network, read_record
 
@@ -191,6 +193,11 @@ def _locked_train(stage_name: str, stage: Stage, config: TrainConfig, world: Wor
     notice = "; ".join(line for line in (lock_notice, notice) if line) or None
     record = read_checkpoint(checkpoint, stage_name) if checkpoint is not None else None
     changes = check_resume(record, checkpoint, config, world.size) if record else []
+    upstream_changed = upstream_changes(record, config) if record else None
+    if upstream_changed:
+        raise ResumeError(f"{checkpoint}: cannot resume: the frozen weights it was trained on changed "
+                          f"({'; '.join(upstream_changed)}); train the stage afresh (--overwrite, or another out_dir)")
+    upstream = upstream_checksums(config)
     if world.is_main:
         remove_stale_temp_files(out_dir)
     stop = StopRule(config, world)
@@ -201,12 +208,13 @@ def _locked_train(stage_name: str, stage: Stage, config: TrainConfig, world: Wor
             check_resume_data(record, checkpoint, data.names)
         if world.is_main:
             atomic_write_text(out_dir / "config.yaml", config_to_yaml(config))
-        return _run(stage_name, stage, config, device, world, stop, data, record, checkpoint, notice, changes, progress)
+        return _run(stage_name, stage, config, device, world, stop, data, record, checkpoint, notice, changes, progress,
+                    upstream)
 
 
 def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.device, world: World, stop: StopRule,
          data: StageData, record: dict | None, checkpoint: Path | None, notice: str | None, changes: list[str],
-         progress: bool) -> RunState:
+         progress: bool, upstream: dict[str, str]) -> RunState:
     from torch.utils.tensorboard import SummaryWriter
 
     out_dir = Path(config.out_dir)
@@ -272,7 +280,8 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
     def checkpoint_to(name: str) -> Path:
         path = out_dir / name
         if main:
-            save_checkpoint(path, stage_name, model, optimizer, config, state, data.names, world.size, extra.state_dict())
+            save_checkpoint(path, stage_name, model, optimizer, config, state, data.names, world.size, extra.state_dict(),
+                            upstream)
         return path
 
     def validate() -> None:
@@ -373,13 +382,28 @@ def stage_finished(config: TrainConfig) -> bool:
     return last.is_file() and read_record(last).get("step", 0) >= config.steps
 
 
+def stale_upstream(config: TrainConfig, trained_now: list[str]) -> str | None:
+    """Why the run in ``config.out_dir`` no longer fits its upstream weights, or None when it does
+    (or holds no run). Checkpoints without recorded checksums (older kind) count as stale when an
+    upstream stage was trained further in this pipeline run (``trained_now``)."""
+    last = Path(config.out_dir) / "last.pt"
+    if not last.is_file():
+        return None
+    changes = upstream_changes(read_record(last), config)
+    if changes is None:
+        fed = [f"{name} ({name}_weights)" for name in trained_now if getattr(config, f"{name}_weights", "")]
+        return f"{', '.join(fed)} trained further in this run" if fed else None
+    return "; ".join(changes) or None
+
+
 def train_pipeline(pipeline: PipelineConfig, resume: str | None = None, overwrite: bool = False,
                    progress: bool = True) -> tuple[Path, dict[str, RunState]]:
     """Train the pipeline's stages in order, each exporting its weights (``best.pt``, else
     ``last.pt``) into ``pipeline.weights_dir`` for the next stage and for ``kind enhance
     --weights``. A stage stopped by ``max_seconds`` is exported and the next one starts; a stage
     stopped by a signal ends the pipeline (``states[stage].stopped`` says so). With ``resume``,
-    finished stages whose weights were exported are skipped and the others resume."""
+    finished stages whose weights were exported are skipped and the others resume — but a stage
+    trained on upstream weights that have changed since (:func:`stale_upstream`) is trained afresh."""
     world = current_world()
     if resume is None and not overwrite:
         for config in pipeline.stages.values():
@@ -387,11 +411,18 @@ def train_pipeline(pipeline: PipelineConfig, resume: str | None = None, overwrit
     states: dict[str, RunState] = {}
     for stage, config in pipeline.stages.items():
         exported = pipeline.weights_dir / f"{stage}.pt"
-        if resume is not None and exported.is_file() and stage_finished(config):
+        stale = stale_upstream(config, [name for name, state in states.items() if state.losses]) if resume else None
+        if stale is not None:
+            if world.is_main:
+                print(f"pipeline: {stage} was trained on other weights ({stale}); trained afresh, its previous "
+                      f"checkpoints replaced", file=sys.stderr)
+            state = train(stage, config, overwrite=True, progress=progress)
+        elif resume is not None and exported.is_file() and stage_finished(config):
             if world.is_main:
                 print(f"pipeline: {stage} already trained ({exported}); skipped", file=sys.stderr)
             continue
-        state = train(stage, config, resume=resume, overwrite=overwrite, progress=progress)
+        else:
+            state = train(stage, config, resume=resume, overwrite=overwrite, progress=progress)
         states[stage] = state
         if state.stopped in StopRule.SIGNALS.values():
             break

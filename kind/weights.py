@@ -256,7 +256,7 @@ def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike, half: 
     state_dict = record["state_dict"]
     if half:
         state_dict = {key: value.half() for key, value in state_dict.items()}
-    training = {key: record[key] for key in ("step", "best", "config") if key in record}
+    training = {key: record[key] for key in ("step", "best", "config", "upstream") if key in record}
     slim = weight_record(record["network"], state_dict, source=record["source"], training=training)
     save_record(out, slim)
     return slim

@@ -21,7 +21,7 @@ from kind.config import ConfigError, load_config, load_pipeline_config
 from kind.models import build_network
 from kind.stages import STAGES
 from kind.train import TrainingDiverged, learning_rate, train
-from kind.weights import load_network, load_weights_dir, read_record, save_record
+from kind.weights import load_network, load_weights_dir, read_record, save_record, weight_record
 
 
 @pytest.fixture(scope="module")
@@ -442,3 +442,47 @@ def test_a_resumed_run_selected_on_another_metric_starts_best_afresh(dataset, tm
     state = train("decom", config_for("decom", dataset, tmp_path, steps=6, val_every=2), resume="auto")
     assert "best.pt's metric: loss → patch_loss" in capsys.readouterr().err
     assert state.best == read_record(tmp_path / "best.pt")["best"] > 0 and read_record(tmp_path / "best.pt")["step"] == 6
+
+
+def test_a_resumed_pipeline_retrains_the_stages_of_a_changed_decomnet(dataset, tmp_path, capsys):
+    def run(*more, resume=True):
+        args = [a for o in pipeline_overrides(dataset, tmp_path, "restore.steps=2", *more) for a in ("--set", o)]
+        assert main(["train", "pipeline", "--quiet", *(["--resume", "auto"] if resume else []), *args]) == 0
+        return capsys.readouterr().err
+
+    run(resume=False)
+    weights = tmp_path / "weights"
+    old_decom = read_record(weights / "decom.pt")["sha256"]
+    assert read_record(tmp_path / "adjust" / "last.pt")["upstream"] == {"decom_weights": old_decom}
+    err = run("decom.steps=5")
+    new_decom = read_record(weights / "decom.pt")["sha256"]
+    assert new_decom != old_decom
+    assert "adjust was trained on other weights" in err and "restore was trained on other weights" in err
+    for stage in ("adjust", "restore"):
+        assert read_record(tmp_path / stage / "last.pt")["upstream"]["decom_weights"] == new_decom
+    assert read_record(weights / "adjust.pt")["training"]["upstream"] == {"decom_weights": new_decom}
+    err = run("decom.steps=5")  # nothing changed: every stage is skipped
+    assert all(f"{stage} already trained" in err for stage in ("decom", "adjust", "restore"))
+
+
+def test_a_stage_never_resumes_on_changed_frozen_weights(dataset, weights_dir, tmp_path):
+    decom = tmp_path / "decom.pt"
+    shutil.copy(weights_dir / "decom.pt", decom)
+    train("adjust", config_for("adjust", dataset, tmp_path / "a", decom, steps=2, val_every=0), progress=False)
+    torch.manual_seed(1)
+    save_record(decom, weight_record("decom", build_network("decom").state_dict(), source="another"))
+    with pytest.raises(ResumeError, match="the frozen weights it was trained on changed .decom_weights: "):
+        train("adjust", config_for("adjust", dataset, tmp_path / "a", decom, steps=4, val_every=0), resume="auto",
+              progress=False)
+
+
+def test_checkpoints_without_upstream_checksums_still_resume(dataset, decom_weights, tmp_path):
+    train("adjust", config_for("adjust", dataset, tmp_path / "a", decom_weights, steps=2, val_every=0), progress=False)
+    last = tmp_path / "a" / "last.pt"
+    record = read_record(last)
+    for key in ("upstream", "sha256", "checksum"):  # as kind wrote checkpoints before recording upstream weights
+        del record[key]
+    save_record(last, record)
+    state = train("adjust", config_for("adjust", dataset, tmp_path / "a", decom_weights, steps=4, val_every=0),
+                  resume="auto", progress=False)
+    assert state.step == 4
