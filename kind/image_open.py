@@ -5,12 +5,13 @@ other programs (PostScript and EPS hand the file to Ghostscript) or are rarely e
 reader in kind opens files through :func:`open_image`, which lets Pillow try only
 ``READ_FORMATS`` (PNG, JPEG, BMP, TIFF, WebP, GIF): a file whose content is anything else — a
 PostScript file named ``evil.png`` included — is refused with :class:`UnsupportedFormatError`,
-naming the file, before any decoder of another format is run.
+naming the file, before any decoder of another format is run. Only regular files are opened.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 
 from PIL import Image, UnidentifiedImageError
 
@@ -26,8 +27,13 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     """``PIL.Image.open(path)`` restricted to ``READ_FORMATS`` (lazy, as Pillow's: nothing decoded yet).
 
     Raises UnsupportedFormatError when the content is another format or no image at all (whatever
-    the file's suffix); OSError for a file that cannot be opened.
+    the file's suffix), or the path is not a regular file (a FIFO would block the reader forever);
+    OSError for a file that cannot be opened.
     """
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, socket or device)"
+        raise UnsupportedFormatError(f"{os.fspath(path)}: {what}; only regular files are read")
     try:
         return Image.open(path, formats=READ_FORMATS)
     except UnidentifiedImageError:

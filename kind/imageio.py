@@ -26,9 +26,11 @@ that exceeds it is reported as such; :func:`kind.tune_process` raises it for the
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import re
+import stat
 import struct
 import sys
 import warnings
@@ -36,7 +38,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 import numpy as np
 from PIL import ExifTags, Image, ImageDraw, ImageFont, ImageOps, TiffImagePlugin, UnidentifiedImageError
@@ -514,8 +516,51 @@ def _expand(arg: str, notices: list[str]) -> list[InputFile]:
         return [InputFile(path=path, relpath=Path(path.name))]
     if path.is_dir():
         return _walk_folder(path, notices)
-    matches = sorted(Path(match) for match in glob.glob(arg, recursive=True))
-    return [InputFile(m, Path(m.name), m.parent) for m in matches if m.is_file() and is_image_name(m)]
+    if path.exists() and glob.escape(arg) == arg:
+        raise ValueError(f"input {arg!r} is not a regular file (a FIFO, socket or device); only regular files are read")
+    matches = sorted(_glob(arg, notices))
+    return [InputFile(m, Path(m.name), m.parent) for m in matches if _is_regular(m) and is_image_name(m)]
+
+
+def _is_regular(path: Path) -> bool:
+    """A regular file (following links): never a FIFO, socket or device, which could block a reader."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def _glob(pattern: str, notices: list[str]) -> list[Path]:
+    """The paths a glob pattern matches. A recursive pattern (``**``) is walked with the folder
+    search's loop guard (:func:`_walk`), never ``glob``'s own recursion, which follows a folder-link
+    loop forever; ``**`` matches zero or more folders, hidden ones excepted."""
+    if "**" not in pattern:
+        return [Path(match) for match in glob.glob(pattern)]
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    root, rest = Path(*parts[:fixed]) if fixed else Path("."), parts[fixed:]
+    if not root.is_dir():
+        return []
+    found = []
+    for path in _walk(root, notices):
+        relative = path.relative_to(root).parts
+        if _matches(relative, rest):
+            found.append(path if fixed else Path(*relative))
+    return found
+
+
+def _matches(names: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
+    """Whether path components ``names`` match glob components ``patterns`` (``**``: any number of
+    components); hidden names match only patterns that start with a dot, as in ``glob``."""
+    if not patterns:
+        return not names
+    head, tail = patterns[0], patterns[1:]
+    if head == "**":
+        return any(_matches(names[k:], tail) for k in range(len(names) + 1)
+                   if not any(name.startswith(".") for name in names[:k]))
+    if not names or (names[0].startswith(".") and not head.startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(names[0], head) and _matches(names[1:], tail)
 
 
 def _folder_id(path: str | os.PathLike) -> tuple[int, int]:
@@ -523,9 +568,10 @@ def _folder_id(path: str | os.PathLike) -> tuple[int, int]:
     return info.st_dev, info.st_ino
 
 
-def _walk_folder(root: Path, notices: list[str]) -> list[InputFile]:
-    files = []
-    others: Counter[str] = Counter()
+def _walk(root: Path, notices: list[str]) -> Iterator[Path]:
+    """Every file under ``root`` (hidden files and folders skipped), following links to folders: a
+    link to a folder already searched (a loop, or a second way into it) is skipped with a notice, as
+    is a folder that cannot be read."""
     searched = {_folder_id(root): root}
 
     def unreadable(error: OSError) -> None:
@@ -549,14 +595,19 @@ def _walk_folder(root: Path, notices: list[str]) -> list[InputFile]:
             searched[key] = path
             kept.append(name)
         subfolders[:] = kept
-        for name in names:
-            if name.startswith("."):
-                continue
-            path = Path(folder, name)
-            if is_image_name(path):
-                files.append(InputFile(path, path.relative_to(root), root))
-            else:
-                others[path.suffix.lower() or "(no suffix)"] += 1
+        yield from (Path(folder, name) for name in names if not name.startswith("."))
+
+
+def _walk_folder(root: Path, notices: list[str]) -> list[InputFile]:
+    files = []
+    others: Counter[str] = Counter()
+    for path in _walk(root, notices):
+        if not is_image_name(path):
+            others[path.suffix.lower() or "(no suffix)"] += 1
+        elif not _is_regular(path):
+            notices.append(f"{path}: skipped, not a regular file (a FIFO, socket or device)")
+        else:
+            files.append(InputFile(path, path.relative_to(root), root))
     if others:
         kinds = ", ".join(f"{count} {suffix}" for suffix, count in sorted(others.items()))
         count = sum(others.values())
