@@ -46,6 +46,7 @@ from torch import nn
 from kind.constants import SHIPPED, SHIPPED_VERSION
 from kind.fileio import atomic_write_bytes
 from kind.models import NETWORKS, build_network
+from kind.weight_limits import ArchiveTooLargeError, check_unpacked_size
 
 FORMAT = "kind-weights"
 FORMAT_VERSION = 1
@@ -160,6 +161,10 @@ def read_record(path: str | os.PathLike, network: str | None = None) -> dict:
         raise WeightsError(f"{path}: no such weight file")
     data = path.read_bytes()
     digest = verify_checksum(data, path)
+    try:
+        check_unpacked_size(data, path)
+    except ArchiveTooLargeError as error:
+        raise WeightsError(str(error)) from None
     try:
         record = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a bad file

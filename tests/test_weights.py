@@ -180,3 +180,31 @@ def test_eval_records_version_and_hash_of_each_network(tmp_path, weights_dir):
         assert info["sha256"] == content_sha256(weights_dir / f"{network}.pt")
         assert info["checksum"] == "verified" and "version" in info
     assert run_eval(data, "input", progress=False)["weight_files"] is None
+
+
+def test_a_weight_file_that_unpacks_too_large_is_refused_before_loading(tmp_path):
+    """A valid record whose tensor storage was replaced by 512 MiB of deflated zeros (a few hundred
+    kB on disk) is refused from the archive's declared sizes; nothing is unpacked."""
+
+    from kind.weight_limits import max_unpacked_bytes
+    from kind.weights import add_checksum
+
+    buffer = io.BytesIO()
+    torch.save(weight_record("adjust", {"x": torch.zeros(4)}, source="test"), buffer)
+    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    packed = io.BytesIO()
+    chunk, size = bytes(2**20), 512 * 2**20
+    assert size > max_unpacked_bytes()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            if info.filename.endswith("/data/0"):
+                with target.open(info.filename, "w", force_zip64=True) as entry:
+                    for _ in range(size // len(chunk)):
+                        entry.write(chunk)
+            else:
+                target.writestr(info.filename, source.read(info.filename))
+    path = tmp_path / "bomb.pt"
+    path.write_bytes(add_checksum(packed.getvalue()))
+    assert path.stat().st_size < 2 * 2**20
+    with pytest.raises(WeightsError, match=r"bomb\.pt: unpacks to 512 MiB, more than any kind weight file"):
+        read_record(path)
