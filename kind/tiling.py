@@ -58,6 +58,17 @@ def tile_spans(size: int, tile: int, overlap: int) -> list[tuple[int, int]]:
     return [(start, start + tile) for start in starts] + [(last, size)]
 
 
+def tile_shape(height: int, width: int, tile: int) -> tuple[int, int]:
+    """(tile height, tile width): ``tile`` × ``tile``, except along a side shorter than ``tile``,
+    where the tile spans the whole side and grows along the other to about ``tile²`` pixels (on the
+    16-pixel grid) — a 1 × 3,000,000 strip takes 12 tiles of 1 × 262,144, not 7,800 of 1 × 512."""
+    if height < tile <= width:
+        return height, max(tile, tile * tile // height // TILE_ALIGN * TILE_ALIGN)
+    if width < tile <= height:
+        return max(tile, tile * tile // width // TILE_ALIGN * TILE_ALIGN), width
+    return tile, tile
+
+
 def _ramp(length: int, start: int, size: int, overlap: int) -> Tensor:
     """1-D blending weights of a tile at ``start``: a linear ramp over ``overlap`` at inner edges."""
     position = torch.arange(length, dtype=torch.float32)
@@ -83,14 +94,16 @@ def blend_tiles(
     progress: TileProgress | None = None,
 ) -> None:
     """``process`` (a N×3×h×w tile → maps N×C×h×w) over overlapping ``tile``×``tile`` tiles of
-    ``source``, blended linearly; each finished band of rows goes to ``sink`` (float32), top to bottom.
+    ``source`` (:func:`tile_shape`: longer tiles on a thin image), blended linearly; each finished
+    band of rows goes to ``sink`` (float32), top to bottom.
 
     Memory: one band of float32 accumulators (``tile`` to ``tile + 15`` rows of every map, allocated
     once) and one tile's work.
     """
     overlap = default_overlap(tile) if overlap is None else min(overlap, tile // 2)
     height, width = source.height, source.width
-    rows, cols = tile_spans(height, tile, overlap), tile_spans(width, tile, overlap)
+    tile_height, tile_width = tile_shape(height, width, tile)
+    rows, cols = tile_spans(height, tile_height, overlap), tile_spans(width, tile_width, overlap)
     depth = max(bottom - top for top, bottom in rows)  # the accumulators' rows: the tallest band
     sums: Maps = {}
     total = torch.zeros(1, 1, depth, width)

@@ -188,3 +188,25 @@ def test_blend_tiles_streams_finished_bands():
     assert max(bottom - top for top, bottom, _ in bands) <= 64 + 15
     assert events.index("band") < len(events) - 1 - events[::-1].index("tile")  # a band before the last tile
     torch.testing.assert_close(torch.cat([rows for _, _, rows in bands], dim=2), image * 2)
+
+
+@pytest.mark.parametrize("height,width", [(1, 3_000_000), (3_000, 1), (5, 700)])
+def test_a_thin_image_is_tiled_in_tiles_of_about_tile_squared_pixels(height, width):
+    """A 1 × 3,000,000 photo took 7,800 tiles of 1 × 512 (239 s); along a side shorter than the
+    tile, tiles now grow along the other to about tile² pixels, and blend back exactly."""
+    from kind.tiling import blend_tiles
+
+    image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
+
+    class Source:
+        count = 1
+
+        def read(self, top, bottom, left, right):
+            return image[:, :, top:bottom, left:right]
+
+    Source.height, Source.width = height, width
+    tiles, rows = [], []
+    blend_tiles(Source(), lambda tile: tiles.append(tile.shape) or {"output": tile}, lambda t, b, m: rows.append(m["output"]),
+                tile=512)
+    assert len(tiles) <= 2 * height * width // 512**2 + 2
+    torch.testing.assert_close(torch.cat(rows, dim=2), image)
