@@ -286,6 +286,12 @@ class _Input:
     alpha: np.ndarray | None = None
     pil: Image.Image | None = None
 
+    def __post_init__(self) -> None:
+        if self.height == 0 or self.width == 0:
+            raise ValueError(f"image: empty ({self.height}×{self.width} pixels); nothing to enhance")
+        if self.tensor is not None and not bool(torch.isfinite(self.tensor).all()):
+            raise ValueError("image: the tensor holds NaN or infinite values; expected finite values in [0, 1]")
+
     @classmethod
     def of(cls, image: object) -> _Input:
         if isinstance(image, Image.Image):

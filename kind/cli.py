@@ -14,6 +14,7 @@ from kind.constants import (
     DEFAULT_OPSET,
     DEFAULT_QUALITY,
     DEFAULT_RATIO,
+    MAX_RATIO,
     LOSSY_FORMATS,
     MIN_TILE,
     NETWORK_NAMES,
@@ -234,15 +235,15 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _ratio_arg(text: str) -> float | str:
-    """``--ratio``: a finite number ≥ 0, or ``auto``."""
+    """``--ratio``: a number from 0 to ``MAX_RATIO``, or ``auto``."""
     if text == "auto":
         return text
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
-    if not 0 <= value < float("inf"):  # also rejects nan
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0 or 'auto', got {text!r}")
+    if not 0 <= value <= MAX_RATIO:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to {MAX_RATIO:g} or 'auto', got {text!r}")
     return value
 
 
@@ -257,7 +258,8 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
         "Never writes over an input; an OUTDIR inside an input folder must be new or empty. Under "
         "torchrun (torchrun --nproc_per_node=N -m kind enhance ...) the inputs are split among the "
         "processes, each on its own GPU (or OMP_NUM_THREADS CPU threads), and rank 0 prints the merged "
-        "summary. Exit status: 0 all done, 1 some files failed (on any rank), 2 bad arguments.",
+        "summary. Exit status: 0 all done, 1 some files failed (on any rank), 2 bad arguments, 130 interrupted by "
+        "Ctrl-C (after the files being written are complete; the summary says how many inputs were left).",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or glob patterns")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
@@ -318,6 +320,8 @@ def run_enhance(args: argparse.Namespace) -> int:
         if args.json is not None:
             atomic_write_json(args.json, {**summary.as_dict(), "ranks": world.size})
         print(summary.report())
+    if summary.interrupted:
+        return 130
     return 1 if summary.failed else 0
 
 
@@ -664,6 +668,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"kind {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if os.environ.get("KIND_DEBUG"):
+            raise
+        print(f"kind {args.command}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

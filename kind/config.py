@@ -161,6 +161,7 @@ def validate(config: TrainConfig, origin: str) -> TrainConfig:
         need(getattr(config, name) > 0, name, "positive")
     for name in ("holdout", "val_every", "save_every", "val_images", "threads"):
         need(getattr(config, name) >= 0, name, "≥ 0")
+    need(0 <= config.seed < 2**32, "seed", "a whole number from 0 to 2**32 - 1")
     need(math.isfinite(config.lr) and config.lr > 0, "lr", "a positive number")
     need(math.isfinite(config.max_seconds) and config.max_seconds >= 0, "max_seconds", "≥ 0 (0 = no limit)")
     need(config.amp in AMP_CHOICES, "amp", f"one of {AMP_CHOICES}")

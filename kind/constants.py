@@ -9,6 +9,7 @@ PROTOCOLS = ("official", "gt-ratio", "kindpp", "fixed", "auto", "input")  # kind
 PRECISIONS = ("fp32", "bf16")  # network precisions (--precision)
 DEFAULT_OPSET = 17  # kind export-onnx --opset
 DEFAULT_RATIO = 5.0  # the official photo script's brightening ratio
+MAX_RATIO = 1000.0  # the largest brightening ratio accepted (the authors find 0-5 useful; far above, every pixel saturates)
 MAP_SUFFIXES = ("R", "L", "R_restored", "L_adjusted")  # --save-maps files: <stem>_<suffix>.png
 
 # Image files. Inputs are matched by suffix, lower-cased; outputs by --format.

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from kind.devices import check_device
+
 
 @dataclass(frozen=True)
 class World:
@@ -50,11 +52,16 @@ def current_world() -> World:
 def rank_device(device: str, world: World) -> torch.device:
     """The device a rank works on: under a distributed launch with ``auto`` or ``cuda``, the GPU of
     its local rank; otherwise ``device`` as given (``auto`` → CUDA when present, else CPU)."""
+    given = device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if world.distributed and device == "cuda":
-        return torch.device("cuda", world.local_rank)
-    return torch.device(device)
+        return check_device(torch.device("cuda", world.local_rank), given)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device {given!r}: {error}") from None
+    return check_device(resolved, given)
 
 
 @contextlib.contextmanager

@@ -50,7 +50,7 @@ from kind.constants import (
     OUTPUT_FORMATS,
     SIXTEEN_BIT_FORMATS,
 )
-from kind.fileio import check_output_path
+from kind.fileio import check_output_path, remove_stale_temp_files
 from kind.imageio import (
     ImageReadError,
     InputFile,
@@ -292,13 +292,15 @@ def files_for(job: Job, loaded: LoadedImage, photo: Photo, save: SaveOptions) ->
 
 @dataclass
 class Summary:
-    """What a batch did: files written, failures as (input path, reason), skipped, notices, wall seconds."""
+    """What a batch did: files written, failures as (input path, reason), skipped, notices, wall
+    seconds, and ``interrupted``: how many inputs were left unprocessed by Ctrl-C (0: none)."""
 
     done: int = 0
     failed: list[tuple[Path, str]] = field(default_factory=list)
     skipped: int = 0
     seconds: float = 0.0
     notices: list[str] = field(default_factory=list)
+    interrupted: int = 0
 
     def report(self) -> str:
         """A few lines for people: the counts, each notice, then each failure with its file and reason."""
@@ -307,12 +309,16 @@ class Summary:
         ]
         lines += [f"  notice: {notice}" for notice in self.notices]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
+        if self.interrupted:
+            lines.append(f"  interrupted: {self.interrupted} input(s) not processed; every file written is complete "
+                         "(--skip-existing continues)")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
         """Plain Python types, for ``--json``: counts, failures as ``{"input", "reason"}``, notices."""
         return {"done": self.done, "failed": [{"input": str(path), "reason": reason} for path, reason in self.failed],
-                "skipped": self.skipped, "seconds": self.seconds, "notices": list(self.notices)}
+                "skipped": self.skipped, "seconds": self.seconds, "notices": list(self.notices),
+                "interrupted": self.interrupted}
 
 
 def shard_plan(plan: Plan, rank: int, size: int) -> Plan:
@@ -333,6 +339,7 @@ def merge_summaries(summaries: Sequence[Summary]) -> Summary:
         skipped=sum(s.skipped for s in summaries),
         seconds=max((s.seconds for s in summaries), default=0.0),
         notices=[notice for s in summaries for notice in s.notices],
+        interrupted=sum(s.interrupted for s in summaries),
     )
 
 
@@ -387,12 +394,19 @@ def enhance_jobs(
 ) -> Summary:
     """Run a plan (:func:`plan_jobs`); see :func:`enhance_files`. Returns after every write.
 
-    ``progress``: True for a bar on stderr, False for none, or a stream to draw it on.
+    ``progress``: True for a bar on stderr, False for none, or a stream to draw it on. Ctrl-C
+    (KeyboardInterrupt) stops the batch after the files being written are complete; the summary
+    counts what was left (``interrupted``). Temporary files that killed runs left in the output
+    folders are removed first.
     """
     check_options(ratio, save)
     start = time.monotonic()
     todo = [job for job in plan.jobs if not (skip_existing and job.output.exists())]
     summary = Summary(skipped=len(plan.jobs) - len(todo), notices=list(plan.notices))
+    stale = [path for folder in sorted({t.parent for job in todo for t in job.targets()})
+             for path in remove_stale_temp_files(folder)]
+    if stale:
+        summary.notices.append(f"removed {len(stale)} temporary file(s) left by a killed run (e.g. {stale[0]})")
     stream = None if isinstance(progress, bool) else progress  # None: stderr
     runnable = [job for job in todo if job.error is None]
     bar = Progress(len(runnable), desc="enhance", unit="img", stream=stream, enabled=progress is not False,
@@ -405,6 +419,8 @@ def enhance_jobs(
             for job, read in reads:
                 _run_job(job, read, model, writer, summary, bar, ratio, save)
                 bar.update()
+    except KeyboardInterrupt:
+        summary.interrupted = len(todo) - summary.done - len(summary.failed)
     finally:
         bar.close()
     summary.seconds = time.monotonic() - start

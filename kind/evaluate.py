@@ -88,7 +88,7 @@ from torch import Tensor
 
 from kind import __version__
 from kind.api import KinD
-from kind.constants import DEFAULT_MAX_PIXELS, PROTOCOLS
+from kind.constants import DEFAULT_MAX_PIXELS, MAX_RATIO, PROTOCOLS
 from kind.data import find_pairs
 from kind.fileio import atomic_write_json, check_output_path
 from kind.output_guard import check_output_files
@@ -154,8 +154,8 @@ def check_protocol(protocol: str, ratio: float | None) -> float | None:
             raise EvalError(f"--ratio applies to protocol 'fixed' only, got --ratio {ratio:g} with {protocol!r}")
         return None
     ratio = DEFAULT_RATIO if ratio is None else float(ratio)
-    if not 0 <= ratio < math.inf:
-        raise EvalError(f"ratio: expected a finite number >= 0, got {ratio}")
+    if not 0 <= ratio <= MAX_RATIO:
+        raise EvalError(f"ratio: expected a number from 0 to {MAX_RATIO:g}, got {ratio}")
     return ratio
 
 

@@ -177,8 +177,8 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         raise ImageReadError(f"{path}: not an image file, or a format Pillow cannot read") from None
     except Image.DecompressionBombError as err:
         raise ImageReadError(
-            f"{path}: image too large for Pillow's own limit ({err}); PIL.Image.MAX_IMAGE_PIXELS is "
-            "process-wide: kind.tune_process(max_image_pixels=N) raises it"
+            f"{path}: image too large ({err}); refused before decoding. The kind commands take a larger "
+            "--max-pixels; in Python, kind.tune_process(max_image_pixels=N) raises Pillow's own limit"
         ) from None
     except PermissionError:
         raise ImageReadError(f"{path}: permission denied") from None

@@ -28,6 +28,7 @@ from kind.constants import DEFAULT_OPSET
 from kind.fileio import atomic_path
 from kind.weights import KinDNets, load_weights_dir
 
+MIN_OPSET = 11  # the oldest opset tested to hold every layer (nearest upsampling with dynamic sizes)
 EXAMPLE_SIZE = (37, 53)  # an odd size for tracing; every axis is exported as dynamic anyway
 GRAPHS = {  # file stem → (input names, output names)
     "decom": (("image",), ("reflectance", "illumination")),
@@ -49,12 +50,29 @@ class _RatioPlane(nn.Module):
 
 def export_onnx(out_dir: str | os.PathLike, weights: str | os.PathLike | None = None, opset: int = DEFAULT_OPSET) -> dict[str, Path]:
     """Export the networks of a weights spec (None: the shipped weights) to ``out_dir``; returns
-    the written files by network. Each file is written atomically."""
+    the written files by network. Each file is written atomically. An opset outside
+    :func:`opset_range` is refused before the weights are loaded."""
+    check_opset(opset)
     return export_nets(load_weights_dir(weights), out_dir, opset)
+
+
+def opset_range() -> tuple[int, int]:
+    """The ONNX opsets the exporter writes: (``MIN_OPSET``, the TorchScript exporter's newest)."""
+    from torch.onnx import _constants
+
+    return MIN_OPSET, getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", _constants.ONNX_MAX_OPSET)
+
+
+def check_opset(opset: int) -> None:
+    """Raise ValueError for an opset the exporter cannot write."""
+    low, high = opset_range()
+    if not isinstance(opset, int) or not low <= opset <= high:
+        raise ValueError(f"opset: expected {low} to {high} (this torch's ONNX exporter), got {opset!r}")
 
 
 def export_nets(nets: KinDNets, out_dir: str | os.PathLike, opset: int = DEFAULT_OPSET) -> dict[str, Path]:
     """Export loaded networks to ``out_dir`` (see :func:`export_onnx`)."""
+    check_opset(opset)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     return {name: _export(module, name, out_dir / f"{name}.onnx", opset) for name, module in _modules(nets).items()}

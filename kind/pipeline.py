@@ -12,7 +12,6 @@ puts the pieces together for files, arrays and tensors.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kind.constants import DEFAULT_RATIO, MAP_SUFFIXES
+from kind.constants import DEFAULT_RATIO, MAP_SUFFIXES, MAX_RATIO
 from kind.imageops import blend_with_input, darkness_weight
 
 if TYPE_CHECKING:  # the pipelines only call a Runner's methods; kind.runner imports this module
@@ -58,12 +57,12 @@ RatioChoice = float | str | Tensor
 
 
 def check_ratio(choice: RatioChoice) -> None:
-    """Raise ValueError unless ``choice`` is ``'auto'``, a tensor, or a finite number ≥ 0."""
+    """Raise ValueError unless ``choice`` is ``'auto'``, a tensor, or a number from 0 to ``MAX_RATIO``."""
     if isinstance(choice, str):
         if choice != "auto":
             raise ValueError(f"ratio: expected a number or 'auto', got {choice!r}")
-    elif not isinstance(choice, Tensor) and not 0 <= float(choice) < math.inf:
-        raise ValueError(f"ratio: expected a finite number >= 0 or 'auto', got {choice!r}")
+    elif not isinstance(choice, Tensor) and not 0 <= float(choice) <= MAX_RATIO:
+        raise ValueError(f"ratio: expected a number from 0 to {MAX_RATIO:g} or 'auto', got {choice!r}")
 
 
 def ratios_for(choice: float | Tensor, count: int) -> Tensor:

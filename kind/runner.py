@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from kind.constants import PRECISIONS
+from kind.devices import check_device
 from kind.fast import DTYPES, cpu_bf16_supported, cpu_fusion_available, fuse_for_cpu, prepare_input
 from kind.imageops import minmax_stretch
 from kind.metrics import psnr_torch
@@ -139,8 +140,7 @@ def load_runner(
         resolved = resolve_device(device)
     except RuntimeError as error:
         raise ValueError(f"device {device!r}: {error}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r}: no CUDA GPU is available")
+    check_device(resolved, device)
     nets = load_weights_dir(weights)
     try:
         return Runner(nets, resolved, precision, **options)

@@ -122,7 +122,32 @@ def _check(results: Sequence[object], sources: Sequence[str] | None) -> list[str
         lacking = [key for key in REQUIRED_KEYS if key not in result]
         if lacking:
             raise ValueError(f"{name}: not a kind eval result (no {', '.join(lacking)})")
+        _check_types(name, result)
     return names
+
+
+NUMBER = (int, float)
+FIELD_TYPES = {  # a result's fields the tables read, and the types each may have (None: absent or null)
+    "protocol": (str,), "ratio_rule": (str,), "data": (str,), "mode": (str,), "weights": (str,),
+    "weights_label": (str,), "device": (str,), "gt_mean_rule": (str,), "ratio": NUMBER, "count": (int,),
+    "gt_mean": (bool,), "loe_variant": (str,), "niqe_channel": (str,), "niqe_params": (str,), "mean": (dict,),
+}
+SETTINGS = {"loe_variant": LOE_NOTE, "niqe_channel": NIQE_NOTE, "niqe_params": NIQE_PARAMS_NOTE}
+
+
+def _check_types(name: str, result: dict) -> None:
+    """ValueError naming the file and the field for a field of the wrong type or an unknown setting."""
+    for key, types in FIELD_TYPES.items():
+        value = result.get(key)
+        if value is not None and (not isinstance(value, types) or (types == NUMBER and isinstance(value, bool))):
+            expected = " or ".join(t.__name__ for t in types)
+            raise ValueError(f"{name}: field {key!r} should be {expected}, got {type(value).__name__} {value!r}")
+    for key, known in SETTINGS.items():
+        if key in result and result[key] not in known:
+            raise ValueError(f"{name}: field {key!r} is {result[key]!r}, expected one of {', '.join(known)}")
+    for key, value in result["mean"].items():
+        if value is not None and (not isinstance(value, NUMBER) or isinstance(value, bool)):
+            raise ValueError(f"{name}: field 'mean.{key}' should be a number, got {type(value).__name__} {value!r}")
 
 
 def _row_key(result: dict) -> tuple:

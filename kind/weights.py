@@ -176,6 +176,15 @@ def read_record(path: str | os.PathLike, network: str | None = None) -> dict:
             f"{path}: weight format version {record.get('format_version')} is not supported "
             f"(this kind reads version {FORMAT_VERSION})"
         )
+    if record.get("network") not in NETWORKS:
+        raise WeightsError(f"{path}: names no network (its 'network' is {record.get('network')!r}; expected one of "
+                           f"{', '.join(NETWORKS)})")
+    state_dict = record.get("state_dict")
+    if not isinstance(state_dict, dict) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state_dict.items()
+    ):
+        raise WeightsError(f"{path}: its 'state_dict' is not a mapping of names to tensors "
+                           f"(got {type(state_dict).__name__})")
     if network is not None and record.get("network") != network:
         raise WeightsError(f"{path}: holds {record.get('network')!r} weights, expected {network!r}")
     if digest is None:
@@ -288,6 +297,9 @@ def resolve_weights_dir(spec: str | os.PathLike | None = None) -> Path:
     folder named like a version is reached as ``./v0.1``). Raises WeightsError for a version name
     that is not shipped; whether the folder holds weights is :func:`load_weights_dir`'s check."""
     name = SHIPPED if spec is None else os.fspath(spec)
+    if not name.strip():
+        raise WeightsError(f"weights {name!r}: empty; give {SHIPPED}, a shipped version (e.g. {SHIPPED_VERSION}) "
+                           "or a folder (./ for the current one)")
     if name == SHIPPED:
         name = SHIPPED_VERSION
     if not VERSION_NAME.fullmatch(name):

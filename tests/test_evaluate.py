@@ -174,7 +174,7 @@ def test_fixed_ratio_is_used(runner, data):
     [
         ("official", 3.0, "fixed' only"),
         ("auto", 1.0, "fixed' only"),
-        ("fixed", -1.0, ">= 0"),
+        ("fixed", -1.0, "from 0 to 1000"),
         ("best", None, "expected one of"),
     ],
 )
