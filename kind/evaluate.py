@@ -554,6 +554,7 @@ DIGITS = {"psnr": 3, "ssim": 4, "psnr_y": 3, "ssim_y": 4, "loe": 1, "niqe": 3, "
 def format_eval_report(result: dict) -> str:
     """A plain-text table of an :func:`evaluate_folder` result: one row per image, then the mean."""
     keys = [*result["metrics"], "seconds", "ratio"]
+    widths = {key: max(10, len(key) + 2) for key in keys}  # at least two spaces between headers
     names = [*result["per_image"], "mean"]
     name_w = max(8, *(len(n) for n in names))
     gt_mean = " + GT mean" if result.get("gt_mean") else ""
@@ -562,11 +563,11 @@ def format_eval_report(result: dict) -> str:
         *([f"GT mean: {result['gt_mean_rule']}"] if result.get("gt_mean_rule") else []),
         f"weights {result['weights_label'] or '—'}, data {result['data']}, device {result['device']}",
         f"LOE {result['loe_variant']}, NIQE {result['niqe_channel']} / {result['niqe_params']}",
-        f"{'image':<{name_w}}" + "".join(f"{k:>10}" for k in keys),
+        f"{'image':<{name_w}}" + "".join(f"{k:>{widths[k]}}" for k in keys),
     ]
     mean = {**result["mean"], "ratio": None}
     for name, scores in [*result["per_image"].items(), ("mean", mean)]:
-        lines.append(f"{name:<{name_w}}" + "".join(f"{_fmt(scores.get(k), DIGITS[k]):>10}" for k in keys))
+        lines.append(f"{name:<{name_w}}" + "".join(f"{_fmt(scores.get(k), DIGITS[k]):>{widths[k]}}" for k in keys))
     lines.append("mean row: mean of each metric, median of seconds (pipeline only, no file I/O)")
     return "\n".join(lines)
 

@@ -466,3 +466,15 @@ def test_reproduce_script(tmp_path, weights_dir, data, photos, capsys):
     assert "| rand | official + GT mean |" in table
     assert "| weights | protocol | SET (2) |" in table and "| rand | auto |" in table and "| — (input) | input |" in table
     assert "skipping none" in capsys.readouterr().err
+
+
+def test_the_eval_report_keeps_every_header_apart():
+    from kind.evaluate import format_eval_report
+
+    metrics = ["psnr", "ssim", "loe", "niqe", "saturation", "gt_saturation"]
+    result = {"protocol": "input", "ratio_rule": "r", "weights_label": None, "data": "d", "device": "none",
+              "loe_variant": "npe", "niqe_channel": "gray", "niqe_params": "live", "metrics": metrics,
+              "per_image": {"1": {key: 1.0 for key in [*metrics, "seconds", "ratio"]}},
+              "mean": {key: 1.0 for key in [*metrics, "seconds"]}}
+    header = next(line for line in format_eval_report(result).splitlines() if line.startswith("image"))
+    assert header.split() == ["image", *metrics, "seconds", "ratio"]
