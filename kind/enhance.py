@@ -58,6 +58,7 @@ from kind.imageio import (
     as_uint8,
     collect_inputs,
     header_pixels,
+    is_image_name,
     make_panel,
     output_relpath,
     read_image,
@@ -143,6 +144,9 @@ def plan_jobs(
     check_output_path(out_dir, "output folder", folder=True)
     items, notices = collect_inputs([str(arg) for arg in inputs])
     out_dir = Path(out_dir)
+    if is_image_name(out_dir) and not out_dir.is_dir():
+        notices.append(f"{out_dir}: named like an image, but it is the output folder: it is created as a folder, "
+                       f"and the images are written inside it")
     suffix = OUTPUT_FORMATS[format]
     jobs = [_job(item, out_dir, suffix, save_maps, compare) for item in items]
     clashing = _clashing(jobs)

@@ -113,3 +113,10 @@ def test_enhance_into_its_own_folder_keeps_an_unrelated_file(tmp_path, weights_d
     assert _digest(own / "a.png") == before
     assert (own / "a.jpg.png").is_file()
     assert "exists beside the inputs and is kept" in capsys.readouterr().out
+
+
+def test_an_output_folder_named_like_an_image_is_said(tmp_path, weights_dir, capsys):
+    source = _image(tmp_path / "x.png")
+    assert main(["enhance", str(source), "-o", str(tmp_path / "out.png"), "--weights", str(weights_dir), "--quiet"]) == 0
+    assert "out.png: named like an image, but it is the output folder" in capsys.readouterr().out
+    assert (tmp_path / "out.png" / "x.png").is_file()
