@@ -185,6 +185,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh in an out_dir that holds a run, replacing its checkpoints")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config (defaults, --config, --set) as YAML and exit without training")
     return p
 
 
@@ -193,16 +195,22 @@ STOP_EXIT_STATUS = {"SIGINT": 130, "SIGTERM": 143}
 
 @subcommand(add_train_parser)
 def run_train(args: argparse.Namespace) -> int:
-    from kind.config import load_config, load_pipeline_config
+    from kind.config import config_to_yaml, load_config, load_pipeline_config
     from kind.distributed import process_group
     from kind.train import TrainingDiverged, train, train_pipeline
 
     if args.stage == "pipeline":
         pipeline = load_pipeline_config(args.config, args.overrides)
         device = next(iter(pipeline.stages.values())).device
+        configs = pipeline.stages
     else:
         config = load_config(args.stage, args.config, args.overrides)
         device = config.device
+        configs = {args.stage: config}
+    if args.print_config:
+        for stage, stage_config in configs.items():
+            print(f"# {stage}\n{config_to_yaml(stage_config)}")
+        return 0
     with process_group(device) as world:
         try:
             if args.stage == "pipeline":
@@ -217,7 +225,7 @@ def run_train(args: argparse.Namespace) -> int:
     stopped = next((s.stopped for s in states.values() if s.stopped in STOP_EXIT_STATUS), None)
     if world.is_main:
         for stage, state in states.items():
-            best = f", best validation {state.best:.4f}" if state.best is not None else ""
+            best = f", best validation {state.best_metric} {state.best:.4f}" if state.best is not None else ""
             speed = f" ({len(state.losses) / state.seconds:.2f} steps/s)" if state.seconds else ""
             out_dir = pipeline.stages[stage].out_dir if args.stage == "pipeline" else config.out_dir
             print(f"trained {stage} to step {state.step}{speed}{best}; checkpoints in {out_dir}")

@@ -48,7 +48,7 @@ class TrainConfig:
     compile: str = "auto"  # auto (on for CUDA) | on | off: torch.compile the step (CUDA graphs on CUDA)
     channels_last: bool = True
     check_every: int = 100  # steps between checks of the stop rule (non-finite loss, stop requests)
-    log_every: int = 100  # steps between loss logs (each is a check: the host waits for the device)
+    log_every: int = 0  # steps between loss logs (each is a check: the host waits for the device); 0 = steps // 50, 1 to 100
     val_every: int = 1000  # steps between validations (0 = only at the end)
     save_every: int = 5000  # steps between numbered checkpoints (last.pt is written at each validation)
     val_images: int = 4  # validation images shown in TensorBoard
@@ -157,9 +157,9 @@ def validate(config: TrainConfig, origin: str) -> TrainConfig:
         if not ok:
             raise ConfigError(f"{origin}: {name} must be {what}, got {getattr(config, name)!r}")
 
-    for name in ("steps", "batch_size", "patch_size", "log_every", "check_every"):
+    for name in ("steps", "batch_size", "patch_size", "check_every"):
         need(getattr(config, name) > 0, name, "positive")
-    for name in ("holdout", "val_every", "save_every", "val_images", "threads"):
+    for name in ("holdout", "val_every", "save_every", "val_images", "threads", "log_every"):
         need(getattr(config, name) >= 0, name, "≥ 0")
     need(0 <= config.seed < 2**32, "seed", "a whole number from 0 to 2**32 - 1")
     need(math.isfinite(config.lr) and config.lr > 0, "lr", "a positive number")

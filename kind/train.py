@@ -68,6 +68,11 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     return config.lr
 
 
+def log_interval(config: TrainConfig) -> int:
+    """Steps between loss logs: ``log_every``, or with 0 (the default) a fiftieth of the run, 1 to 100."""
+    return config.log_every or min(100, max(1, config.steps // 50))
+
+
 def uses_compile(config: TrainConfig, device: torch.device) -> bool:
     """``compile: auto`` compiles on CUDA only (on a CPU the eager step is as fast and exact)."""
     return config.compile == "on" or (config.compile == "auto" and device.type == "cuda")
@@ -302,6 +307,7 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
             checkpoint_to("best.pt")
 
     window = torch.zeros(config.check_every + 1, device=device)
+    log_every = log_interval(config)
     window_start = logged = state.step
     logged_time = time.perf_counter()
     log_losses: list[float] = []
@@ -327,7 +333,7 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         bar.update(1)
 
         at_end = state.step == config.steps
-        logging = state.step % config.log_every == 0 or at_end
+        logging = state.step % log_every == 0 or at_end
         validating = (config.val_every and state.step % config.val_every == 0) or at_end
         saving = config.save_every and state.step % config.save_every == 0
         if not (logging or validating or saving or stop.check_due(state.step)):
@@ -341,10 +347,13 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         state.losses += losses
         log_losses += losses
         state.timeline.append((state.step, time.perf_counter() - stop.started))
-        bar.update(0, loss=losses[-1])
+        bar.update(0, last_step_loss=losses[-1])
         if logging and main:
             now = time.perf_counter()
             writer.add_scalar("train/loss", sum(log_losses) / len(log_losses), state.step)
+            bar.write(f"step {state.step}: loss {sum(log_losses) / len(log_losses):.4f} (TensorBoard's train/loss: the "
+                      f"mean of {len(log_losses)} steps); terms at the last step: "
+                      + " ".join(f"{key}={float(value.detach()):.4g}" for key, value in terms.items()))
             if world.distributed:
                 writer.add_scalar("train/loss_all_ranks", mean_loss, state.step)
             for key, value in terms.items():

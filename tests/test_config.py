@@ -51,7 +51,7 @@ def test_overrides_apply_with_types():
         ("amp=fp16", "amp must be one of"),
         ("steps=0", "steps must be positive"),
         ("steps", "expected key=value"),
-        ("log_every=0", "log_every must be positive, got 0"),
+        ("log_every=-1", "log_every must be ≥ 0, got -1"),
         ("check_every=-1", "check_every must be positive"),
         ("threads=-2", "threads must be ≥ 0, got -2"),
         ("val_every=-5", "val_every must be ≥ 0"),

@@ -4,6 +4,7 @@ runs are reproducible, and a NaN stops the run naming the last good checkpoint."
 import dataclasses
 import json
 import math
+import re
 import shutil
 import signal
 import subprocess
@@ -486,3 +487,31 @@ def test_checkpoints_without_upstream_checksums_still_resume(dataset, decom_weig
     state = train("adjust", config_for("adjust", dataset, tmp_path / "a", decom_weights, steps=4, val_every=0),
                   resume="auto", progress=False)
     assert state.step == 4
+
+
+def test_the_log_interval_follows_the_run_length():
+    from kind.train import log_interval
+
+    assert [log_interval(load_config("decom", None, [f"steps={n}"])) for n in (10, 100, 5000, 10**6)] == [1, 2, 100, 100]
+    assert log_interval(load_config("decom", None, ["steps=100", "log_every=7"])) == 7
+
+
+def test_the_cli_names_the_best_metric_and_logs_every_term(dataset, tmp_path, capsys):
+    args = ["train", "decom", "--set", f"train_dir={dataset}", "--set", f"out_dir={tmp_path}", "--set", "steps=4",
+            "--set", "batch_size=2", "--set", "patch_size=16", "--set", "device=cpu", "--set", "holdout=1",
+            "--set", "log_every=2"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    metric = STAGES["decom"].select(load_config("decom"))
+    assert re.search(rf"best validation {metric} [0-9.]+;", captured.out)
+    assert "step 2: loss " in captured.err and "TensorBoard's train/loss: the mean of 2 steps" in captured.err
+    terms = captured.err.split("terms at the last step: ")[1].splitlines()[0].split()
+    assert len(terms) > 1 and all(re.fullmatch(r"\w+=[-0-9.e]+", term) for term in terms)
+
+
+def test_print_config_prints_and_trains_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "pipeline", "--print-config", "--set", "decom.steps=7"]) == 0
+    out = capsys.readouterr().out
+    assert "# decom" in out and "steps: 7" in out and "# restore" in out
+    assert list(tmp_path.iterdir()) == []
