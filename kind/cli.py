@@ -41,7 +41,8 @@ def subcommand(add_parser: ParserBuilder):
 
 
 WEIGHTS_HELP = (f"{SHIPPED} (the weights inside the package, the default), a shipped version (e.g. v0.1), "
-                "or a folder with decom.pt, restore.pt, adjust.pt")
+                "a folder with decom.pt, restore.pt, adjust.pt, or each network on its own: "
+                "decom=PATH,adjust=PATH,restore=shipped")
 
 
 def add_runner_arguments(p: argparse.ArgumentParser, weights_help: str | None = None) -> None:

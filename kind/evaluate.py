@@ -107,6 +107,7 @@ from kind.pipeline import (
 )
 from kind.progress import Progress
 from kind.runner import Runner, load_runner
+from kind.weight_spec import is_mixed
 from kind.weights import resolve_weights_dir, weights_dir_info
 
 GT_RATIO_PROTOCOLS = ("official", "gt-ratio", "kindpp")  # the ground truth sets the ratio
@@ -310,6 +311,8 @@ def check_outputs(
 def weights_label(folder: str | os.PathLike) -> str:
     """The default label of a weights folder: its name, or ``run/weights`` for a folder named
     ``weights`` (what every ``kind train pipeline`` run exports into), so that runs differ."""
+    if is_mixed(folder):
+        return os.fspath(folder)
     path = Path(folder).resolve()
     return f"{path.parent.name}/{path.name}" if path.name == "weights" else path.name
 

@@ -46,6 +46,7 @@ from torch import nn
 from kind.constants import SHIPPED, SHIPPED_VERSION
 from kind.fileio import atomic_write_bytes
 from kind.models import NETWORKS, build_network
+from kind.weight_spec import is_mixed, parse_mixed
 from kind.weight_limits import ArchiveTooLargeError, check_unpacked_size
 
 FORMAT = "kind-weights"
@@ -214,8 +215,7 @@ def weight_file_info(path: str | os.PathLike, network: str | None = None) -> dic
 def weights_dir_info(spec: str | os.PathLike | None = None) -> dict[str, dict]:
     """:func:`weight_file_info` of each network's file in the folder a weights spec names
     (:func:`resolve_weights_dir`; None: the shipped weights)."""
-    folder = resolve_weights_dir(spec)
-    return {name: weight_file_info(folder / file, name) for name, file in WEIGHT_FILES.items()}
+    return {name: weight_file_info(path, name) for name, path in weight_files(spec).items()}
 
 
 def upgrade_weight_file(path: str | os.PathLike, version: str | None = None) -> dict:
@@ -291,11 +291,19 @@ def shipped_versions() -> list[str]:
     return sorted(item.name for item in root.iterdir() if item.is_dir() and VERSION_NAME.fullmatch(item.name))
 
 
-def resolve_weights_dir(spec: str | os.PathLike | None = None) -> Path:
+def resolve_weights_dir(spec: str | os.PathLike | None = None) -> Path | str:
     """The folder a weights spec names: None or ``shipped`` → the shipped ``SHIPPED_VERSION``; a
     version name (``v0.1``) → that shipped version; anything else → itself, as a path (a local
-    folder named like a version is reached as ``./v0.1``). Raises WeightsError for a version name
-    that is not shipped; whether the folder holds weights is :func:`load_weights_dir`'s check."""
+    folder named like a version is reached as ``./v0.1``). A mixed spec (:mod:`kind.weight_spec`,
+    ``decom=…,adjust=…,restore=…``) names files, not a folder: it is checked and returned as it is
+    (every function here that takes a spec takes it). Raises WeightsError for a version name that
+    is not shipped; whether the folder holds weights is :func:`load_weights_dir`'s check."""
+    if is_mixed(spec):
+        try:
+            parse_mixed(spec)
+        except ValueError as error:
+            raise WeightsError(str(error)) from None
+        return os.fspath(spec)
     name = SHIPPED if spec is None else os.fspath(spec)
     if not name.strip():
         raise WeightsError(f"weights {name!r}: empty; give {SHIPPED}, a shipped version (e.g. {SHIPPED_VERSION}) "
@@ -321,17 +329,30 @@ def resolve_weight_file(spec: str | os.PathLike | None, network: str) -> Path:
     return path / WEIGHT_FILES[network] if path.is_dir() else path
 
 
+def weight_files(spec: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Each network's weight file in a weights spec: the folder's ``WEIGHT_FILES``, or for a mixed
+    spec each network's own (:func:`resolve_weight_file`)."""
+    resolved = resolve_weights_dir(spec)
+    if isinstance(resolved, str):  # a mixed spec
+        return {name: resolve_weight_file(value, name) for name, value in parse_mixed(resolved).items()}
+    return {name: resolved / file for name, file in WEIGHT_FILES.items()}
+
+
 def missing_weight_files(folder: str | os.PathLike) -> list[str]:
-    """The file names of ``WEIGHT_FILES`` that ``folder`` lacks."""
-    folder = Path(folder)
-    return [name for name in WEIGHT_FILES.values() if not (folder / name).is_file()]
+    """The files of ``WEIGHT_FILES`` that a folder (or a mixed spec) lacks."""
+    files = weight_files(folder if is_mixed(folder) else Path(folder))
+    return [str(path) if is_mixed(folder) else path.name for path in files.values() if not path.is_file()]
 
 
 def load_weights_dir(spec: str | os.PathLike | None = None) -> KinDNets:
     """Load ``decom.pt``, ``restore.pt`` and ``adjust.pt`` from the folder a weights spec names
-    (:func:`resolve_weights_dir`; None: the shipped weights)."""
+    (:func:`resolve_weights_dir`; None: the shipped weights), or a mixed spec's three files."""
     folder = resolve_weights_dir(spec)
     missing = missing_weight_files(folder)
+    if isinstance(folder, str):
+        if missing:
+            raise WeightsError(f"weights {folder!r}: missing {', '.join(missing)}")
+        return KinDNets(**{name: load_network(path, name) for name, path in weight_files(folder).items()})
     if missing:
         shipped = folder.is_relative_to(Path(str(resources.files("kind"))))
         hint = (
