@@ -172,6 +172,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         help="train one KinD stage (decom, adjust, restore) from a YAML config",
         description="Train one stage. Config precedence: the stage's defaults (the official schedule), "
         "then --config, then each --set key=value (values read as YAML: --set 'train_dir=[a, b]'). "
+        "Relative paths, in a config file too, are relative to the current folder (the configs in "
+        "configs/ are written for the repository root). "
         "Under torchrun (torchrun --nproc_per_node=N -m kind train ...) every process trains one rank "
         "of a DistributedDataParallel run. Exit status: 0 done, 2 bad arguments or data, 3 the loss "
         "became NaN/Inf, 130/143 stopped by SIGINT/SIGTERM (last.pt written; --resume auto continues).",

@@ -2,7 +2,8 @@
 ``--set key=value`` overrides that reject unknown keys and wrong types.
 
 The defaults are the official schedules (spec section 5), with epochs converted to steps for the
-485 LOL training pairs: one epoch is ⌊485 / batch⌋ steps.
+485 LOL training pairs: one epoch is ⌊485 / batch⌋ steps. Relative paths are relative to the
+current folder, never to the config file (:mod:`kind.path_origin`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from kind.path_origin import with_origin
 
 
 def folder_list(value: str | list[str] | tuple[str, ...]) -> list[str]:
@@ -203,7 +206,7 @@ def parse_override(text: str) -> tuple[str, object]:
 def _read_mapping(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
+        raise ConfigError(f"{with_origin(path)}: no such config file")
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:

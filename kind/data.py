@@ -29,6 +29,7 @@ from torch import Tensor
 from kind.config import folder_list
 from kind.imageio import IMAGE_SUFFIXES, natural_key, read_image
 from kind.imageops import minmax_stretch
+from kind.path_origin import with_origin
 
 LOL_SPLITS = ("our485", "eval15")
 LAYOUTS = (("low", "high"), ("Low", "Normal"))  # LOL v1; LOL-v2 (Real_captured, Synthetic)
@@ -67,7 +68,7 @@ def find_pairs(folder: str | Path) -> list[tuple[Path, Path]]:
     (``2.png`` before ``10.png``). A name present on one side only is an error."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(f"{folder}: no such folder")
+        raise DataError(f"{with_origin(folder)}: no such folder")
     if (folder / "Low").is_dir() and (folder / "Normal").is_dir() and not (folder / "low").is_dir():
         def keyed(sub: Path) -> dict[str, Path]:
             files = _images(sub)

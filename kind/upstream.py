@@ -9,6 +9,7 @@ skipped as finished — on top of weights it was not trained with.
 from __future__ import annotations
 
 from kind.config import TrainConfig
+from kind.path_origin import with_origin
 from kind.weights import WeightsError, content_sha256, resolve_weight_file
 
 UPSTREAM_FIELDS = {"decom_weights": "decom", "adjust_weights": "adjust"}  # config field → network
@@ -23,7 +24,7 @@ def upstream_checksums(config: TrainConfig) -> dict[str, str]:
         if spec:
             path = resolve_weight_file(spec, network)
             if not path.is_file():
-                raise WeightsError(f"{field} {path}: no such weight file")
+                raise WeightsError(f"{field} {with_origin(path)}: no such weight file")
             sums[field] = content_sha256(path)
     return sums
 

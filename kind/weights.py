@@ -46,6 +46,7 @@ from torch import nn
 from kind.constants import SHIPPED, SHIPPED_VERSION
 from kind.fileio import atomic_write_bytes
 from kind.models import NETWORKS, build_network
+from kind.path_origin import with_origin
 from kind.weight_spec import is_mixed, parse_mixed
 from kind.weight_limits import ArchiveTooLargeError, check_unpacked_size
 
@@ -159,7 +160,7 @@ def read_record(path: str | os.PathLike, network: str | None = None) -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"{path}: no such weight file")
+        raise WeightsError(f"{with_origin(path)}: no such weight file")
     data = path.read_bytes()
     digest = verify_checksum(data, path)
     try:

@@ -97,3 +97,16 @@ def test_restore_and_adjust_fields_are_checked():
         load_config("restore", None, ["lr_decay=0"])
     with pytest.raises(ConfigError, match="target_gamma must be a positive number"):
         load_config("restore", None, ["target_gamma=-1"])
+
+
+def test_a_missing_relative_path_names_the_folder_it_was_relative_to(tmp_path, monkeypatch, capsys):
+    from kind.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    where = f"(relative to the current folder {tmp_path})"
+    assert main(["train", "decom", "--config", "nope.yaml"]) == 2
+    assert f"nope.yaml {where}: no such config file" in capsys.readouterr().err
+    assert main(["train", "decom", "--quiet", "--set", "train_dir=data/missing", "--set", "device=cpu"]) == 2
+    assert f"data/missing {where}: no such folder" in capsys.readouterr().err
+    assert main(["train", "adjust", "--quiet", "--set", "decom_weights=w/decom.pt", "--set", "device=cpu"]) == 2
+    assert f"w/decom.pt {where}: no such weight file" in capsys.readouterr().err
