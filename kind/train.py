@@ -45,6 +45,7 @@ from kind.checkpoint import (
     save_checkpoint,
 )
 from kind.config import PipelineConfig, RestoreConfig, TrainConfig, config_to_yaml
+from kind.cpu_load import oversubscription_notice
 from kind.data import PatchSampler, PatchSource
 from kind.distributed import World, current_world, rank_device, sum_across
 from kind.fileio import atomic_write_text, check_output_path, remove_stale_temp_files
@@ -195,7 +196,8 @@ def _locked_train(stage_name: str, stage: Stage, config: TrainConfig, world: Wor
                   lock_notice: str | None) -> RunState:
     """:func:`train`, with ``out_dir`` held by this run (rank 0)."""
     checkpoint, notice = resume_source(out_dir, resume, overwrite)
-    notice = "; ".join(line for line in (lock_notice, notice) if line) or None
+    busy = oversubscription_notice(torch.get_num_threads()) if device.type == "cpu" and not config.threads else None
+    notice = "; ".join(line for line in (lock_notice, notice, busy) if line) or None
     record = read_checkpoint(checkpoint, stage_name) if checkpoint is not None else None
     changes = check_resume(record, checkpoint, config, world.size) if record else []
     upstream_changed = upstream_changes(record, config) if record else None

@@ -515,3 +515,14 @@ def test_print_config_prints_and_trains_nothing(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "# decom" in out and "steps: 7" in out and "# restore" in out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_oversubscribed_cpu_is_said(dataset, tmp_path, capsys, monkeypatch):
+    from kind import cpu_load
+
+    assert cpu_load.oversubscription_notice(2, load=1.0, cores=2).endswith("set threads=1 (--set threads=1)")
+    assert cpu_load.oversubscription_notice(1, load=1.0, cores=2) is None
+    assert cpu_load.oversubscription_notice(2, load=0.1, cores=2) is None
+    monkeypatch.setattr(cpu_load.os, "getloadavg", lambda: (float(cpu_load.usable_cores()), 0.0, 0.0))
+    train("decom", config_for("decom", dataset, tmp_path / "run", steps=1, val_every=0), progress=True)
+    assert "the CPU is busy (load average" in capsys.readouterr().err
