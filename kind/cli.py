@@ -627,9 +627,12 @@ def add_table_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         "protocol, PSNR, SSIM, PSNR-Y, SSIM-Y, LOE, NIQE, seconds per image, device) and, for photo "
         "results, mean NIQE and LOE per data set (LIME, DICM, VV, MEF, NPE). Prints the markdown.",
     )
-    p.add_argument("--runs", nargs="+", required=True, metavar="JSON", help="result files of kind eval --json")
+    p.add_argument("--runs", nargs="+", required=True, metavar="JSON",
+                   help="result files of kind eval --json, or of kind score --json (any method's outputs: "
+                   "labelled by the predictions' folder, protocol score)")
     p.add_argument("--out-md", metavar="FILE", help="also write the markdown here")
     p.add_argument("--out-json", metavar="FILE", help="also write the rows as JSON here")
+    p.add_argument("--out-tex", metavar="FILE", help="also write the tables as LaTeX (booktabs tabular) here")
     return p
 
 
@@ -639,11 +642,12 @@ def run_table(args: argparse.Namespace) -> int:
     from kind.output_guard import check_output_files
     from kind.tables import write_table
 
-    for option, path in (("--out-md", args.out_md), ("--out-json", args.out_json)):
+    outputs = {"--out-md": args.out_md, "--out-json": args.out_json, "--out-tex": args.out_tex}
+    for option, path in outputs.items():
         if path is not None:
             check_output_path(path, option)
-    check_output_files({"--out-md": args.out_md, "--out-json": args.out_json}, args.runs)
-    print(write_table(args.runs, args.out_md, args.out_json))
+    check_output_files(outputs, args.runs)
+    print(write_table(args.runs, args.out_md, args.out_json, args.out_tex))
     return 0
 
 

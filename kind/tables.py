@@ -23,12 +23,15 @@ from pathlib import Path
 
 from kind.constants import PROTOCOLS
 from kind.fileio import atomic_write_json, atomic_write_text
+from kind.latex import markdown_tables_to_latex
 
 __all__ = [
     "REPORTED",
     "lol_rows",
     "lol_table",
     "distinct_labels",
+    "from_score",
+    "is_score_result",
     "load_results",
     "noref_rows",
     "noref_table",
@@ -334,14 +337,48 @@ def noref_table(results: Sequence[dict], sources: Sequence[str] | None = None, m
 # --- files --------------------------------------------------------------------------------------
 
 
+SCORE_RULE = "images of any method, scored by kind score"
+
+
+def is_score_result(result: object) -> bool:
+    """Whether a result file is ``kind score --json``'s (not ``kind eval``'s)."""
+    return isinstance(result, dict) and "pred" in result and "settings" in result and "protocol" not in result
+
+
+def from_score(result: dict) -> dict:
+    """A ``kind score --json`` result as a table result: a paired row (with ``--gt``; the data set
+    is the ground truths' folder, or its parent when that is ``high``) or a no-reference row (the
+    data set is the ``--loe-inputs`` folder, else the predictions' parent folder), labelled by the
+    predictions' folder name, protocol ``score``. PSNR/SSIM on Y go to the -Y columns."""
+    settings = result.get("settings") or {}
+    paired = result.get("gt") is not None
+    mean = dict(result.get("mean") or {})
+    if settings.get("y_channel"):
+        mean = {{"psnr": "psnr_y", "ssim": "ssim_y"}.get(key, key): value for key, value in mean.items()}
+    if paired:
+        data = Path(str(result["gt"]))
+        data = data.parent if data.name.lower() in ("high", "normal") else data
+    else:
+        data = Path(str(settings.get("loe_inputs") or Path(str(result["pred"])).parent))
+    crop = settings.get("crop_border") or 0
+    return {
+        "mode": "paired" if paired else "photos", "protocol": "score", "data": str(data), "mean": mean,
+        "ratio_rule": SCORE_RULE + (f" ({crop} pixels cropped from each side)" if crop else ""),
+        "weights_label": Path(str(result["pred"])).name, "count": len(result.get("per_image") or {}),
+        **{key: settings[key] for key in ("loe_variant", "niqe_channel", "niqe_params") if key in settings},
+    }
+
+
 def load_results(paths: Sequence[str | os.PathLike]) -> list[dict]:
-    """Read result JSON files (``kind eval --json``); a bad file raises ValueError naming it."""
+    """Read result JSON files (``kind eval --json``, or ``kind score --json``: :func:`from_score`);
+    a bad file raises ValueError naming it."""
     results = []
     for path in paths:
         try:
-            results.append(json.loads(Path(path).read_text(encoding="utf-8")))
+            result = json.loads(Path(path).read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}: not JSON ({error})") from None
+        results.append(from_score(result) if is_score_result(result) else result)
     return results
 
 
@@ -349,6 +386,7 @@ def write_table(
     paths: Sequence[str | os.PathLike],
     out_md: str | os.PathLike | None = None,
     out_json: str | os.PathLike | None = None,
+    out_tex: str | os.PathLike | None = None,
 ) -> str:
     """``kind table``: the markdown tables of the result files ``paths`` (LOL when any is paired or
     none is a photo result; the no-reference sets when any is), optionally written to files."""
@@ -369,4 +407,6 @@ def write_table(
         atomic_write_text(out_md, table + "\n")
     if out_json is not None:
         atomic_write_json(out_json, {**data, "metrics": METRICS_NOTE})
+    if out_tex is not None:
+        atomic_write_text(out_tex, markdown_tables_to_latex(table))
     return table

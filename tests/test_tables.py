@@ -148,3 +148,26 @@ def test_a_pipeline_weights_folder_is_labelled_by_its_run():
 
     assert weights_label("/runs/P1/weights") == "P1/weights"
     assert weights_label("/w/v0.1") == "v0.1"
+
+
+def test_table_takes_score_results_and_writes_latex(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    for folder, value in (("lol/high", 120), ("other_method", 110)):
+        (tmp_path / folder).mkdir(parents=True)
+        for stem in ("1", "2"):
+            Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(tmp_path / folder / f"{stem}.png")
+    score = tmp_path / "score.json"
+    assert main(["score", "--pred", str(tmp_path / "other_method"), "--gt", str(tmp_path / "lol" / "high"),
+                 "--json", str(score), "--quiet"]) == 0
+    ours = tmp_path / "ours.json"
+    ours.write_text(json.dumps(_result("official", "ours", 21.0)))
+    tex = tmp_path / "t.tex"
+    assert main(["table", "--runs", str(ours), str(score), "--out-tex", str(tex)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| other_method |"))
+    assert "| score | lol | 28.131 |" in row  # PSNR of 110 against 120: 20·log10(255 / 10)
+    latex = tex.read_text()
+    assert latex.count(r"\begin{tabular}") == 1 and r"other\_method & score & lol" in latex
+    assert "\\toprule" in latex and "% ### LOL" in latex
