@@ -1,6 +1,6 @@
 """Batch enhancement of image files, the library behind ``kind enhance`` (spec sections 4 and 6).
 
-Each image is read with :func:`kind.imageio.read_image` (its samples as stored, alpha kept apart,
+Each image is read with :func:`kind.io.read.read_image` (its samples as stored, alpha kept apart,
 EXIF and ICC profile kept for the output), enhanced by :meth:`kind.KinD.enhance_samples` — the one
 implementation of the photo pipeline, which the Python API runs too — and written at
 ``OUTDIR / relpath`` in the chosen format (PNG by default) with any alpha channel, the EXIF
@@ -48,20 +48,12 @@ from kind.constants import (
     OUTPUT_FORMATS,
     SIXTEEN_BIT_FORMATS,
 )
-from kind.fileio import check_output_path
-from kind.imageio import (
-    ImageReadError,
-    InputFile,
-    LoadedImage,
-    as_uint8,
-    collect_inputs,
-    header_pixels,
-    make_panel,
-    output_relpath,
-    read_image,
-    save_image,
-)
-from kind.pipeline import RatioChoice, check_ratio
+from kind.inference.pipeline import RatioChoice, check_ratio
+from kind.io.atomic import check_output_path
+from kind.io.inputs import InputFile, collect_inputs, output_relpath
+from kind.io.panels import make_panel
+from kind.io.read import ImageReadError, LoadedImage, as_uint8, header_pixels, read_image
+from kind.io.write import save_image
 from kind.progress import Progress
 
 if TYPE_CHECKING:
@@ -347,7 +339,7 @@ def enhance_files(
 
 
 def check_options(ratio: RatioChoice, save: SaveOptions) -> None:
-    """Raise ValueError for a bad ratio (:func:`kind.pipeline.check_ratio`) or save options —
+    """Raise ValueError for a bad ratio (:func:`kind.inference.pipeline.check_ratio`) or save options —
     before any image is read, not once per image."""
     check_ratio(ratio)
     save.check()

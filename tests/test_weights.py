@@ -13,10 +13,10 @@ import pytest
 import torch
 
 import kind
-from kind.config import load_config
 from kind.constants import SHIPPED_VERSION
 from kind.models import build_network
-from kind.weights import (
+from kind.train.config import load_config
+from kind.weights.format import (
     CHECKSUM_PREFIX,
     UncheckedWeightsWarning,
     WeightsError,
@@ -43,9 +43,9 @@ def test_shipped_weights_are_package_data():
     assert shipped_versions() == [SHIPPED_VERSION]
     folder = resolve_weights_dir("shipped")
     assert folder == resolve_weights_dir(None) == resolve_weights_dir(SHIPPED_VERSION)
-    assert folder.resolve() == PACKAGE / "pretrained" / SHIPPED_VERSION
+    assert folder.resolve() == PACKAGE / "weights" / "pretrained" / SHIPPED_VERSION
     assert sorted(path.name for path in folder.iterdir()) == ["adjust.pt", "decom.pt", "restore.pt"]
-    assert (PACKAGE / "pretrained" / "README.md").is_file()  # the model card travels with them
+    assert (PACKAGE / "weights" / "pretrained" / "README.md").is_file()  # the model card travels with them
 
 
 def test_specs_for_one_network(tmp_path, weights_dir):
@@ -171,7 +171,7 @@ def test_torch_save_output_is_required_for_a_checksum():
 
 def test_eval_records_version_and_hash_of_each_network(tmp_path, weights_dir):
     from conftest import write_pairs
-    from kind.evaluate import run_eval
+    from kind.evaluation.evaluate import run_eval
 
     data = write_pairs(tmp_path / "data", count=1, height=24, width=32)
     result = run_eval(data, "official", weights=weights_dir, device="cpu", progress=False)
