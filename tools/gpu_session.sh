@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared command on the lent GPU machine, run from the repository root there (README,
+# One prepared command on the lent GPU machine, run from the repository root there (docs/scaling-out.md,
 # "Training on a lent GPU"): optionally `kind bench --train`, then `kind train pipeline` with
 # configs/pipeline-gpu.yaml. Everything to keep goes to $OUT as it is made, so a command cut short
 # by the device's time limit still returns the best weights so far.

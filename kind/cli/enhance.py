@@ -57,7 +57,8 @@ def run_enhance(args: argparse.Namespace) -> int:
     tune_for_command(args.max_pixels)
     from kind.api import KinD
     from kind.distributed import gather_objects, process_group, rank_device, wait_for_all
-    from kind.enhance import SaveOptions, check_options, enhance_jobs, merge_summaries, plan_jobs, shard_plan
+    from kind.enhance import SaveOptions, check_options, enhance_jobs, merge_summaries, shard_plan
+    from kind.io.plan import plan_jobs
     from kind.io.atomic import atomic_write_json
 
     save = SaveOptions(args.format, args.quality or DEFAULT_QUALITY, args.bits)
@@ -99,7 +100,8 @@ def run_demo(args: argparse.Namespace) -> int:
     check_output_path(args.out, "-o/--out", folder=True)
     tune_for_command()
     from kind.api import KinD
-    from kind.enhance import ASSETS_DIR, enhance_jobs, plan_jobs
+    from kind.enhance import ASSETS_DIR, enhance_jobs
+    from kind.io.plan import plan_jobs
 
     plan = plan_jobs([glob.escape(str(ASSETS_DIR)) + "/*.png"], args.out, save_maps=True, compare=True)
     summary = enhance_jobs(plan, KinD.from_pretrained(device=args.device), ratio=DEFAULT_RATIO)

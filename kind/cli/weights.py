@@ -57,7 +57,7 @@ def add_export_onnx_parser(sub: argparse._SubParsersAction) -> argparse.Argument
         description="Write decom.onnx (image -> reflectance, illumination), restore.onnx (reflectance, "
         "illumination -> restored) and adjust.onnx (illumination, ratio plane N x 1 x H x W -> adjusted) "
         "to OUTDIR, float32, with dynamic batch, height and width. Run them with onnxruntime "
-        "(pip install 'kind[onnx]'); the README shows the photo pipeline around them.",
+        "(pip install 'kind[onnx]'); docs/python-api.md shows the photo pipeline around them.",
     )
     p.add_argument("out", metavar="OUTDIR", help="output folder")
     p.add_argument("--weights", metavar="SPEC", help=WEIGHTS_HELP)

@@ -9,7 +9,7 @@ Writes three models with dynamic batch, height and width (any size ≥ 1, odd si
   → ``adjusted`` N×1×H×W.
 
 All float32. The photo pipeline's own steps (stretch, darkness weight, blend) stay outside, as
-numpy code around the three sessions (the README shows it). Uses PyTorch's TorchScript-based
+numpy code around the three sessions (docs/python-api.md shows it). Uses PyTorch's TorchScript-based
 exporter, which needs no package beyond torch (onnx and onnxruntime are the ``[onnx]`` extra, for
 checking and running the files).
 """
