@@ -12,6 +12,12 @@ DEFAULT_RATIO = 5.0  # the official photo script's brightening ratio
 MAX_RATIO = 1000.0  # the largest brightening ratio accepted (the authors find 0-5 useful; far above, every pixel saturates)
 MAP_SUFFIXES = ("R", "L", "R_restored", "L_adjusted")  # --save-maps files: <stem>_<suffix>.png
 
+# Metric choices (kind eval, kind score, scripts/reproduce_table.py; kind.metrics checks them)
+NIQE_CHANNELS = ("gray", "y")  # NIQE's luminance plane: MATLAB rgb2gray, or BasicSR's Y channel
+NIQE_PARAM_SETS = ("live", "kindpp")  # NIQE's pristine model: the LIVE release's, or KinD++'s retrained one
+LOE_VARIANTS = ("npe", "bimef")  # LOE: NPE's loe.m, or BIMEF's loe100x100.m
+SCORE_METRICS = ("psnr", "ssim", "loe", "niqe")  # kind score --metrics
+
 # Image files. Inputs are matched by suffix, lower-cased; outputs by --format.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "tiff": ".tif", "webp": ".webp"}  # --format → suffix
@@ -27,7 +33,7 @@ DEFAULT_TILE = 512  # tile side in pixels
 MIN_TILE = 32  # the smallest tile side accepted
 DEFAULT_MAX_PIXELS = 150_000_000  # e.g. 15000 × 10000; --max-pixels / max_pixels raise or lower it
 
-# Weights shipped inside the package (kind/pretrained/<version>/). A weights spec is "shipped" (the
+# Weights shipped inside the package (kind/weights/pretrained/<version>/). A weights spec is "shipped" (the
 # current version), a version name, or a path to a folder (or, for one network, a file).
 SHIPPED = "shipped"
 SHIPPED_VERSION = "v0.1"

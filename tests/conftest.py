@@ -51,7 +51,7 @@ def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
 
     from kind.models import NETWORKS, build_network
-    from kind.weights import save_record, weight_record
+    from kind.weights.format import save_record, weight_record
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("weights")

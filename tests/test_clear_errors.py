@@ -16,10 +16,10 @@ from PIL import Image
 
 from kind.api import KinD
 from kind.cli import main
-from kind.config import ConfigError, load_config
+from kind.train.config import ConfigError, load_config
 from kind.enhance import enhance_files
-from kind.runner import load_runner
-from kind.weights import FORMAT, FORMAT_VERSION, WeightsError, read_record, save_record
+from kind.inference.runner import load_runner
+from kind.weights.format import FORMAT, FORMAT_VERSION, WeightsError, read_record, save_record
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_a_negative_seed_is_refused_before_anything_is_written(tmp_path):
 def test_the_pixel_limit_message_names_the_cli_option(tmp_path, monkeypatch):
     from PIL import Image as PILImage
 
-    from kind.imageio import ImageReadError, read_image
+    from kind.io.read import ImageReadError, read_image
 
     path = tmp_path / "big.png"
     PILImage.fromarray(np.zeros((40, 40, 3), np.uint8)).save(path)

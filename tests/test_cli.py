@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from kind.cli import build_parser, pixels_argument
+from kind.cli import build_parser
+from kind.cli.arguments import pixels_argument
 
 
 def test_parser_is_built_without_torch():

@@ -9,9 +9,9 @@ import yaml
 from conftest import ROOT
 
 from kind.cli import main
-from kind.config import CONFIGS, load_config, load_pipeline_config
-from kind.train import train
-from kind.weights import read_record
+from kind.train.config import CONFIGS, load_config, load_pipeline_config
+from kind.train.loop import train
+from kind.weights.format import read_record
 
 OLD_RUN = ROOT / "tests" / "fixtures" / "old_run"  # written by `kind train adjust --config config.yaml` (kind 0.1)
 

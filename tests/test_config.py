@@ -1,9 +1,9 @@
 """Stage configs: official defaults, YAML files and --set overrides (unknown keys, wrong types)."""
 
 import pytest
-
-from kind.config import ConfigError, load_config, load_pipeline_config, parse_override
 from conftest import ROOT
+
+from kind.train.config import ConfigError, load_config, load_pipeline_config, parse_override
 
 
 def test_official_defaults():

@@ -1,4 +1,4 @@
-"""Only the promised image formats are opened, by every reader (kind.image_open)."""
+"""Only the promised image formats are opened, by every reader (kind.io.formats)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import EpsImagePlugin, Image
 
-from kind.image_open import READ_FORMATS, UnsupportedFormatError, open_image
-from kind.imageio import ImageReadError, header_pixels, read_image
+from kind.io.formats import READ_FORMATS, UnsupportedFormatError, open_image
+from kind.io.read import ImageReadError, header_pixels, read_image
 
 POSTSCRIPT = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n0 0 moveto 8 8 lineto stroke\nshowpage\n%%EOF\n"
 
@@ -58,7 +58,7 @@ def test_other_pillow_formats_are_refused(tmp_path):
 
 
 def test_score_refuses_postscript(evil_png, ghostscript_calls):
-    from kind.score import _read_rgb_uint8
+    from kind.evaluation.score import _read_rgb_uint8
 
     with pytest.raises(ValueError, match="evil.png"):
         _read_rgb_uint8(evil_png)
@@ -68,7 +68,7 @@ def test_score_refuses_postscript(evil_png, ghostscript_calls):
 def test_enhance_reports_postscript_as_a_failed_file(tmp_path, weights_dir, evil_png, ghostscript_calls):
     from kind.api import KinD
     from kind.enhance import enhance_files
-    from kind.runner import load_runner
+    from kind.inference.runner import load_runner
 
     good = tmp_path / "good.png"
     Image.fromarray(np.full((8, 8, 3), 40, np.uint8)).save(good)
@@ -80,7 +80,7 @@ def test_enhance_reports_postscript_as_a_failed_file(tmp_path, weights_dir, evil
 
 
 def test_training_data_refuses_postscript(tmp_path, evil_png, ghostscript_calls):
-    from kind.data import load_pairs
+    from kind.train.data import load_pairs
 
     for side in ("low", "high"):
         (tmp_path / "lol" / side).mkdir(parents=True)

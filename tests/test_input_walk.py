@@ -36,9 +36,9 @@ def loop(tmp_path) -> Path:
 
 
 def test_a_recursive_glob_through_a_link_loop_ends(loop, monkeypatch):
-    from kind.imageio import collect_inputs
+    from kind.io.inputs import collect_inputs
 
-    code = ("from kind.imageio import collect_inputs\n"
+    code = ("from kind.io.inputs import collect_inputs\n"
             "files, notices = collect_inputs(['loop/**/*.png'])\n"
             "print(sorted(str(f.path) for f in files)); print(notices)")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -77,7 +77,7 @@ def test_a_fifo_in_a_photo_folder_is_skipped_by_eval(fifo_folder, tmp_path):
 
 
 def test_readers_refuse_a_fifo_without_blocking(fifo_folder):
-    code = ("import sys\nfrom kind.imageio import ImageReadError, header_pixels, read_image\n"
+    code = ("import sys\nfrom kind.io.read import ImageReadError, header_pixels, read_image\n"
             "print(header_pixels(sys.argv[1]))\n"
             "try:\n    read_image(sys.argv[1])\nexcept ImageReadError as e:\n    print(e)")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -1,4 +1,4 @@
-"""scripts/loss_comparison.py: its colour measures, its held-out split, its paired statistics, and a
+"""experiments/loss_comparison.py: its colour measures, its held-out split, its paired statistics, and a
 tiny end-to-end run (random weights, synthetic pairs)."""
 
 import importlib.util
@@ -11,9 +11,9 @@ import torch
 from conftest import ROOT, write_pairs
 
 from kind import losses
-from kind.data import load_pairs, split_holdout
+from kind.train.data import load_pairs, split_holdout
 
-spec = importlib.util.spec_from_file_location("loss_comparison", ROOT / "scripts" / "loss_comparison.py")
+spec = importlib.util.spec_from_file_location("loss_comparison", ROOT / "experiments" / "loss_comparison.py")
 script = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(script)
 

@@ -9,10 +9,19 @@ import math
 import numpy as np
 import pytest
 from PIL import Image
-
 from conftest import shared_path
+
 from kind import metrics
-from kind.metrics import aggd_fit, load_niqe_params, matlab_rgb2gray, mscn, niqe, niqe_block_features
+from kind.metrics import (
+    aggd_fit,
+    common,
+    load_niqe_params,
+    matlab_rgb2gray,
+    mscn,
+    naturalness,
+    niqe,
+    niqe_block_features,
+)
 
 gamma_fn = np.vectorize(math.gamma)
 
@@ -125,11 +134,11 @@ class TestPieces:
         assert right == pytest.approx(math.sqrt(1.75) * math.sqrt(math.gamma(5) / math.gamma(15)))
 
     def test_nearest_shape_is_the_full_search(self):
-        _, r_gam, _, _, _ = metrics._aggd_tables()
+        _, r_gam, _, _, _ = naturalness._aggd_tables()
         assert np.all(np.diff(r_gam) > 0)
         for ratio in np.random.default_rng(1).uniform(0.0, 0.8, 200):
-            assert metrics._nearest_shape(ratio) == np.argmin((r_gam - ratio) ** 2)
-        assert metrics._nearest_shape(float("nan")) == 0
+            assert naturalness._nearest_shape(ratio) == np.argmin((r_gam - ratio) ** 2)
+        assert naturalness._nearest_shape(float("nan")) == 0
 
     def test_block_features(self):
         block = mscn(np.random.default_rng(2).integers(0, 256, (96, 96)).astype(np.float64))
@@ -142,8 +151,8 @@ class TestPieces:
 
     def test_half_resizes_agree(self):
         x = np.random.default_rng(3).uniform(0, 255, (96, 144))
-        ours = metrics._imresize_matlab(x, (48, 72), to_uint8=False)
-        np.testing.assert_allclose(metrics._half_basicsr(x.astype(np.float32)), ours, atol=2e-4)
+        ours = common.imresize_matlab(x, (48, 72), to_uint8=False)
+        np.testing.assert_allclose(naturalness._half_basicsr(x.astype(np.float32)), ours, atol=2e-4)
 
 
 def _erfinv(y: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""No output option of any command overwrites one of its inputs (kind.output_guard), and enhancing
+"""No output option of any command overwrites one of its inputs (kind.io.output_guard), and enhancing
 into an input's own folder keeps the files already there."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from PIL import Image
 from tf_writer import write_checkpoint
 
 from kind.cli import main
-from kind.tf_import import state_dict_to_tf
+from kind.weights.tf_import import state_dict_to_tf
 from kind.models import build_network
-from kind.weights import save_record, weight_record
+from kind.weights.format import save_record, weight_record
 
 
 def _image(path: Path, value: int = 40) -> Path:

@@ -17,10 +17,10 @@ from PIL import Image
 def settings():
     umask = os.umask(0o022)
     os.umask(umask)
-    import kind.fast
+    import kind.tuning
     return {"pillow_max_image_pixels": Image.MAX_IMAGE_PIXELS, "cudnn_benchmark": torch.backends.cudnn.benchmark,
             "threads": torch.get_num_threads(), "umask": umask,
-            "heap_tuned": kind.fast.retain_freed_memory.cache_info().currsize}
+            "heap_tuned": kind.tuning.retain_freed_memory.cache_info().currsize}
 """
 
 
@@ -36,14 +36,14 @@ def test_import_and_use_change_no_setting(tmp_path, weights_dir):
     code = f"""
 before = settings()
 import numpy as np
-import kind, kind.imageio, kind.fileio, kind.enhance, kind.evaluate, kind.bench
+import kind, kind.io.read, kind.io.atomic, kind.enhance, kind.evaluation.evaluate, kind.bench.inference
 from kind import KinD
-from kind.runner import Runner
-from kind.weights import load_weights_dir
+from kind.inference.runner import Runner
+from kind.weights.format import load_weights_dir
 model = KinD.from_pretrained({str(weights_dir)!r}, device="cpu")
 Runner(load_weights_dir({str(weights_dir)!r}), "cpu", fast=False)
 model(np.zeros((9, 11, 3), np.uint8))
-kind.imageio.read_image  # nothing read, but the module is in use
+kind.io.read.read_image  # nothing read, but the module is in use
 print(json.dumps({{"before": before, "after": settings()}}))
 """
     result = _run(code, tmp_path)

@@ -1,4 +1,4 @@
-"""A training run holds its out_dir (kind.run_lock): a second run into it at once is refused."""
+"""A training run holds its out_dir (kind.train.run_lock): a second run into it at once is refused."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import sys
 import pytest
 from conftest import ROOT, write_pairs
 
-from kind.config import load_config
-from kind.run_lock import LOCK_NAME, RunLockedError, run_lock
-from kind.train import train
+from kind.train.config import load_config
+from kind.train.run_lock import LOCK_NAME, RunLockedError, run_lock
+from kind.train.loop import train
 
-HOLD = "import sys; from kind.run_lock import run_lock\nwith run_lock(sys.argv[1]):\n    print('held', flush=True); sys.stdin.read()"
+HOLD = "import sys; from kind.train.run_lock import run_lock\nwith run_lock(sys.argv[1]):\n    print('held', flush=True); sys.stdin.read()"
 
 
 def _config(dataset, out_dir):

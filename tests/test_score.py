@@ -1,4 +1,4 @@
-"""Tests of kind.score: pairing by stem, errors, the result dict and the text report."""
+"""Tests of kind.evaluation.score: pairing by stem, errors, the result dict and the text report."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kind.imageio import natural_key
 from kind.cli import main
+from kind.evaluation.score import format_report, match_by_stem, score_folders
+from kind.io.inputs import natural_key
 from kind.metrics import loe, niqe, psnr, ssim
-from kind.score import format_report, match_by_stem, score_folders
 
 
 def _save(path: Path, img: np.ndarray) -> None:
@@ -260,13 +260,16 @@ def test_cli_json_path_checked_before_scoring(folders, tmp_path, capsys, monkeyp
     pred, gt = folders
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setattr("kind.score.score_folders", lambda *a, **k: pytest.fail("scored before the check"))
+    monkeypatch.setattr("kind.evaluation.score.score_folders", lambda *a, **k: pytest.fail("scored before the check"))
     assert main(["score", "--pred", str(pred), "--gt", str(gt), "--json", str(blocker / "s.json")]) == 2
     assert "--json" in capsys.readouterr().err
 
 
-def test_cli_choices_match_the_library():
-    from kind import cli, metrics, score
+def test_cli_choices_are_the_librarys():
+    from kind import metrics
+    from kind.cli import build_parser
+    from kind.evaluation import score
 
-    assert tuple(cli.NIQE_CHANNELS) == metrics.NIQE_CHANNELS and tuple(cli.LOE_VARIANTS) == metrics.LOE_VARIANTS
-    assert tuple(cli.NIQE_PARAM_SETS) == tuple(metrics.NIQE_PARAMS) and tuple(cli.SCORE_METRICS) == score.SCORE_METRICS
+    choices = {action.dest: action.choices for action in build_parser()._subparsers._group_actions[0].choices["score"]._actions}
+    assert tuple(choices["niqe_channel"]) == metrics.NIQE_CHANNELS and tuple(choices["loe_variant"]) == metrics.LOE_VARIANTS
+    assert tuple(choices["niqe_params"]) == tuple(metrics.NIQE_PARAMS) and score.SCORE_METRICS == ("psnr", "ssim", "loe", "niqe")

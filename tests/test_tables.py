@@ -1,4 +1,4 @@
-"""Tests of kind.tables (``kind table``): the LOL table and the no-reference sets' tables."""
+"""Tests of kind.evaluation.tables (``kind table``): the LOL table and the no-reference sets' tables."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import pytest
 
 from kind.cli import main
-from kind.tables import REPORTED, lol_rows, lol_table, noref_rows, noref_table, protocol_label
+from kind.evaluation.tables import REPORTED, lol_rows, lol_table, noref_rows, noref_table, protocol_label
 
 
 def _result(protocol: str, label: str, psnr_value: float, ratio: float | None = None, **extra) -> dict:
@@ -144,7 +144,7 @@ def test_results_sharing_a_label_are_all_kept_and_told_apart():
 
 
 def test_a_pipeline_weights_folder_is_labelled_by_its_run():
-    from kind.evaluate import weights_label
+    from kind.evaluation.evaluate import weights_label
 
     assert weights_label("/runs/P1/weights") == "P1/weights"
     assert weights_label("/w/v0.1") == "v0.1"

@@ -14,15 +14,14 @@ import pytest
 import torch
 from conftest import ROOT, write_pairs
 
-from kind import stages as stages_module
-from kind import train as train_module
-from kind.checkpoint import ResumeError
 from kind.cli import main
-from kind.config import ConfigError, load_config, load_pipeline_config
 from kind.models import build_network
-from kind.stages import STAGES
-from kind.train import TrainingDiverged, learning_rate, train
-from kind.weights import load_network, load_weights_dir, read_record, save_record, weight_record
+from kind.train import loop as train_module, stages as stages_module
+from kind.train.checkpoints import ResumeError
+from kind.train.config import ConfigError, load_config, load_pipeline_config
+from kind.train.loop import TrainingDiverged, learning_rate, train
+from kind.train.stages import STAGES
+from kind.weights.format import load_network, load_weights_dir, read_record, save_record, weight_record
 
 
 @pytest.fixture(scope="module")
@@ -317,11 +316,12 @@ def test_pipeline_config_precedence_and_chaining():
 
 
 def test_restore_validation_scores_the_pipeline_like_the_official_protocol(dataset, weights_dir, tmp_path):
-    from kind.evaluate import enhance_pair, read_pair
-    from kind.imageio import to_uint8
+    from kind.evaluation.protocols import enhance_pair
+    from kind.evaluation.evaluate import read_pair
+    from kind.imageops import to_uint8
     from kind.metrics import psnr, saturation, ssim
-    from kind.runner import Runner
-    from kind.weights import KinDNets
+    from kind.inference.runner import Runner
+    from kind.weights.format import KinDNets
 
     config = config_for("restore", dataset, tmp_path, weights_dir / "decom.pt", adjust_weights=str(weights_dir / "adjust.pt"))
     stage = STAGES["restore"]
@@ -408,8 +408,8 @@ def test_bad_extra_losses_are_refused_with_the_choices():
 def test_decom_validation_selects_on_fixed_held_out_patch_batches(dataset, tmp_path):
     """The decomposition is selected by its loss on training-style patch batches of the held-out
     pairs (the whole-image loss ranks a flat illumination first: docs/decomposition-study.md)."""
-    from kind.data import PatchSampler, PatchSource, load_pairs, split_holdout
-    from kind.stages import VAL_PATCH_BATCHES, VAL_PATCH_SEED
+    from kind.train.data import PatchSampler, PatchSource, load_pairs, split_holdout
+    from kind.train.stages import VAL_PATCH_BATCHES, VAL_PATCH_SEED
 
     stage = STAGES["decom"]
     config = config_for("decom", dataset, tmp_path)
@@ -490,7 +490,7 @@ def test_checkpoints_without_upstream_checksums_still_resume(dataset, decom_weig
 
 
 def test_the_log_interval_follows_the_run_length():
-    from kind.train import log_interval
+    from kind.train.loop import log_interval
 
     assert [log_interval(load_config("decom", None, [f"steps={n}"])) for n in (10, 100, 5000, 10**6)] == [1, 2, 100, 100]
     assert log_interval(load_config("decom", None, ["steps=100", "log_every=7"])) == 7
@@ -518,7 +518,7 @@ def test_print_config_prints_and_trains_nothing(tmp_path, capsys, monkeypatch):
 
 
 def test_an_oversubscribed_cpu_is_said(dataset, tmp_path, capsys, monkeypatch):
-    from kind import cpu_load
+    from kind.train import cpu_load
 
     assert cpu_load.oversubscription_notice(2, load=1.0, cores=2).endswith("set threads=1 (--set threads=1)")
     assert cpu_load.oversubscription_notice(1, load=1.0, cores=2) is None

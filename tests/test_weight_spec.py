@@ -1,4 +1,4 @@
-"""Weights mixed per network: --weights decom=PATH,adjust=PATH,restore=shipped (kind.weight_spec)."""
+"""Weights mixed per network: --weights decom=PATH,adjust=PATH,restore=shipped (kind.weights.spec)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from kind.cli import main
-from kind.evaluate import run_eval
-from kind.weight_spec import parse_mixed
-from kind.weights import WeightsError, load_weights_dir, resolve_weight_file
+from kind.evaluation.evaluate import run_eval
+from kind.weights.spec import parse_mixed
+from kind.weights.format import WeightsError, load_weights_dir, resolve_weight_file
 
 
 def test_a_mixed_spec_names_each_network(weights_dir):

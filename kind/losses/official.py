@@ -45,8 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kind.losses._checks import check_same_nhw, check_same_shape, check_tensor, no_autocast, upcast
 from kind.imageops import gray
+from kind.losses._checks import check_same_nhw, check_same_shape, check_tensor, no_autocast, upcast
 
 __all__ = [
     "GRAY_WEIGHTS",

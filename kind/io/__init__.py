@@ -1,0 +1,1 @@
+"""Files: atomic writes, reading and writing images, finding inputs, labelled panels."""
