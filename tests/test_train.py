@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from conftest import ROOT, write_pairs
@@ -526,3 +527,23 @@ def test_an_oversubscribed_cpu_is_said(dataset, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cpu_load.os, "getloadavg", lambda: (float(cpu_load.usable_cores()), 0.0, 0.0))
     train("decom", config_for("decom", dataset, tmp_path / "run", steps=1, val_every=0), progress=True)
     assert "the CPU is busy (load average" in capsys.readouterr().err
+
+
+def test_restore_shows_the_pipeline_beside_the_ground_truth_in_labelled_strips(dataset, weights_dir, tmp_path):
+    from kind.train.strips import STRIP_LABELS, labelled_strip
+
+    config = config_for("restore", dataset, tmp_path, weights_dir / "decom.pt", adjust_weights=str(weights_dir / "adjust.pt"),
+                        val_images=1)
+    data = STAGES["restore"].prepare(config, torch.device("cpu"))
+    with torch.inference_mode():
+        _, shown = STAGES["restore"].validate(load_network(weights_dir / "restore.pt", "restore"), data, config)
+    strip = shown["0"]
+    assert len(strip) == len(STRIP_LABELS["restore+pipeline"]) == 5
+    torch.testing.assert_close(strip[4:5], data.val["gt"][0][None].float())  # the ground truth, last
+    panel = labelled_strip(strip, STRIP_LABELS["restore+pipeline"])
+    height, width = strip.shape[-2:]
+    assert panel.dtype == np.uint8 and panel.shape[0] > height and panel.shape[1] == 5 * width + 4 * 8
+    assert (panel[: panel.shape[0] - height] < 128).any()  # the labels are drawn above the pictures
+    run = train("restore", config_for("restore", dataset, tmp_path / "run", weights_dir / "decom.pt", steps=2,
+                                      val_every=2, adjust_weights=str(weights_dir / "adjust.pt")), progress=False)
+    assert run.step == 2

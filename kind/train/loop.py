@@ -53,6 +53,7 @@ from kind.train.cpu_load import oversubscription_notice
 from kind.train.data import PatchSampler, PatchSource
 from kind.train.run_lock import run_lock
 from kind.train.stages import STAGES, Stage, StageData
+from kind.train.strips import STRIP_LABELS, labelled_strip
 from kind.train.upstream import upstream_changes, upstream_checksums
 from kind.weights.format import export_weights, load_network, read_record
 
@@ -300,7 +301,8 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         for key, value in metrics.items():
             writer.add_scalar(f"val/{key}", value, state.step)
         for key, images in shown.items():
-            writer.add_images(f"val/{key}", images.float().clamp(0, 1), state.step)
+            labels = STRIP_LABELS[stage_name + ("+pipeline" if getattr(config, "adjust_weights", "") else "")]
+            writer.add_image(f"val/{key}", labelled_strip(images.clamp(0, 1), labels), state.step, dataformats="HWC")
         bar.write(f"step {state.step}: " + " ".join(f"val_{k}={v:.4f}" for k, v in metrics.items()))
         select = stage.select(config)
         if state.best is None or (metrics[select] > state.best if stage.higher_is_better else metrics[select] < state.best):

@@ -286,7 +286,8 @@ def restore_validate(model: nn.Module, data: StageData, config: RestoreConfig) -
                         "gt_saturation": float(saturation_torch(gt)[0])}  # washed-out colours: below the GT's
             rows.append(row)
             if i < config.val_images:
-                shown[f"{i}"] = torch.cat([batch["R_low"][j : j + 1], out, target])
+                pipeline = [output[j : j + 1], batch["gt"][j : j + 1]] if adjust is not None else []
+                shown[f"{i}"] = torch.cat([x.float() for x in (batch["R_low"][j : j + 1], out, target, *pipeline)])
     return mean_metrics(rows), shown
 
 
