@@ -196,3 +196,25 @@ def test_blend_tiles_streams_finished_bands():
     assert max(bottom - top for top, bottom, _ in bands) <= 64 + 15
     assert events.index("band") < len(events) - 1 - events[::-1].index("tile")  # a band before the last tile
     torch.testing.assert_close(torch.cat([rows for _, _, rows in bands], dim=2), image * 2)
+
+
+@pytest.mark.parametrize("ratio, valid", [(0.0, True), (5, True), (12.5, True), ("auto", True), (-0.5, False),
+                                          (float("inf"), False), (float("nan"), False), ("bright", False)])
+def test_one_ratio_rule_at_every_boundary(ratio, valid):
+    """The command line, the pipelines and the eval protocol take the same ratios (kind.constants.ratio_problem)."""
+    import argparse
+
+    from kind.cli.arguments import ratio_argument
+    from kind.evaluation.protocols import check_protocol
+    from kind.inference.pipeline import check_ratio
+
+    def accepts(check, value) -> bool:
+        try:
+            check(value)
+        except (ValueError, argparse.ArgumentTypeError):
+            return False
+        return True
+
+    assert accepts(ratio_argument, str(ratio)) == accepts(check_ratio, ratio) == valid
+    if not isinstance(ratio, str):
+        assert accepts(lambda r: check_protocol("fixed", r), ratio) == valid

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from kind.constants import DEFAULT_MAX_PIXELS, PRECISIONS, SHIPPED
+from kind.constants import DEFAULT_MAX_PIXELS, PRECISIONS, SHIPPED, ratio_problem
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -52,6 +52,6 @@ def ratio_argument(text: str) -> float | str:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
-    if not 0 <= value < float("inf"):  # also rejects nan
+    if ratio_problem(value):
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0 or 'auto', got {text!r}")
     return value
