@@ -21,12 +21,12 @@ import sys
 from pathlib import Path
 
 from kind.constants import PRECISIONS, PROTOCOLS, SHIPPED
-from kind.evaluation.protocols import PHOTO_PROTOCOLS
 from kind.evaluation.evaluate import evaluate_folder
+from kind.evaluation.protocols import PHOTO_PROTOCOLS
 from kind.evaluation.tables import write_table
 from kind.inference.runner import load_runner
 from kind.io.atomic import atomic_write_json
-from kind.metrics import LOE_VARIANTS, NIQE_CHANNELS, NIQE_PARAMS
+from kind.metrics import LOE_VARIANTS, NIQE_CHANNELS, NIQE_PARAMS, MetricOptions
 from kind.weights.format import missing_weight_files, resolve_weights_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,8 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     weights = args.weights or [("ours", SHIPPED)]
-    options = {"progress": not args.quiet, "niqe_channel": args.niqe_channel, "niqe_params": args.niqe_params,
-               "loe_variant": args.loe_variant}
+    options = {"progress": not args.quiet, "options": MetricOptions(args.niqe_channel, args.niqe_params, args.loe_variant)}
     runs = []
 
     def run(name: str, data: Path, runner, protocol: str, **kwargs) -> None:

@@ -20,6 +20,7 @@ def old_run_config(out_dir, steps=6):
     return load_config("adjust", OLD_RUN / "config.yaml", [f"out_dir={out_dir}", f"steps={steps}"])
 
 
+@pytest.mark.slow
 def test_a_checkpoint_written_by_kind_0_1_resumes_exactly(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)  # its train_dir is relative to the repository root
     (tmp_path / "run").mkdir()
@@ -31,6 +32,7 @@ def test_a_checkpoint_written_by_kind_0_1_resumes_exactly(tmp_path, monkeypatch)
     assert state.losses == pytest.approx(expected["losses_after_step_3"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_the_command_line_resumes_an_old_checkpoint_by_path(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     old = tmp_path / "old.pt"

@@ -19,7 +19,8 @@ from kind.train.data import PatchSampler, PatchSource
 from kind.train.stages import STAGES
 from kind.weights.format import read_record
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="needs torch.distributed")
+pytestmark = [pytest.mark.skipif(not torch.distributed.is_available(), reason="needs torch.distributed"),
+              pytest.mark.slow]  # torchrun processes
 
 
 @pytest.fixture(scope="module")

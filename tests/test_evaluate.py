@@ -26,7 +26,7 @@ from kind.evaluation.score import score_folders
 from kind.imageops import minmax_stretch, to_image, to_tensor
 from kind.inference.pipeline import AUTO_RANGE, enhance_general
 from kind.inference.runner import Runner, load_runner
-from kind.metrics import loe, niqe, psnr, saturation, ssim
+from kind.metrics import MetricOptions, loe, niqe, psnr, saturation, ssim
 from kind.weights.format import load_weights_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -310,7 +310,7 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("protocol", ["fixed", "auto", "input"])
 def test_photo_folder(tmp_path, runner, photos, protocol):
     result = evaluate_folder(photos, None if protocol == "input" else runner, protocol, out_dir=tmp_path,
-                             progress=False, loe_variant="bimef", niqe_channel="y")
+                             progress=False, options=MetricOptions(loe_variant="bimef", niqe_channel="y"))
     assert result["mode"] == "photos" and result["metrics"] == ["niqe", "loe", "saturation"] and result["count"] == 2
     assert list(result["per_image"]) == ["a", "sub/b"] and set(result["mean"]) == {"niqe", "loe", "saturation", "seconds"}
     assert (result["loe_variant"], result["niqe_channel"], result["niqe_params"]) == ("bimef", "y", "live")
@@ -439,6 +439,7 @@ def test_cli_score_loe_and_bad_folder(tmp_path, score_dirs, capsys):
     assert main(["score", "--pred", str(tmp_path / "none"), "--gt", str(gt)]) == 2
 
 
+@pytest.mark.slow  # runs the script
 def test_reproduce_script(tmp_path, weights_dir, data, photos, capsys):
     spec = importlib.util.spec_from_file_location("reproduce_table", ROOT / "scripts" / "reproduce_table.py")
     script = importlib.util.module_from_spec(spec)

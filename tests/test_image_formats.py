@@ -58,10 +58,10 @@ def test_other_pillow_formats_are_refused(tmp_path):
 
 
 def test_score_refuses_postscript(evil_png, ghostscript_calls):
-    from kind.evaluation.score import _read_rgb_uint8
+    from kind.io.read import read_stored_rgb8
 
-    with pytest.raises(ValueError, match="evil.png"):
-        _read_rgb_uint8(evil_png)
+    with pytest.raises(ValueError, match="cannot read image .*evil.png"):
+        read_stored_rgb8(evil_png)
     assert ghostscript_calls == []
 
 

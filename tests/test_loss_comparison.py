@@ -59,6 +59,7 @@ def test_paired_differences_mean_standard_error_and_images_better():
     assert found["color_angle_deg"] == (0.0, 0.0, 0)
 
 
+@pytest.mark.slow  # the study end to end
 def test_end_to_end_on_random_weights_and_the_report_rebuilds_the_table(tmp_path, weights_dir, capsys):
     data = write_pairs(tmp_path / "pairs", count=3, height=32, width=32)
     out = tmp_path / "out"

@@ -3,12 +3,14 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 from conftest import ROOT, write_pairs
 
 from kind.train.data import load_pairs
 
 SCRIPT = str(ROOT / "tools" / "pack_data.py")
+pytestmark = pytest.mark.slow  # runs the script
 
 
 def run(*args, cwd=ROOT):

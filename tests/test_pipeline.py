@@ -198,6 +198,29 @@ def test_blend_tiles_streams_finished_bands():
     torch.testing.assert_close(torch.cat([rows for _, _, rows in bands], dim=2), image * 2)
 
 
+@pytest.mark.parametrize("ratio, valid", [(0.0, True), (5, True), (12.5, True), ("auto", True), (-0.5, False),
+                                          (float("inf"), False), (float("nan"), False), ("bright", False),
+                                          (1000.0, True), (1001.0, False)])
+def test_one_ratio_rule_at_every_boundary(ratio, valid):
+    """The command line, the pipelines and the eval protocol take the same ratios (kind.constants.ratio_problem)."""
+    import argparse
+
+    from kind.cli.arguments import ratio_argument
+    from kind.evaluation.protocols import check_protocol
+    from kind.inference.pipeline import check_ratio
+
+    def accepts(check, value) -> bool:
+        try:
+            check(value)
+        except (ValueError, argparse.ArgumentTypeError):
+            return False
+        return True
+
+    assert accepts(ratio_argument, str(ratio)) == accepts(check_ratio, ratio) == valid
+    if not isinstance(ratio, str):
+        assert accepts(lambda r: check_protocol("fixed", r), ratio) == valid
+
+
 @pytest.mark.parametrize("height,width", [(1, 3_000_000), (3_000, 1), (5, 700)])
 def test_a_thin_image_is_tiled_in_tiles_of_about_tile_squared_pixels(height, width):
     """A 1 × 3,000,000 photo took 7,800 tiles of 1 × 512 (239 s); along a side shorter than the

@@ -14,7 +14,7 @@ from PIL import Image
 from kind.cli import main
 from kind.evaluation.score import format_report, match_by_stem, score_folders
 from kind.io.inputs import natural_key
-from kind.metrics import loe, niqe, psnr, ssim
+from kind.metrics import MetricOptions, loe, niqe, psnr, ssim
 
 
 def _save(path: Path, img: np.ndarray) -> None:
@@ -196,7 +196,7 @@ class TestNoReference:
 
     def test_loe_and_options(self, photos):
         pred, low = photos
-        result = score_folders(pred, with_loe_inputs=low, niqe_channel="y", niqe_params="kindpp", loe_variant="bimef")
+        result = score_folders(pred, with_loe_inputs=low, options=MetricOptions("y", "kindpp", "bimef"))
         assert result["metrics"] == ["loe", "niqe"]
         img = _img(1, (96, 192, 3))
         assert result["per_image"]["b"] == {"loe": loe(img // 4, img, variant="bimef"),
@@ -222,12 +222,14 @@ class TestNoReference:
             ({"metrics": ["psnr"]}, "need ground truths"),
             ({"metrics": ["loe"]}, "needs the low-light inputs"),
             ({"metrics": ["lpips"]}, "expected some of psnr, ssim, loe, niqe"),
-            ({"niqe_channel": "rgb"}, "NIQE channel: expected one of gray, y"),
-            ({"loe_variant": "star"}, "LOE variant: expected one of npe, bimef"),
+            ({"options": {"niqe_channel": "rgb"}}, "NIQE channel: expected one of gray, y"),
+            ({"options": {"loe_variant": "star"}}, "LOE variant: expected one of npe, bimef"),
         ],
     )
     def test_bad_requests(self, photos, kwargs, match):
         with pytest.raises(ValueError, match=match):
+            if "options" in kwargs:
+                kwargs = {"options": MetricOptions(**kwargs["options"])}
             score_folders(photos[0], **kwargs)
 
 

@@ -25,6 +25,9 @@ from kind.train.stages import STAGES
 from kind.weights.format import load_network, load_weights_dir, read_record, save_record, weight_record
 
 
+pytestmark = pytest.mark.slow  # training loops
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     return write_pairs(tmp_path_factory.mktemp("pairs"), count=6, height=40, width=56)
@@ -69,6 +72,14 @@ def test_resume_gives_the_same_losses_as_an_unbroken_run(dataset, tmp_path):
     final_a = read_record(tmp_path / "a" / "last.pt")["state_dict"]
     final_b = read_record(tmp_path / "b" / "last.pt")["state_dict"]
     assert all(torch.equal(final_a[k], final_b[k]) for k in final_a)
+
+
+def test_a_run_leaves_the_random_state_as_it_was(dataset, tmp_path):
+    """The run seeds its own random state (config.seed) and hands the caller's back."""
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    train("decom", config_for("decom", dataset, tmp_path, steps=2), progress=False)
+    assert torch.equal(torch.get_rng_state(), before)
 
 
 def test_same_seed_same_first_losses(dataset, tmp_path):
@@ -279,7 +290,9 @@ def test_pipeline_trains_the_stages_in_order_into_a_weights_folder(dataset, tmp_
     restore_config = read_record(tmp_path / "restore" / "last.pt")["config"]
     assert adjust_config["decom_weights"] == restore_config["decom_weights"] == str(weights / "decom.pt")
     assert restore_config["adjust_weights"] == str(weights / "adjust.pt")
-    assert nets.restore is not None
+    exported_from = tmp_path / "restore" / ("best.pt" if (tmp_path / "restore" / "best.pt").is_file() else "last.pt")
+    trained = read_record(exported_from)["state_dict"]  # the loaded network holds its weights, via float16
+    assert all(torch.equal(value, trained[name].half().float()) for name, value in nets.restore.state_dict().items())
     # resumed: the finished stages are skipped; a longer restore schedule continues
     more = pipeline_overrides(dataset, tmp_path, "restore.steps=4")
     assert main(["train", "pipeline", "--quiet", "--resume", "auto"] + [a for o in more for a in ("--set", o)]) == 0

@@ -42,8 +42,9 @@ def bench_nets(weights: str | None) -> tuple[KinDNets, str]:
     folder = resolve_weights_dir(weights)
     if not missing_weight_files(folder):
         return load_weights_dir(folder), str(folder)
-    torch.manual_seed(0)
-    nets = KinDNets(*(build_network(n).eval() for n in NETWORK_NAMES))
+    with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+        torch.manual_seed(0)
+        nets = KinDNets(*(build_network(n).eval() for n in NETWORK_NAMES))
     return nets, "random initialisation (timing only)"
 
 

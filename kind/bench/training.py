@@ -65,8 +65,10 @@ def bare_speed(stage: str, device: torch.device, steps: int, warmup: int) -> flo
     """Steps a second of the bare step on one batch already on the device."""
     config = stage_config(stage, device, 1, "unused")
     spec = STAGES[stage]
-    torch.manual_seed(0)
-    model = build_network(spec.network).to(device, memory_format=torch.channels_last).train()
+    with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+        torch.manual_seed(0)
+        model = build_network(spec.network)
+    model = model.to(device, memory_format=torch.channels_last).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type == "cuda")
     generator = torch.Generator().manual_seed(1)
     n, p = config.batch_size, config.patch_size

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from kind.constants import DEFAULT_MAX_PIXELS, MAX_RATIO, PRECISIONS, SHIPPED
+from kind.constants import DEFAULT_MAX_PIXELS, PRECISIONS, SHIPPED, ratio_problem
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -53,6 +53,7 @@ def ratio_argument(text: str) -> float | str:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
-    if not 0 <= value <= MAX_RATIO:  # also rejects nan
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to {MAX_RATIO:g} or 'auto', got {text!r}")
+    problem = ratio_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem.replace(repr(value), repr(text)))
     return value

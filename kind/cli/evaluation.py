@@ -10,7 +10,7 @@ from kind.constants import DEFAULT_MAX_PIXELS, LOE_VARIANTS, NIQE_CHANNELS, NIQE
 
 
 def _eval_ratio_arg(text: str) -> float:
-    """``kind eval --ratio``: a finite number >= 0 (the ``auto`` rule is protocol ``auto``)."""
+    """``kind eval --ratio``: a number from 0 to ``MAX_RATIO`` (the ``auto`` rule is protocol ``auto``)."""
     value = ratio_argument(text)
     if isinstance(value, str):
         raise argparse.ArgumentTypeError("expected a number; for an automatic ratio use --protocol auto")
@@ -24,6 +24,13 @@ def _metrics_arg(text: str) -> list[str]:
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"expected some of {','.join(SCORE_METRICS)}, got {text!r}")
     return names
+
+
+def metric_options(args: argparse.Namespace):
+    """The metric options object of ``--niqe-channel``, ``--niqe-params`` and ``--loe-variant``."""
+    from kind.metrics import MetricOptions
+
+    return MetricOptions(args.niqe_channel, args.niqe_params, args.loe_variant)
 
 
 def add_metric_options(p: argparse.ArgumentParser) -> None:
@@ -78,8 +85,7 @@ def run_score(args: argparse.Namespace) -> int:
     check_output_files({"--json": args.json}, input_folders=[d for d in (args.pred, args.gt, args.loe_inputs) if d])
     result = score_folders(args.pred, args.gt, y_channel=args.y, crop_border=args.crop,
                            with_loe_inputs=args.loe_inputs, metrics=args.metrics,
-                           niqe_channel=args.niqe_channel, niqe_params=args.niqe_params,
-                           loe_variant=args.loe_variant, progress=not args.quiet)
+                           options=metric_options(args), progress=not args.quiet)
     print(format_report(result))
     if args.json:
         atomic_write_json(args.json, {"pred": args.pred, "gt": args.gt, **result})
@@ -141,8 +147,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     result = run_eval(args.data, args.protocol, weights=args.weights, ratio=args.ratio, out_dir=args.out,
                       json_path=args.json, device=args.device, precision=args.precision,
                       progress=not args.quiet, label=args.label, gt_mean=args.gt_mean,
-                      niqe_channel=args.niqe_channel, niqe_params=args.niqe_params, loe_variant=args.loe_variant,
-                      max_pixels=args.max_pixels)
+                      options=metric_options(args), max_pixels=args.max_pixels)
     print(format_eval_report(result))
     return 0
 

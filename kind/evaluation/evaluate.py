@@ -40,7 +40,6 @@ stem lets ``kind score --pred OUT --gt DATA/high`` pair them); photos as ``OUT/<
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from torch import Tensor
 from kind import __version__
 from kind.api import KinD
 from kind.constants import DEFAULT_MAX_PIXELS, PROTOCOLS
+from kind.evaluation.formatting import DIGITS, format_number
 from kind.evaluation.protocols import (
     GT_MEAN_RULE,
     GT_RATIO_PROTOCOLS,
@@ -73,7 +73,7 @@ from kind.io.output_guard import check_output_files
 from kind.io.pairs import find_pairs
 from kind.io.read import header_pixels, read_image
 from kind.io.write import save_png
-from kind.metrics import check_metric_options, loe, niqe, psnr, saturation, ssim
+from kind.metrics import MetricOptions, loe, niqe, psnr, saturation, ssim
 from kind.progress import Progress
 from kind.weights.format import resolve_weights_dir, weights_dir_info
 from kind.weights.spec import is_mixed
@@ -125,8 +125,7 @@ def _niqe_or_none(image: np.ndarray, channel: str, params: str) -> float | None:
 
 
 def score_output(
-    output: np.ndarray, gt: np.ndarray | None, low: np.ndarray,
-    niqe_channel: str = "gray", niqe_params: str = "live", loe_variant: str = "npe",
+    output: np.ndarray, gt: np.ndarray | None, low: np.ndarray, options: MetricOptions = MetricOptions(),
 ) -> dict[str, float | None]:
     """The metrics of one output (uint8 H×W×3) against its ground truth (None: no-reference metrics
     only) and its low input."""
@@ -134,8 +133,8 @@ def score_output(
     if gt is not None:
         scores.update(psnr=psnr(output, gt), ssim=ssim(output, gt),
                       psnr_y=psnr(output, gt, y_channel=True), ssim_y=ssim(output, gt, y_channel=True))
-    scores["loe"] = loe(low, output, variant=loe_variant)
-    scores["niqe"] = _niqe_or_none(output, niqe_channel, niqe_params)
+    scores["loe"] = loe(low, output, variant=options.loe_variant)
+    scores["niqe"] = _niqe_or_none(output, options.niqe_channel, options.niqe_params)
     scores["saturation"] = saturation(output)  # washed-out colours score low (mean HSV S)
     if gt is not None:
         scores["gt_saturation"] = saturation(gt)
@@ -219,9 +218,7 @@ def evaluate_folder(
     weights: str | os.PathLike | None = None,
     label: str | None = None,
     gt_mean: bool = False,
-    niqe_channel: str = "gray",
-    niqe_params: str = "live",
-    loe_variant: str = "npe",
+    options: MetricOptions = MetricOptions(),
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict:
     """Enhance every image of ``data`` with ``protocol`` and score the outputs.
@@ -236,7 +233,7 @@ def evaluate_folder(
         weights, label: the weights folder and a short name for it, recorded in the result.
         gt_mean: rescale each output to the ground truth's mean gray (:func:`gt_mean_rescale`);
             paired data only.
-        niqe_channel, niqe_params, loe_variant: how NIQE and LOE are computed (:mod:`kind.metrics`).
+        options: how NIQE and LOE are computed (:class:`kind.metrics.options.MetricOptions`).
         max_pixels: an image over this many pixels (from its header) is refused before any work
             (:func:`check_image_sizes`); photos over 2.5 MP are enhanced in tiles, pairs whole.
 
@@ -249,7 +246,6 @@ def evaluate_folder(
         ``mean.seconds`` is the median; ``seconds`` and ``ratio`` are None for ``input``.
     """
     ratio = check_protocol(protocol, ratio)
-    check_metric_options(niqe_channel, niqe_params, loe_variant)
     if protocol != "input" and runner is None:
         raise EvalError(f"protocol {protocol!r} needs the networks (a runner), got None")
     data = Path(data)
@@ -258,7 +254,6 @@ def evaluate_folder(
     out = check_outputs(data, out_dir)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    metric_options = {"niqe_channel": niqe_channel, "niqe_params": niqe_params, "loe_variant": loe_variant}
 
     per_image: dict[str, dict] = {}
     bar = Progress(len(items), desc=f"eval {protocol}", unit="img", enabled=progress, log_interval=0.0)
@@ -285,7 +280,7 @@ def evaluate_folder(
         output_u8 = low_u8 if protocol == "input" and not gt_mean else to_image(output)
         if out is not None:
             save_png(out / (f"{key}.png" if paired else output_relpath(key)), output_u8)
-        scores = score_output(output_u8, gt_u8, low_u8, **metric_options)
+        scores = score_output(output_u8, gt_u8, low_u8, options)
         per_image[key] = {**scores, "seconds": seconds, "ratio": image_ratio, **record}
         bar.update(image=key, **({"psnr": scores["psnr"]} if paired else {"niqe": scores["niqe"]}))
     bar.close()
@@ -303,7 +298,7 @@ def evaluate_folder(
         "device": describe_device(runner),
         "count": len(per_image),
         "metrics": list(METRICS if paired else PHOTO_METRICS),
-        **metric_options,
+        **options.as_dict(),
         "kind_version": __version__,
         "out": None if out is None else str(out),
         "mean": _means(per_image, METRICS if paired else PHOTO_METRICS),
@@ -379,9 +374,7 @@ def run_eval(
     progress: bool = True,
     label: str | None = None,
     gt_mean: bool = False,
-    niqe_channel: str = "gray",
-    niqe_params: str = "live",
-    loe_variant: str = "npe",
+    options: MetricOptions = MetricOptions(),
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict:
     """``kind eval``: check the options and output paths, load the weights (a weights spec;
@@ -390,7 +383,6 @@ def run_eval(
     The result adds ``weight_files``: each network's file, ``version`` and ``sha256``
     (:func:`kind.weights.format.weights_dir_info`; None for ``input``)."""
     check_protocol(protocol, ratio)  # before loading anything
-    check_metric_options(niqe_channel, niqe_params, loe_variant)
     check_outputs(data, out_dir, json_path)
     check_image_sizes(plan_items(data, protocol, gt_mean)[1], max_pixels)
     runner = None
@@ -399,22 +391,15 @@ def run_eval(
         runner = load_runner(weights, device, precision)
     else:
         weights = None
-    result = evaluate_folder(data, runner, protocol, ratio, out_dir, progress, weights, label, gt_mean,
-                             niqe_channel, niqe_params, loe_variant, max_pixels)
+    result = evaluate_folder(data, runner, protocol, ratio, out_dir=out_dir, progress=progress, weights=weights,
+                             label=label, gt_mean=gt_mean, options=options, max_pixels=max_pixels)
     result["weight_files"] = None if weights is None else weights_dir_info(weights)
     if json_path is not None:
         atomic_write_json(json_path, result)
     return result
 
 
-def _fmt(value: float | None, digits: int) -> str:
-    if value is None:
-        return "—"
-    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
-
-
-DIGITS = {"psnr": 3, "ssim": 4, "psnr_y": 3, "ssim_y": 4, "loe": 1, "niqe": 3, "saturation": 3, "gt_saturation": 3,
-          "seconds": 3, "ratio": 3}
+REPORT_DIGITS = {**DIGITS, "ratio": 3}
 
 
 def format_eval_report(result: dict) -> str:
@@ -433,7 +418,7 @@ def format_eval_report(result: dict) -> str:
     ]
     mean = {**result["mean"], "ratio": None}
     for name, scores in [*result["per_image"].items(), ("mean", mean)]:
-        lines.append(f"{name:<{name_w}}" + "".join(f"{_fmt(scores.get(k), DIGITS[k]):>{widths[k]}}" for k in keys))
+        lines.append(f"{name:<{name_w}}" + "".join(f"{format_number(scores.get(k), REPORT_DIGITS[k]):>{widths[k]}}" for k in keys))
     lines.append("mean row: mean of each metric, median of seconds (pipeline only, no file I/O)")
     return "\n".join(lines)
 

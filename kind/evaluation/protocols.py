@@ -41,13 +41,11 @@ compare only with other GT-mean numbers.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import Tensor
 
-from kind.constants import MAX_RATIO, PROTOCOLS
+from kind.constants import PROTOCOLS, ratio_problem
 from kind.imageops import minmax_stretch
 from kind.inference.pipeline import (
     AUTO_EXPONENT,
@@ -107,8 +105,9 @@ def check_protocol(protocol: str, ratio: float | None) -> float | None:
             raise EvalError(f"--ratio applies to protocol 'fixed' only, got --ratio {ratio:g} with {protocol!r}")
         return None
     ratio = DEFAULT_RATIO if ratio is None else float(ratio)
-    if not 0 <= ratio <= MAX_RATIO:
-        raise EvalError(f"ratio: expected a number from 0 to {MAX_RATIO:g}, got {ratio}")
+    problem = ratio_problem(ratio)
+    if problem:
+        raise EvalError(f"ratio: {problem}")
     return ratio
 
 

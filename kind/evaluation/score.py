@@ -10,21 +10,18 @@ be scored (different sizes, an unreadable file, an image too small for NIQE) is 
 
 from __future__ import annotations
 
-import math
 import os
-import struct
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from kind.constants import IMAGE_SUFFIXES, SCORE_METRICS
-from kind.io.formats import UnsupportedFormatError, open_image
+from kind.evaluation.formatting import format_number
 from kind.io.inputs import natural_key
-from kind.metrics import check_metric_options, loe, niqe, psnr, ssim
+from kind.io.read import read_stored_rgb8
+from kind.metrics import MetricOptions, loe, niqe, psnr, ssim
 from kind.progress import Progress
 
 __all__ = [
@@ -46,6 +43,8 @@ class Pair(NamedTuple):
     pred: Path
     gt: Optional[Path]
 
+
+SCORE_DIGITS = {"psnr": 4, "ssim": 4, "loe": 2, "niqe": 4}  # kind score shows more decimals than the tables
 
 def _images_by_stem(folder: Path, role: str) -> Dict[str, Path]:
     """{stem: path} of the image files directly in ``folder``; two files of one stem is an error."""
@@ -91,24 +90,6 @@ def match_by_stem(
     return pairs, missing, extra
 
 
-def _read_rgb_uint8(path: Path) -> np.ndarray:
-    """Read an 8-bit image file as an HxWx3 uint8 RGB array (grey, palette and alpha converted).
-
-    Not :func:`kind.io.read.read_image`: scoring takes the pixels as stored (no EXIF rotation) and
-    refuses 16-bit grey instead of reading it at 16 bits.
-    """
-    try:
-        with open_image(path) as img:
-            if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-                raise ValueError(f"cannot score {path}: expected an 8-bit image, got mode {img.mode}")
-            return np.asarray(img.convert("RGB"), dtype=np.uint8)
-    except UnsupportedFormatError as err:  # its message starts with the path
-        raise ValueError(f"cannot read image {err}") from None
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, EOFError,
-            IndexError, struct.error, zlib.error) as err:  # what a damaged file makes Pillow raise
-        raise ValueError(f"cannot read image {path}: {err}") from err
-
-
 def check_metrics(
     metrics: Sequence[str] | None, with_gt: bool, with_inputs: bool
 ) -> Tuple[str, ...]:
@@ -140,9 +121,7 @@ def score_folders(
     crop_border: int = 0,
     with_loe_inputs: Optional[str | os.PathLike] = None,
     metrics: Sequence[str] | None = None,
-    niqe_channel: str = "gray",
-    niqe_params: str = "live",
-    loe_variant: str = "npe",
+    options: MetricOptions = MetricOptions(),
     progress: bool = False,
 ) -> dict:
     """Score every prediction (against its ground truth when ``gt_dir`` is given), and the means.
@@ -155,9 +134,8 @@ def score_folders(
         with_loe_inputs: folder of the low-light inputs; LOE (input vs prediction,
             :func:`kind.metrics.loe`) needs it. Every scored stem must have an input.
         metrics: some of :data:`SCORE_METRICS`; None: :func:`check_metrics`'s default.
-        niqe_channel, niqe_params: NIQE's plane (``gray`` MATLAB rgb2gray, ``y`` BasicSR) and
-            pristine model (``live``, ``kindpp``).
-        loe_variant: ``npe`` or ``bimef``.
+        options: NIQE's plane (``gray`` MATLAB rgb2gray, ``y`` BasicSR) and pristine model
+            (``live``, ``kindpp``), LOE's variant (``npe``, ``bimef``).
         progress: a progress line on stderr.
 
     Returns:
@@ -171,7 +149,6 @@ def score_folders(
             folders do not allow, or a scored stem without an input when LOE is asked for —
             all before any image is scored. Per-image problems go to ``failed`` instead.
     """
-    check_metric_options(niqe_channel, niqe_params, loe_variant)
     chosen = check_metrics(metrics, gt_dir is not None, with_loe_inputs is not None)
     pairs, missing, extra = match_by_stem(pred_dir, gt_dir)
     if not pairs:
@@ -189,8 +166,7 @@ def score_folders(
     bar = Progress(len(pairs), desc="score", unit="img", enabled=progress)
     for pair in pairs:
         try:
-            per_image[pair.stem] = _score_pair(pair, inputs.get(pair.stem), chosen, y_channel, crop_border,
-                                               niqe_channel, niqe_params, loe_variant)
+            per_image[pair.stem] = _score_pair(pair, inputs.get(pair.stem), chosen, y_channel, crop_border, options)
         except ValueError as error:
             failed[pair.stem] = str(error)
         bar.update(image=pair.stem)
@@ -208,39 +184,35 @@ def score_folders(
             "y_channel": bool(y_channel),
             "crop_border": int(crop_border),
             "loe_inputs": None if with_loe_inputs is None else str(with_loe_inputs),
-            "loe_variant": loe_variant,
-            "niqe_channel": niqe_channel,
-            "niqe_params": niqe_params,
+            "loe_variant": options.loe_variant,
+            "niqe_channel": options.niqe_channel,
+            "niqe_params": options.niqe_params,
         },
     }
 
 
 def _score_pair(
     pair: Pair, low_path: Optional[Path], chosen: Sequence[str], y_channel: bool, crop_border: int,
-    niqe_channel: str, niqe_params: str, loe_variant: str,
+    options: MetricOptions,
 ) -> Dict[str, float]:
     """The ``chosen`` metrics of one prediction; ValueError names the file and the problem."""
-    pred = _read_rgb_uint8(pair.pred)
+    pred = read_stored_rgb8(pair.pred)
     scores: Dict[str, float] = {}
     if "psnr" in chosen or "ssim" in chosen:
-        gt = _read_rgb_uint8(pair.gt)
+        gt = read_stored_rgb8(pair.gt)
         _same_size(pair.pred, pred, pair.gt, gt)
         scores["psnr"] = psnr(pred, gt, crop_border=crop_border, y_channel=y_channel)
         scores["ssim"] = ssim(pred, gt, crop_border=crop_border, y_channel=y_channel)
     if "loe" in chosen:
-        low = _read_rgb_uint8(low_path)
+        low = read_stored_rgb8(low_path)
         _same_size(low_path, low, pair.pred, pred)
-        scores["loe"] = loe(low, pred, variant=loe_variant)
+        scores["loe"] = loe(low, pred, variant=options.loe_variant)
     if "niqe" in chosen:
         try:
-            scores["niqe"] = niqe(pred, channel=niqe_channel, params=niqe_params)
+            scores["niqe"] = niqe(pred, channel=options.niqe_channel, params=options.niqe_params)
         except ValueError as error:
             raise ValueError(f"{pair.pred}: {error}") from None
     return {k: scores[k] for k in chosen}
-
-
-def _fmt(value: float, digits: int) -> str:
-    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
 
 
 def describe_settings(result: dict) -> List[str]:
@@ -271,7 +243,6 @@ def format_report(result: dict) -> str:
     mean       30.0000    0.9000
     """
     keys = result["metrics"]
-    digits = {"psnr": 4, "ssim": 4, "loe": 2, "niqe": 4}
     names = list(result["per_image"]) + ["mean"]
     name_w = max(8, *(len(n) for n in names))
     col_w = 10
@@ -280,7 +251,7 @@ def format_report(result: dict) -> str:
     rows = list(result["per_image"].items()) + ([("mean", result["mean"])] if result["mean"] else [])
     for name, scores in rows:
         lines.append(
-            f"{name:<{name_w}}" + "".join(f"{_fmt(scores[k], digits.get(k, 4)):>{col_w}}" for k in keys)
+            f"{name:<{name_w}}" + "".join(f"{format_number(scores[k], SCORE_DIGITS[k]):>{col_w}}" for k in keys)
         )
     for stem, reason in result["failed"].items():
         lines.append(f"skipped {stem}: {reason}")

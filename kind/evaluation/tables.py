@@ -16,12 +16,12 @@ no torch, so ``kind table`` starts fast.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from kind.constants import PROTOCOLS
+from kind.evaluation.formatting import DIGITS, format_number
 from kind.evaluation.latex import markdown_tables_to_latex
 from kind.io.atomic import atomic_write_json, atomic_write_text
 
@@ -59,15 +59,7 @@ LOL_COLUMNS = ("weights", "protocol", "data", "PSNR", "SSIM", "PSNR-Y", "SSIM-Y"
                "s/img", "device", "source")
 LOL_KEYS = ("weights", "protocol", "data", "psnr", "ssim", "psnr_y", "ssim_y", "loe", "niqe", "saturation",
             "gt_saturation", "seconds", "device", "source")
-DIGITS = {"psnr": 3, "ssim": 4, "psnr_y": 3, "ssim_y": 4, "loe": 1, "niqe": 3, "saturation": 3, "gt_saturation": 3,
-          "seconds": 3}
 REQUIRED_KEYS = ("protocol", "ratio_rule", "data", "mean")
-
-
-def _fmt(value: float | None, digits: int) -> str:
-    if value is None:
-        return "—"
-    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
 
 
 def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -266,7 +258,7 @@ def lol_table(
             if key == "source" and row["status"] == "reported":
                 line.append(f"reported: {value}")
             elif key in DIGITS:
-                text = row.get("printed", {}).get(key) or _fmt(value, DIGITS[key])
+                text = row.get("printed", {}).get(key) or format_number(value, DIGITS[key])
                 if row["status"] == "measured" and value is not None:
                     if key == "loe" and loe_shared is None:
                         text += f" ({row['loe_variant']})"
@@ -325,7 +317,7 @@ def noref_table(results: Sequence[dict], sources: Sequence[str] | None = None, m
     for row in rows:
         settings = row["loe_variant"] if metric == "loe" else f"{row['niqe_channel']}, {row['niqe_params']}"
         protocol = row["protocol"] if shared else f"{row['protocol']} ({settings})"
-        cells.append([row["weights"], protocol, *(_fmt(row[metric].get(d), DIGITS[metric]) for d in datasets)])
+        cells.append([row["weights"], protocol, *(format_number(row[metric].get(d), DIGITS[metric]) for d in datasets)])
     title = loe_title if metric == "loe" else niqe_title
     lines = [f"Mean {title} (lower is better)", "", *_markdown(header, cells)]
     if rows:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kind.constants import DEFAULT_RATIO, MAP_SUFFIXES, MAX_RATIO
+from kind.constants import DEFAULT_RATIO, MAP_SUFFIXES, ratio_problem
 from kind.imageops import blend_with_input, darkness_weight
 from kind.models import Ratio
 
@@ -69,17 +69,15 @@ RatioChoice = float | str | Tensor
 
 
 def check_ratio(choice: RatioChoice) -> None:
-    """Raise ValueError unless ``choice`` is ``'auto'``, a tensor, or a number from 0 to ``MAX_RATIO``."""
-    if isinstance(choice, str):
-        if choice != "auto":
-            raise ValueError(f"ratio: expected a number or 'auto', got {choice!r}")
-    elif not isinstance(choice, Tensor) and not 0 <= float(choice) <= MAX_RATIO:
-        raise ValueError(f"ratio: expected a number from 0 to {MAX_RATIO:g} or 'auto', got {choice!r}")
+    """Raise ValueError unless ``choice`` is ``'auto'``, a tensor of ratios, or a finite number ≥ 0
+    (:func:`kind.constants.ratio_problem`). The public entry points check once; what they call trusts them."""
+    problem = None if isinstance(choice, Tensor) else ratio_problem(choice)
+    if problem:
+        raise ValueError(f"ratio: {problem}")
 
 
 def ratios_for(choice: float | Tensor, count: int) -> Tensor:
-    """A number, a 0-dim or a (count,) tensor as the (count,) ratios of ``count`` images."""
-    check_ratio(choice)
+    """A checked number, a 0-dim or a (count,) tensor as the (count,) ratios of ``count`` images."""
     if isinstance(choice, Tensor):
         return choice.float().cpu().expand(count)
     return torch.full((count,), float(choice))
@@ -109,13 +107,14 @@ def _networks(runner: Networks, image: Tensor, ratio: RatioChoice | None, high: 
 
     ``ratio=None`` takes the ground truth's, :func:`lol_ratio` of the decomposed ``high``.
     """
+    if ratio is not None:
+        check_ratio(ratio)
     reflectance, illumination = runner.decompose(image)
     if ratio is None:
         if high is None:
             raise ValueError("the ground-truth ratio needs the ground-truth image")
         ratios = lol_ratio(illumination, runner.decompose(high)[1])
     elif isinstance(ratio, str):
-        check_ratio(ratio)
         ratios = auto_ratio(illumination)
     else:
         ratios = ratios_for(ratio, illumination.shape[0])

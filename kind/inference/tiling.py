@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from kind.constants import AUTO_TILE_PIXELS, DEFAULT_TILE
-from kind.inference.pipeline import Networks, RatioChoice, auto_ratio, check_ratio, enhance_general, ratios_for
+from kind.inference.pipeline import Networks, RatioChoice, auto_ratio, enhance_general, ratios_for
 
 TILE_ALIGN = 16  # the restoration net pools 4 times: tiles on a 16-pixel grid see the same pooling cells
 MAX_DEFAULT_OVERLAP = 128  # the default overlap is a quarter of the tile, at most this
@@ -176,8 +176,8 @@ def enhance_photo(
     """The photo pipeline (:func:`kind.inference.pipeline.enhance_general`) on ``source``: the maps
     ``output`` (and with ``keep_maps`` the four of ``MAP_FIELDS``) go to ``sink``. Tiled in
     ``tile``-pixel tiles when ``tile`` is given or the image has over ``auto_tile_pixels``
-    pixels (then in ``DEFAULT_TILE`` tiles). Returns the ratio of each image, (N,)."""
-    check_ratio(ratio)
+    pixels (then in ``DEFAULT_TILE`` tiles). Returns the ratio of each image, (N,). ``ratio`` is
+    checked by the caller (:class:`kind.KinD`)."""
     fields = ("output", *MAP_FIELDS) if keep_maps else ("output",)
     if not needs_tiling(source.height, source.width, tile, auto_tile_pixels):
         result = enhance_general(runner, source.read(0, source.height, 0, source.width), ratio)

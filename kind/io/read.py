@@ -18,6 +18,8 @@ files are read exactly at 16 bits (:mod:`kind.io.write` writes them).
 Nothing here changes a process-wide setting: Pillow's own decompression-bomb limit
 (``PIL.Image.MAX_IMAGE_PIXELS``, about 179 MP before it refuses) is left as it is, and an image
 that exceeds it is reported as such; :func:`kind.tune_process` raises it for the ``kind`` commands.
+Nor are warning filters touched (they are process-wide, and images are read on worker threads):
+Pillow's ``DecompressionBombWarning`` for an image over its limit reaches the caller's filters.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from __future__ import annotations
 import os
 import struct
 import sys
-import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,8 @@ _LOW_BYTE_RAWMODE = {
 # 32 bits a pixel), the four bytes come back untouched: L high, L low, A high, A low.
 _LA16_RAWMODE = "LA;16B"
 # What Pillow raises on truncated or corrupt data, depending on the format.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
+_PILLOW_ERRORS = (OSError, SyntaxError, EOFError, IndexError, struct.error, zlib.error)  # what a damaged file makes Pillow raise
+_DECODE_ERRORS = (*_PILLOW_ERRORS, ValueError)
 
 
 class ImageReadError(ValueError):
@@ -131,19 +133,17 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         raise ImageReadError(f"{path}: file is empty (0 bytes)")
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with open_image(path) as img:
-                check_size(path, img.size, max_pixels)
-                frames = getattr(img, "n_frames", 1)
-                rawmode = _rawmode(img)
-                if rawmode in _LOW_BYTE_RAWMODE or rawmode == _LA16_RAWMODE:
-                    rgb, alpha, depth = _read_wide(path, img, rawmode)
-                else:
-                    img.load()  # full decode: truncated or corrupt data fails here
-                    ImageOps.exif_transpose(img, in_place=True)
-                    rgb, alpha, depth = image_samples(img, path)
-                exif, icc = _metadata(img)
+        with open_image(path) as img:
+            check_size(path, img.size, max_pixels)
+            frames = getattr(img, "n_frames", 1)
+            rawmode = _rawmode(img)
+            if rawmode in _LOW_BYTE_RAWMODE or rawmode == _LA16_RAWMODE:
+                rgb, alpha, depth = _read_wide(path, img, rawmode)
+            else:
+                img.load()  # full decode: truncated or corrupt data fails here
+                ImageOps.exif_transpose(img, in_place=True)
+                rgb, alpha, depth = image_samples(img, path)
+            exif, icc = _metadata(img)
     except ImageReadError:
         raise
     except UnsupportedFormatError as err:
@@ -167,10 +167,8 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
 def header_pixels(path: str | os.PathLike) -> int:
     """Width × height from an image file's header (0 when it cannot be read: the decoder will say why)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with open_image(path) as img:
-                return img.width * img.height
+        with open_image(path) as img:
+            return img.width * img.height
     except Exception:  # noqa: BLE001 - any failure is the decoder's to report
         return 0
 
@@ -267,6 +265,23 @@ def image_samples(img: Image.Image, name: object = "image") -> tuple[np.ndarray,
     return np.asarray(img if mode == "RGB" else img.convert("RGB")), None, 8
 
 
+
+def read_stored_rgb8(path: Path) -> np.ndarray:
+    """An image file's 8-bit RGB view as stored, H×W×3 uint8 (grey, palette and alpha converted; no
+    EXIF rotation; a 48-bit file gives its high bytes), for scoring files as the field's metric code
+    reads them. 16-bit grey is refused (ValueError) rather than cut to 8 bits; :func:`read_image`
+    reads it at 16 bits."""
+    try:
+        with open_image(path) as img:
+            if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+                raise ValueError(f"cannot score {path}: expected an 8-bit image, got mode {img.mode}")
+            return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except UnsupportedFormatError as err:  # its message starts with the path
+        raise ValueError(f"cannot read image {err}") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, *_PILLOW_ERRORS) as err:
+        raise ValueError(f"cannot read image {path}: {err}") from err
+
+
 __all__ = [
     "IMAGE_SUFFIXES",
     "ImageReadError",
@@ -276,5 +291,6 @@ __all__ = [
     "header_pixels",
     "image_samples",
     "read_image",
+    "read_stored_rgb8",
     "sample_scale",
 ]

@@ -24,7 +24,8 @@ All numpy functions return Python floats; the torch functions return a tensor of
 
 from kind.constants import LOE_VARIANTS, NIQE_CHANNELS
 from kind.metrics.colour import saturation, saturation_torch
-from kind.metrics.fidelity import SSIM_C1, SSIM_C2, SSIM_SIGMA, SSIM_WINDOW, psnr, ssim
+from kind.constants import SSIM_SIGMA, SSIM_WINDOW
+from kind.metrics.fidelity import SSIM_C1, SSIM_C2, psnr, ssim
 from kind.metrics.fidelity_torch import psnr_torch, ssim_torch
 from kind.metrics.lightness_order import LOE_GRID, LOE_SAMPLES, loe
 from kind.metrics.naturalness import (
@@ -46,10 +47,11 @@ from kind.metrics.naturalness import (
     niqe_features,
     niqe_luminance,
 )
-from kind.metrics.options import check_metric_options
+from kind.metrics.options import MetricOptions, check_metric_options
 
 __all__ = [
     "LOE_VARIANTS",
+    "MetricOptions",
     "NIQE_CHANNELS",
     "NIQE_PARAMS",
     "aggd_fit",

@@ -9,13 +9,12 @@ from typing import Tuple
 
 import numpy as np
 
+from kind.constants import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
 from kind.metrics.common import check_uint8_image, filter_valid, gaussian_1d, rgb_to_y
 
 
-SSIM_WINDOW = 11  # 11x11 Gaussian window, as MATLAB ssim.m and BasicSR
-SSIM_SIGMA = 1.5  # its standard deviation
-SSIM_C1 = (0.01 * 255) ** 2  # (K1 * L)^2 with K1 = 0.01, L = 255
-SSIM_C2 = (0.03 * 255) ** 2  # (K2 * L)^2 with K2 = 0.03, L = 255
+SSIM_C1 = (SSIM_K1 * 255) ** 2  # (K1 * L)^2 with L = 255
+SSIM_C2 = (SSIM_K2 * 255) ** 2  # (K2 * L)^2 with L = 255
 
 
 def _check_pair(img1: np.ndarray, img2: np.ndarray) -> None:

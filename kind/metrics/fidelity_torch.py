@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kind.metrics.fidelity import SSIM_WINDOW
+from kind.constants import SSIM_WINDOW
 
 
 def _check_batch(pred: Tensor, target: Tensor, data_range: float) -> None:

@@ -153,14 +153,18 @@ class StopRule:
 
 @contextlib.contextmanager
 def run_settings(config: TrainConfig, device: torch.device) -> Iterator[None]:
-    """``threads`` and cuDNN autotuning (fixed patch sizes: pick the fastest kernels once) for the
-    duration of the run; the process's own settings come back after it."""
+    """``threads``, cuDNN autotuning (fixed patch sizes: pick the fastest kernels once) and the
+    random state (seeded with ``config.seed``: the networks' initialisation) for the duration of
+    the run; the process's own settings and random state come back after it."""
     threads, benchmark = torch.get_num_threads(), torch.backends.cudnn.benchmark
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.backends.cudnn.benchmark = device.type == "cuda"
+    cuda = [torch.cuda.current_device() if device.index is None else device.index] if device.type == "cuda" else []
     try:
-        yield
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(config.seed)
+            yield
     finally:
         torch.set_num_threads(threads)
         torch.backends.cudnn.benchmark = benchmark
@@ -181,6 +185,11 @@ def train(
     checkpoint path. A fresh run refuses an ``out_dir`` that holds a run unless ``overwrite``.
     Under an initialised process group (torchrun) this process trains its rank's share.
     ``data`` replaces the stage's prepared data (benchmarks).
+
+    Process-wide state is borrowed, never kept: while the run lasts (and in the main thread only)
+    SIGINT and SIGTERM request a stop at the next check, and the thread count, cuDNN autotuning
+    and torch's random state are the run's; the previous handlers, settings and random state come
+    back when it ends, however it ends.
     """
     stage = STAGES[stage_name]
     world = current_world()
@@ -209,7 +218,6 @@ def _locked_train(stage_name: str, stage: Stage, config: TrainConfig, world: Wor
         remove_stale_temp_files(out_dir)
     stop = StopRule(config, world)
     with run_settings(config, device), stop.handling_signals():
-        torch.manual_seed(config.seed)
         data = data or stage.prepare(config, device)
         if record:
             check_resume_data(record, checkpoint, data.names)

@@ -298,7 +298,7 @@ def restore_select(config: RestoreConfig) -> str:
 # --- the stage table -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Stage:
     """What makes one training stage: its network, data, batches, loss, validation, and the
     validation metric that selects ``best.pt``."""
@@ -318,7 +318,16 @@ def patches_as_batch(patches: dict[str, Tensor], draws: PatchDraws, config: Trai
 
 
 STAGES: dict[str, Stage] = {
-    "decom": Stage("decom", 8, decom_prepare, patches_as_batch, decom_loss, decom_validate, lambda c: "patch_loss", False),
-    "adjust": Stage("adjust", 7, adjust_prepare, adjust_batch, adjust_loss, adjust_validate, lambda c: "psnr", True),
-    "restore": Stage("restore", 8, restore_prepare, patches_as_batch, restore_loss, restore_validate, restore_select, True),
+    "decom": Stage(
+        network="decom", modes=8, prepare=decom_prepare, batch=patches_as_batch, loss=decom_loss,
+        validate=decom_validate, select=lambda config: "patch_loss", higher_is_better=False,
+    ),
+    "adjust": Stage(
+        network="adjust", modes=7, prepare=adjust_prepare, batch=adjust_batch, loss=adjust_loss,
+        validate=adjust_validate, select=lambda config: "psnr", higher_is_better=True,
+    ),
+    "restore": Stage(
+        network="restore", modes=8, prepare=restore_prepare, batch=patches_as_batch, loss=restore_loss,
+        validate=restore_validate, select=restore_select, higher_is_better=True,
+    ),
 }
