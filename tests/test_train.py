@@ -560,3 +560,11 @@ def test_restore_shows_the_pipeline_beside_the_ground_truth_in_labelled_strips(d
     run = train("restore", config_for("restore", dataset, tmp_path / "run", weights_dir / "decom.pt", steps=2,
                                       val_every=2, adjust_weights=str(weights_dir / "adjust.pt")), progress=False)
     assert run.step == 2
+
+
+def test_the_frozen_decomposition_shows_its_progress(dataset, decom_weights, tmp_path, capsys):
+    config = config_for("adjust", dataset, tmp_path / "a", decom_weights, steps=1, val_every=0)
+    train("adjust", config, progress=True)
+    assert "decompose with the frozen DecomNet 12/12" in capsys.readouterr().err  # 4 + 2 pairs, low and high
+    train("adjust", config_for("adjust", dataset, tmp_path / "b", decom_weights, steps=1, val_every=0), progress=False)
+    assert "decompose with the frozen DecomNet" not in capsys.readouterr().err

@@ -218,7 +218,7 @@ def _locked_train(stage_name: str, stage: Stage, config: TrainConfig, world: Wor
         remove_stale_temp_files(out_dir)
     stop = StopRule(config, world)
     with run_settings(config, device), stop.handling_signals():
-        data = data or stage.prepare(config, device)
+        data = data or stage.prepare(config, device, progress and world.is_main)
         if record:
             check_resume_data(record, checkpoint, data.names)
         if world.is_main:

@@ -18,6 +18,7 @@ from kind import losses
 from kind.inference.fused import cpu_fusion_available, fuse_for_cpu, prepare_input
 from kind.inference.pipeline import lol_ratio
 from kind.metrics import psnr_torch, saturation_torch, ssim_torch
+from kind.progress import Progress
 from kind.train.config import AdjustConfig, DecomConfig, RestoreConfig, TrainConfig, folder_list
 from kind.train.data import PairedImages, PatchDraws, load_pairs, patch_batches, split_holdout
 from kind.weights.format import load_network
@@ -90,7 +91,7 @@ def to_device(images: list[Tensor], device: torch.device) -> list[Tensor]:
 # --- stage 1: decomposition ------------------------------------------------------------------
 
 
-def decom_prepare(config: TrainConfig, device: torch.device) -> StageData:
+def decom_prepare(config: TrainConfig, device: torch.device, progress: bool = False) -> StageData:
     train, val = load_splits(config, config.patch_size)
     val_maps = {"low": to_device(val.low, device), "high": to_device(val.high, device)}
     return StageData({"low": train.low, "high": train.high}, val_maps, train.names,
@@ -155,8 +156,9 @@ def decom_validate(model: nn.Module, data: StageData, config: DecomConfig) -> tu
 
 
 @torch.inference_mode()
-def decompose_all(decom: nn.Module, images: list[Tensor], device: torch.device, fused: bool) -> tuple[list[Tensor], list[Tensor]]:
-    """(R 3×H×W, L 1×H×W) of each image, in batches of equal sizes."""
+def decompose_all(decom: nn.Module, images: list[Tensor], device: torch.device, fused: bool,
+                  bar: Progress | None = None) -> tuple[list[Tensor], list[Tensor]]:
+    """(R 3×H×W, L 1×H×W) of each image, in batches of equal sizes; ``bar`` advances by each batch."""
     reflectances: list[Tensor] = [torch.empty(0)] * len(images)
     illuminations: list[Tensor] = [torch.empty(0)] * len(images)
     for indices in size_batches([x.shape for x in images]):
@@ -165,31 +167,38 @@ def decompose_all(decom: nn.Module, images: list[Tensor], device: torch.device, 
         for j, i in enumerate(indices):
             reflectances[i] = reflectance[j].contiguous()
             illuminations[i] = illumination[j].contiguous()
+        if bar is not None:
+            bar.update(len(indices))
     return reflectances, illuminations
 
 
-def frozen_decomposition(config: AdjustConfig | RestoreConfig, device: torch.device, min_size: int) -> tuple[Maps, Maps, list[str]]:
+def frozen_decomposition(config: AdjustConfig | RestoreConfig, device: torch.device, min_size: int,
+                         progress: bool = False) -> tuple[Maps, Maps, list[str]]:
     """Train/val maps of the frozen DecomNet's ``R_low``, ``L_low``, ``R_high``, ``L_high`` and the
-    (stretched) normal-light images ``high``, computed once per run (fused on CPU); the training names."""
+    (stretched) normal-light images ``high``, computed once per run (fused on CPU), with a progress
+    bar when ``progress``; the training names."""
     decom = load_network(config.decom_weights, "decom", device)
     fused = device.type == "cpu" and cpu_fusion_available()
     if fused:
         decom = fuse_for_cpu(decom)
     out = []
     train, val = load_splits(config, min_size)
+    bar = Progress(2 * (len(train.low) + len(val.low)), desc="decompose with the frozen DecomNet", unit="img",
+                   enabled=progress)
     for split in (train, val):
         maps: Maps = {"high": split.high}
         for key, images in (("low", split.low), ("high", split.high)):
-            maps[f"R_{key}"], maps[f"L_{key}"] = decompose_all(decom, images, device, fused)
+            maps[f"R_{key}"], maps[f"L_{key}"] = decompose_all(decom, images, device, fused, bar)
         out.append(maps)
+    bar.close()
     return out[0], out[1], train.names
 
 
 # --- stage 2: illumination adjustment ----------------------------------------------------------
 
 
-def adjust_prepare(config: TrainConfig, device: torch.device) -> StageData:
-    train, val, names = frozen_decomposition(config, device, config.patch_size)
+def adjust_prepare(config: TrainConfig, device: torch.device, progress: bool = False) -> StageData:
+    train, val, names = frozen_decomposition(config, device, config.patch_size, progress)
     keep = ("L_low", "L_high")
     return StageData({k: train[k] for k in keep}, {k: val[k] for k in keep}, names)
 
@@ -238,8 +247,8 @@ def adjust_validate(model: nn.Module, data: StageData, config: TrainConfig) -> t
 # --- stage 3: reflectance restoration -----------------------------------------------------------
 
 
-def restore_prepare(config: TrainConfig, device: torch.device) -> StageData:
-    train, val, names = frozen_decomposition(config, device, config.patch_size)
+def restore_prepare(config: TrainConfig, device: torch.device, progress: bool = False) -> StageData:
+    train, val, names = frozen_decomposition(config, device, config.patch_size, progress)
 
     def target(split: Maps) -> list[Tensor]:
         return [r.clamp(min=0) ** config.target_gamma for r in split["R_high"]]
@@ -305,7 +314,7 @@ class Stage:
 
     network: str
     modes: int  # dihedral modes drawn (the official adjustment stage draws 0–6 only)
-    prepare: Callable[[TrainConfig, torch.device], StageData]
+    prepare: Callable[[TrainConfig, torch.device, bool], StageData]  # (config, device, progress bar)
     batch: Callable[[dict[str, Tensor], PatchDraws, TrainConfig], dict[str, Tensor]]
     loss: Callable[[nn.Module, dict[str, Tensor], TrainConfig, frozenset], LossOut]  # + the wanted extra-loss outputs
     validate: Callable[[nn.Module, StageData, TrainConfig], tuple[dict[str, float], dict[str, Tensor]]]
