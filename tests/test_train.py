@@ -568,3 +568,28 @@ def test_the_frozen_decomposition_shows_its_progress(dataset, decom_weights, tmp
     assert "decompose with the frozen DecomNet 12/12" in capsys.readouterr().err  # 4 + 2 pairs, low and high
     train("adjust", config_for("adjust", dataset, tmp_path / "b", decom_weights, steps=1, val_every=0), progress=False)
     assert "decompose with the frozen DecomNet" not in capsys.readouterr().err
+
+
+def test_the_frozen_decomposition_is_cached_by_the_decomnet_checksum(dataset, weights_dir, tmp_path, monkeypatch):
+    decom = tmp_path / "decom.pt"
+    shutil.copy(weights_dir / "decom.pt", decom)
+    config = config_for("adjust", dataset, tmp_path / "run", decom)
+    first = STAGES["adjust"].prepare(config, torch.device("cpu"))
+    caches = list((tmp_path / "run").glob("decomposition-*.pt"))
+    assert len(caches) == 1
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("decomposed again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(stages_module, "decompose_all", refuse)
+        again = STAGES["adjust"].prepare(config, torch.device("cpu"))  # from the cache
+    for split in ("train", "val"):
+        for name, images in getattr(first, split).items():
+            assert all(torch.equal(a, b) for a, b in zip(images, getattr(again, split)[name])), (split, name)
+    torch.manual_seed(3)
+    save_record(decom, weight_record("decom", build_network("decom").state_dict(), source="another DecomNet"))
+    changed = STAGES["adjust"].prepare(config, torch.device("cpu"))
+    assert not torch.equal(changed.train["L_low"][0], first.train["L_low"][0])
+    assert [p.name for p in (tmp_path / "run").glob("decomposition-*.pt")] != [caches[0].name]
+    assert len(list((tmp_path / "run").glob("decomposition-*.pt"))) == 1

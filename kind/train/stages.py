@@ -21,7 +21,8 @@ from kind.metrics import psnr_torch, saturation_torch, ssim_torch
 from kind.progress import Progress
 from kind.train.config import AdjustConfig, DecomConfig, RestoreConfig, TrainConfig, folder_list
 from kind.train.data import PairedImages, PatchDraws, load_pairs, patch_batches, split_holdout
-from kind.weights.format import load_network
+from kind.train.decomposition_cache import cache_key, load_cached, save_cache
+from kind.weights.format import content_sha256, load_network, resolve_weight_file
 
 Maps = dict[str, list[Tensor]]  # named per-image C×H×W tensors, cut into patches together
 LossOut = tuple[Tensor, dict[str, Tensor], dict[str, tuple[Tensor, Tensor]]]  # total, terms, outputs for extra losses
@@ -176,13 +177,19 @@ def frozen_decomposition(config: AdjustConfig | RestoreConfig, device: torch.dev
                          progress: bool = False) -> tuple[Maps, Maps, list[str]]:
     """Train/val maps of the frozen DecomNet's ``R_low``, ``L_low``, ``R_high``, ``L_high`` and the
     (stretched) normal-light images ``high``, computed once per run (fused on CPU), with a progress
-    bar when ``progress``; the training names."""
+    bar when ``progress``, or read from the run folder's cache (:mod:`kind.train.decomposition_cache`);
+    the training names."""
+    train, val = load_splits(config, min_size)
+    cache_id = cache_key(content_sha256(resolve_weight_file(config.decom_weights, "decom")), (train, val))
+    cached = load_cached(config.out_dir, cache_id)
+    if cached is not None:
+        return tuple({"high": split.high, **{name: [x.to(device) for x in maps[name]] for name in maps}}
+                     for split, maps in zip((train, val), cached)) + (train.names,)
     decom = load_network(config.decom_weights, "decom", device)
     fused = device.type == "cpu" and cpu_fusion_available()
     if fused:
         decom = fuse_for_cpu(decom)
     out = []
-    train, val = load_splits(config, min_size)
     bar = Progress(2 * (len(train.low) + len(val.low)), desc="decompose with the frozen DecomNet", unit="img",
                    enabled=progress)
     for split in (train, val):
@@ -191,6 +198,7 @@ def frozen_decomposition(config: AdjustConfig | RestoreConfig, device: torch.dev
             maps[f"R_{key}"], maps[f"L_{key}"] = decompose_all(decom, images, device, fused, bar)
         out.append(maps)
     bar.close()
+    save_cache(config.out_dir, cache_id, out)
     return out[0], out[1], train.names
 
 
