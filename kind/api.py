@@ -6,8 +6,8 @@
 >>> R, L = model.decompose(image)                                                              # doctest: +SKIP
 
 Every call runs the pipeline of ``kind enhance`` (which calls this class): each image is stretched
-by its own min and max, enhanced by :func:`kind.pipeline.enhance_general`, tiled above
-``auto_tile_pixels`` (:mod:`kind.tiling`, streamed so that memory stays a few bytes a pixel), and
+by its own min and max, enhanced by :func:`kind.inference.pipeline.enhance_general`, tiled above
+``auto_tile_pixels`` (:mod:`kind.inference.tiling`, streamed so that memory stays a few bytes a pixel), and
 integer outputs get the official truncating conversion.
 """
 
@@ -23,11 +23,12 @@ from PIL import Image
 from torch import Tensor
 
 from kind.constants import AUTO_TILE_PIXELS, DEFAULT_MAX_PIXELS, DEFAULT_RATIO, MAP_SUFFIXES, MIN_TILE
-from kind.imageio import check_size, convert_alpha, image_samples, sample_scale, to_uint8, to_uint16
-from kind.imageops import stretch, stretch_bounds
-from kind.pipeline import Enhanced, RatioChoice, check_ratio
-from kind.runner import Runner, load_runner
-from kind.tiling import MAP_FIELDS, Maps, TileProgress, decompose_photo, enhance_photo, needs_tiling
+from kind.imageops import stretch, stretch_bounds, to_uint16, to_uint8
+from kind.inference.pipeline import Enhanced, RatioChoice, check_ratio
+from kind.inference.runner import Runner, load_runner
+from kind.inference.tiling import MAP_FIELDS, Maps, TileProgress, decompose_photo, enhance_photo, needs_tiling
+from kind.io.read import check_size, image_samples, sample_scale
+from kind.io.write import convert_alpha
 
 MAP_NAMES = dict(zip(MAP_FIELDS, MAP_SUFFIXES))  # Enhanced field → --save-maps file-name suffix
 ImageLike = Image.Image | np.ndarray | Tensor
@@ -76,7 +77,7 @@ class _TensorSource:
 class KinD:
     """KinD low-light enhancement: the three networks and the authors' photo pipeline.
 
-    ``runner``: the networks on a device (:class:`kind.runner.Runner`; usually built by
+    ``runner``: the networks on a device (:class:`kind.inference.runner.Runner`; usually built by
     :meth:`from_pretrained`). ``max_pixels``: larger images are refused before any work (default
     ``DEFAULT_MAX_PIXELS``, 150 MP). ``tile``: always work in tiles of this side; by default only
     images over ``auto_tile_pixels`` (2.5 MP) are tiled, in 512-pixel tiles.
@@ -146,7 +147,7 @@ class KinD:
         progress: TileProgress | None = None,
     ) -> Photo:
         """Enhance one image of integer samples (H×W×3 uint8 or uint16, e.g.
-        :attr:`kind.imageio.LoadedImage.samples`) for saving: the output in ``bits`` (8 or 16), and
+        :attr:`kind.io.read.LoadedImage.samples`) for saving: the output in ``bits`` (8 or 16), and
         the four maps with ``maps`` (what ``kind enhance`` runs for each file)."""
         check_ratio(ratio)
         self._check_size(samples.shape[1], samples.shape[0])
@@ -285,6 +286,12 @@ class _Input:
     tensor: Tensor | None = None
     alpha: np.ndarray | None = None
     pil: Image.Image | None = None
+
+    def __post_init__(self) -> None:
+        if self.height == 0 or self.width == 0:
+            raise ValueError(f"image: empty ({self.height}×{self.width} pixels); nothing to enhance")
+        if self.tensor is not None and not bool(torch.isfinite(self.tensor).all()):
+            raise ValueError("image: the tensor holds NaN or infinite values; expected finite values in [0, 1]")
 
     @classmethod
     def of(cls, image: object) -> _Input:

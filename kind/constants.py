@@ -9,7 +9,22 @@ PROTOCOLS = ("official", "gt-ratio", "kindpp", "fixed", "auto", "input")  # kind
 PRECISIONS = ("fp32", "bf16")  # network precisions (--precision)
 DEFAULT_OPSET = 17  # kind export-onnx --opset
 DEFAULT_RATIO = 5.0  # the official photo script's brightening ratio
+MAX_RATIO = 1000.0  # the largest brightening ratio accepted (the authors find 0-5 useful; far above, every pixel saturates)
+AUTO = "auto"  # the ratio chosen per image from its own illumination
 MAP_SUFFIXES = ("R", "L", "R_restored", "L_adjusted")  # --save-maps files: <stem>_<suffix>.png
+
+# SSIM (Wang et al. 2004), as the evaluation metric (MATLAB ssim.m, BasicSR) and the official training
+# loss (tf_ssim) both compute it: an 11x11 Gaussian window of sigma 1.5, C1 = (K1 L)^2, C2 = (K2 L)^2
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
+
+# Metric choices (kind eval, kind score, scripts/reproduce_table.py; kind.metrics checks them)
+NIQE_CHANNELS = ("gray", "y")  # NIQE's luminance plane: MATLAB rgb2gray, or BasicSR's Y channel
+NIQE_PARAM_SETS = ("live", "kindpp")  # NIQE's pristine model: the LIVE release's, or KinD++'s retrained one
+LOE_VARIANTS = ("npe", "bimef")  # LOE: NPE's loe.m, or BIMEF's loe100x100.m
+SCORE_METRICS = ("psnr", "ssim", "loe", "niqe")  # kind score --metrics
 
 # Image files. Inputs are matched by suffix, lower-cased; outputs by --format.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
@@ -26,7 +41,17 @@ DEFAULT_TILE = 512  # tile side in pixels
 MIN_TILE = 32  # the smallest tile side accepted
 DEFAULT_MAX_PIXELS = 150_000_000  # e.g. 15000 × 10000; --max-pixels / max_pixels raise or lower it
 
-# Weights shipped inside the package (kind/pretrained/<version>/). A weights spec is "shipped" (the
+# Weights shipped inside the package (kind/weights/pretrained/<version>/). A weights spec is "shipped" (the
 # current version), a version name, or a path to a folder (or, for one network, a file).
 SHIPPED = "shipped"
 SHIPPED_VERSION = "v0.1"
+
+
+def ratio_problem(ratio: float | str) -> str | None:
+    """What is wrong with a brightening ratio, or None: the one rule, ``'auto'`` or a number from 0
+    to ``MAX_RATIO`` (torch-free, so that the command line checks ``--ratio`` before importing torch)."""
+    if isinstance(ratio, str):
+        return None if ratio == AUTO else f"expected a number or 'auto', got {ratio!r}"
+    if not 0 <= float(ratio) <= MAX_RATIO:  # also refuses nan and inf
+        return f"expected a number from 0 to {MAX_RATIO:g} or 'auto', got {ratio!r}"
+    return None

@@ -18,6 +18,7 @@ import torch
 import torch.distributed as dist
 
 
+
 @dataclass(frozen=True)
 class World:
     """This process's place in the job: rank ``rank`` of ``size``, ``local_rank`` on its node."""
@@ -47,14 +48,35 @@ def current_world() -> World:
     return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
 
 
+def check_device(device: torch.device, given: str | torch.device | None = None) -> torch.device:
+    """``device`` unchanged when this machine has it; ValueError naming ``given`` (as the user wrote
+    it) otherwise: CUDA without a GPU, a GPU index beyond the count, MPS without Apple's backend."""
+    name = repr(str(given if given is not None else device))
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name}: no CUDA GPU is available (use cpu or auto)")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"device {name}: this machine has {count} CUDA GPU{'s' if count != 1 else ''} "
+                             f"(cuda:0{f' to cuda:{count - 1}' if count > 1 else ''})")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name}: Apple's MPS backend is not available here")
+    return device
+
+
 def rank_device(device: str, world: World) -> torch.device:
     """The device a rank works on: under a distributed launch with ``auto`` or ``cuda``, the GPU of
     its local rank; otherwise ``device`` as given (``auto`` → CUDA when present, else CPU)."""
+    given = device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if world.distributed and device == "cuda":
-        return torch.device("cuda", world.local_rank)
-    return torch.device(device)
+        return check_device(torch.device("cuda", world.local_rank), given)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device {given!r}: {error}") from None
+    return check_device(resolved, given)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """Batch enhancement of image files, the library behind ``kind enhance`` (spec sections 4 and 6).
 
-Each image is read with :func:`kind.imageio.read_image` (its samples as stored, alpha kept apart,
+Each image is read with :func:`kind.io.read.read_image` (its samples as stored, alpha kept apart,
 EXIF and ICC profile kept for the output), enhanced by :meth:`kind.KinD.enhance_samples` — the one
 implementation of the photo pipeline, which the Python API runs too — and written at
 ``OUTDIR / relpath`` in the chosen format (PNG by default) with any alpha channel, the EXIF
@@ -12,13 +12,15 @@ and by ``BUFFER_PIXELS`` (an image larger than that waits until it is alone), so
 batch and however large its photos, memory holds a bounded amount. Every output is written
 atomically (temporary file, then rename).
 
-Safety (:func:`plan_jobs`, before any work): nothing is written over an input file, and nothing is
+Safety (:func:`kind.io.plan.plan_jobs`, before any work): nothing is written over an input file, and nothing is
 written into an input folder except into an output folder that was empty or absent when the run
 started. Inputs are collected before the output folder is created, so outputs never become inputs.
 Two inputs that would write the same file (``photo.tif`` and ``photo.webp``) both keep their full
 name (``photo.tif.png``, ``photo.webp.png``); if that still clashes (one name from two folders named
 as files, or names differing only in case), the first input keeps the name and the others fail
-with the reason — the rest of the batch runs.
+with the reason — the rest of the batch runs. An output that would replace a file already in a
+folder holding inputs (``kind enhance own/a.jpg -o own`` beside an unrelated ``own/a.png``) keeps
+its input's suffix the same way (``own/a.jpg.png``), with a notice.
 
 >>> model = KinD.from_pretrained()                              # doctest: +SKIP
 >>> summary = enhance_files(["photos"], "enhanced", model)       # doctest: +SKIP
@@ -40,28 +42,13 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
-from kind.constants import (
-    DEFAULT_QUALITY,
-    DEFAULT_RATIO,
-    LOSSY_FORMATS,
-    MAP_SUFFIXES,
-    OUTPUT_FORMATS,
-    SIXTEEN_BIT_FORMATS,
-)
-from kind.fileio import check_output_path
-from kind.imageio import (
-    ImageReadError,
-    InputFile,
-    LoadedImage,
-    as_uint8,
-    collect_inputs,
-    header_pixels,
-    make_panel,
-    output_relpath,
-    read_image,
-    save_image,
-)
-from kind.pipeline import RatioChoice, check_ratio
+from kind.constants import DEFAULT_QUALITY, DEFAULT_RATIO, LOSSY_FORMATS, OUTPUT_FORMATS, SIXTEEN_BIT_FORMATS
+from kind.inference.pipeline import RatioChoice, check_ratio
+from kind.io.atomic import remove_stale_temp_files
+from kind.io.panels import make_panel
+from kind.io.plan import Job, Plan, check_outputs, plan_jobs
+from kind.io.read import ImageReadError, LoadedImage, as_uint8, header_pixels, read_image
+from kind.io.write import save_image
 from kind.progress import Progress
 
 if TYPE_CHECKING:
@@ -96,138 +83,6 @@ class SaveOptions:
             raise ValueError(f"bits: expected 8 or 16, got {self.bits}")
         if self.bits == 16 and self.format not in SIXTEEN_BIT_FORMATS:
             raise ValueError(f"bits 16: only {' and '.join(SIXTEEN_BIT_FORMATS)} hold 16 bits, not {self.format}")
-
-
-# --- plan: inputs, outputs, safety ------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class Job:
-    """One input image and the files it will produce (``maps`` by suffix, empty unless asked).
-    ``error``: why the job cannot run (found while planning), or None."""
-
-    source: InputFile
-    output: Path
-    maps: dict[str, Path] = field(default_factory=dict)
-    compare: Path | None = None
-    error: str | None = None
-
-    def targets(self) -> list[Path]:
-        """Every file this job writes."""
-        return [self.output, *self.maps.values(), *([self.compare] if self.compare else [])]
-
-
-@dataclass
-class Plan:
-    """The jobs of a batch, and notices of what the planning passed over or renamed."""
-
-    jobs: list[Job]
-    notices: list[str] = field(default_factory=list)
-
-
-def plan_jobs(
-    inputs: Sequence[str | os.PathLike],
-    out_dir: str | os.PathLike,
-    save_maps: bool = False,
-    compare: bool = False,
-    format: str = "png",
-) -> Plan:
-    """Collect the input images (files, folders, globs) and decide every output path.
-
-    Writes nothing. Raises FileNotFoundError for an input that matches no image and ValueError for
-    an unusable ``out_dir`` or outputs that would be unsafe (see :func:`check_outputs`). Clashing
-    names are resolved as the module docstring says; the renames are listed in ``notices``.
-    """
-    check_output_path(out_dir, "output folder", folder=True)
-    items, notices = collect_inputs([str(arg) for arg in inputs])
-    out_dir = Path(out_dir)
-    suffix = OUTPUT_FORMATS[format]
-    jobs = [_job(item, out_dir, suffix, save_maps, compare) for item in items]
-    clashing = _clashing(jobs)
-    if clashing:
-        jobs = [_job(job.source, out_dir, suffix, save_maps, compare, keep_suffix=True) if i in clashing else job
-                for i, job in enumerate(jobs)]
-        renamed = ", ".join(f"{jobs[i].source.path} → {jobs[i].output.name}" for i in sorted(clashing))
-        notices.append(f"inputs with the same name keep their suffix in the output name: {renamed}")
-        jobs = _fail_remaining_clashes(jobs)
-    check_outputs(jobs, out_dir)
-    return Plan(jobs, notices)
-
-
-def _job(item: InputFile, out_dir: Path, suffix: str, save_maps: bool, compare: bool, keep_suffix: bool = False) -> Job:
-    output = out_dir / output_relpath(item.relpath, suffix, keep_suffix)
-
-    def beside(name: str) -> Path:
-        return output.with_name(f"{output.stem}_{name}.png")
-
-    maps = {name: beside(name) for name in MAP_SUFFIXES} if save_maps else {}
-    return Job(item, output, maps, beside("compare") if compare else None)
-
-
-def _key(path: Path) -> str:
-    """Paths compared case-folded: X.png and x.png are one file on macOS and Windows."""
-    return path.resolve().as_posix().casefold()
-
-
-def _clashing(jobs: Sequence[Job]) -> set[int]:
-    """The indices of jobs that write a file another job also writes."""
-    writers: dict[str, list[int]] = {}
-    for index, job in enumerate(jobs):
-        for target in job.targets():
-            writers.setdefault(_key(target), []).append(index)
-    return {index for group in writers.values() if len(set(group)) > 1 for index in group}
-
-
-def _fail_remaining_clashes(jobs: Sequence[Job]) -> list[Job]:
-    """Jobs that still write another's file after the renaming: the first keeps it, the others fail."""
-    claimed: dict[str, Job] = {}
-    result = []
-    for job in jobs:
-        first = next((claimed[_key(t)] for t in job.targets() if _key(t) in claimed), None)
-        if first is not None:
-            job = Job(job.source, job.output, job.maps, job.compare,
-                      error=f"would write {job.output.name}, as {first.source.path} does; enhance it into "
-                            "another folder")
-        else:
-            claimed.update({_key(target): job for target in job.targets()})
-        result.append(job)
-    return result
-
-
-def check_outputs(jobs: Sequence[Job], out_dir: str | os.PathLike) -> None:
-    """Raise ValueError unless every output is safe to write.
-
-    Refused, in this order: an ``out_dir`` that is not a folder; an ``out_dir`` that is, or lies
-    inside, an input folder (a folder argument, or a glob match's folder — folders that are searched;
-    a file named on its own makes no input folder) unless it is empty or absent; any output inside
-    an input folder that ``out_dir`` is not inside; an output path equal to an input file.
-
-    Because an ``out_dir`` inside an input folder must start empty, and inputs are collected before
-    it is created, earlier outputs are never walked into and taken as inputs.
-    """
-    out_dir = Path(out_dir)
-    out = out_dir.resolve()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output folder {out_dir}: exists and is not a folder")
-    roots = {job.source.root.resolve() for job in jobs if job.source.root is not None}
-    out_empty = not out.exists() or next(out.iterdir(), None) is None
-    for root in sorted(roots):
-        if out.is_relative_to(root) and not out_empty:
-            where = "is the input folder" if out == root else "is inside the input folder"
-            raise ValueError(
-                f"output folder {out_dir} {where} {root} and is not empty; "
-                "use a new or empty output folder, or one outside the input folders"
-            )
-
-    inputs = {job.source.path.resolve(): job.source.path for job in jobs}
-    for job in jobs:
-        for target in job.targets():
-            resolved = target.resolve()
-            for folder in resolved.parents:
-                if folder in roots and not out.is_relative_to(folder):
-                    raise ValueError(f"{target}: the output for {job.source.path} would be written into the input folder {folder}")
-            if resolved in inputs:
-                raise ValueError(f"{target}: the output would overwrite the input {inputs[resolved]}")
 
 
 # --- one image ----------------------------------------------------------------------------------
@@ -268,13 +123,15 @@ def files_for(job: Job, loaded: LoadedImage, photo: Photo, save: SaveOptions) ->
 
 @dataclass
 class Summary:
-    """What a batch did: files written, failures as (input path, reason), skipped, notices, wall seconds."""
+    """What a batch did: files written, failures as (input path, reason), skipped, notices, wall
+    seconds, and ``interrupted``: how many inputs were left unprocessed by Ctrl-C (0: none)."""
 
     done: int = 0
     failed: list[tuple[Path, str]] = field(default_factory=list)
     skipped: int = 0
     seconds: float = 0.0
     notices: list[str] = field(default_factory=list)
+    interrupted: int = 0
 
     def report(self) -> str:
         """A few lines for people: the counts, each notice, then each failure with its file and reason."""
@@ -283,12 +140,16 @@ class Summary:
         ]
         lines += [f"  notice: {notice}" for notice in self.notices]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
+        if self.interrupted:
+            lines.append(f"  interrupted: {self.interrupted} input(s) not processed; every file written is complete "
+                         "(--skip-existing continues)")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
         """Plain Python types, for ``--json``: counts, failures as ``{"input", "reason"}``, notices."""
         return {"done": self.done, "failed": [{"input": str(path), "reason": reason} for path, reason in self.failed],
-                "skipped": self.skipped, "seconds": self.seconds, "notices": list(self.notices)}
+                "skipped": self.skipped, "seconds": self.seconds, "notices": list(self.notices),
+                "interrupted": self.interrupted}
 
 
 def shard_plan(plan: Plan, rank: int, size: int) -> Plan:
@@ -309,6 +170,7 @@ def merge_summaries(summaries: Sequence[Summary]) -> Summary:
         skipped=sum(s.skipped for s in summaries),
         seconds=max((s.seconds for s in summaries), default=0.0),
         notices=[notice for s in summaries for notice in s.notices],
+        interrupted=sum(s.interrupted for s in summaries),
     )
 
 
@@ -347,7 +209,7 @@ def enhance_files(
 
 
 def check_options(ratio: RatioChoice, save: SaveOptions) -> None:
-    """Raise ValueError for a bad ratio (:func:`kind.pipeline.check_ratio`) or save options —
+    """Raise ValueError for a bad ratio (:func:`kind.inference.pipeline.check_ratio`) or save options —
     before any image is read, not once per image."""
     check_ratio(ratio)
     save.check()
@@ -363,12 +225,19 @@ def enhance_jobs(
 ) -> Summary:
     """Run a plan (:func:`plan_jobs`); see :func:`enhance_files`. Returns after every write.
 
-    ``progress``: True for a bar on stderr, False for none, or a stream to draw it on.
+    ``progress``: True for a bar on stderr, False for none, or a stream to draw it on. Ctrl-C
+    (KeyboardInterrupt) stops the batch after the files being written are complete; the summary
+    counts what was left (``interrupted``). Temporary files that killed runs left in the output
+    folders are removed first.
     """
     check_options(ratio, save)
     start = time.monotonic()
     todo = [job for job in plan.jobs if not (skip_existing and job.output.exists())]
     summary = Summary(skipped=len(plan.jobs) - len(todo), notices=list(plan.notices))
+    stale = [path for folder in sorted({t.parent for job in todo for t in job.targets()})
+             for path in remove_stale_temp_files(folder)]
+    if stale:
+        summary.notices.append(f"removed {len(stale)} temporary file(s) left by a killed run (e.g. {stale[0]})")
     stream = None if isinstance(progress, bool) else progress  # None: stderr
     runnable = [job for job in todo if job.error is None]
     bar = Progress(len(runnable), desc="enhance", unit="img", stream=stream, enabled=progress is not False,
@@ -381,6 +250,8 @@ def enhance_jobs(
             for job, read in reads:
                 _run_job(job, read, model, writer, summary, bar, ratio, save)
                 bar.update()
+    except KeyboardInterrupt:
+        summary.interrupted = len(todo) - summary.done - len(summary.failed)
     finally:
         bar.close()
     summary.seconds = time.monotonic() - start

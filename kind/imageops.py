@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from kind.imageio import to_uint8
 
 STRETCH_FLOOR = 0.001
 SKIMAGE_GRAY = (0.2125, 0.7154, 0.0721)  # skimage.color.rgb2gray (BT.709 luma)
@@ -86,3 +85,30 @@ def to_image(x: Tensor) -> np.ndarray:
     """1×C×H×W float tensor in [0, 1] → uint8 H×W×3 (truncating, ``to_uint8``); one channel is replicated."""
     pixels = to_uint8(x[0].permute(1, 2, 0).float().cpu().numpy())
     return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
+
+
+def _truncate(x: np.ndarray, white: int, dtype: type) -> np.ndarray:
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"expected a numpy array, got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"expected a float array, got dtype {x.dtype}")
+    if np.isnan(x).any():
+        raise ValueError("expected finite values, got NaN")
+    x = x.astype(np.result_type(x.dtype, np.float32), copy=False)
+    return np.clip(x * white, 0, white).astype(dtype)
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """The official output conversion: ``uint8(clip(x * 255, 0, 255))``, truncating, not rounding.
+
+    x: float array (any float dtype) nominally in [0, 1]; values outside are clipped.
+
+    >>> to_uint8(np.array([0.999 / 255, 0.5, 1.0, 1.7, -0.2]))
+    array([  0, 127, 255, 255,   0], dtype=uint8)
+    """
+    return _truncate(x, 255, np.uint8)
+
+
+def to_uint16(x: np.ndarray) -> np.ndarray:
+    """The same conversion to 16 bits: ``uint16(clip(x * 65535, 0, 65535))``, truncating."""
+    return _truncate(x, 65535, np.uint16)

@@ -5,7 +5,7 @@ max-pool is 2×2/2 with TF "SAME" semantics (``ceil_mode=True``), and every up-s
 2×2/2 transposed convolution without bias whose output is cropped to the skip connection's size
 (TF ``conv2d_transpose(..., output_shape=shape(skip))``), so any H×W ≥ 1 works, odd sizes included.
 
-The layer table in :mod:`kind.tf_import` maps each module below to its TF variable scope.
+The layer table in :mod:`kind.weights.tf_import` maps each module below to its TF variable scope.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Conv(nn.Conv2d):
     """The official ``slim.conv2d`` layer: k×k convolution, stride 1, TF "SAME" padding, with
     bias, followed by lrelu unless ``act=False`` (the output heads).
 
-    N×in_ch×H×W → N×out_ch×H×W. :mod:`kind.fast` swaps it for a fused conv+lrelu on CPU.
+    N×in_ch×H×W → N×out_ch×H×W. :mod:`kind.inference.fused` swaps it for a fused conv+lrelu on CPU.
     """
 
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 3, act: bool = True) -> None:
@@ -52,7 +52,7 @@ def max_pool(x: Tensor) -> Tensor:
 class Concat(nn.Module):
     """Channel concatenation: (N×C1×H×W, N×C2×H×W, …) → N×(C1+C2+…)×H×W.
 
-    A module (without parameters) so that :mod:`kind.fast` can fold the concatenation into the
+    A module (without parameters) so that :mod:`kind.inference.fused` can fold the concatenation into the
     convolution that consumes it.
     """
 

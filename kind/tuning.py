@@ -6,11 +6,14 @@ that uses kind keeps its own. The ``kind`` commands call :func:`tune_process` fi
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import sys
+
 import torch
 from PIL import Image
 
 from kind.constants import DEFAULT_MAX_PIXELS
-from kind.fast import retain_freed_memory
 
 
 def tune_process(
@@ -24,7 +27,7 @@ def tune_process(
 
     threads: ``torch.set_num_threads(threads)`` (None: leave PyTorch's choice).
     heap: glibc keeps freed memory and serves blocks up to 128 MB from its heap
-        (:func:`kind.fast.retain_freed_memory`; about 25% faster on the CPU fast path; Linux only).
+        (:func:`retain_freed_memory`; about 25% faster on the CPU fast path; Linux only).
     cudnn_benchmark: ``torch.backends.cudnn.benchmark = True`` (cuDNN picks the fastest kernels
         for each input size).
     max_image_pixels: raise Pillow's decompression-bomb limit ``PIL.Image.MAX_IMAGE_PIXELS`` to at
@@ -51,3 +54,26 @@ def tune_process(
             Image.MAX_IMAGE_PIXELS = max_image_pixels
         applied["max_image_pixels"] = Image.MAX_IMAGE_PIXELS
     return applied
+
+
+@functools.cache
+def retain_freed_memory() -> bool:
+    """Make glibc serve large blocks from its heap and keep freed memory (process-wide, once;
+    :func:`kind.tune_process` calls it, library code never does).
+
+    By default every block over 32 MB is a fresh ``mmap``, so each full-resolution activation
+    page-faults its memory in again (a 600×400 image: ~25% of the run time). TensorFlow avoids this
+    with its own allocator; here the heap keeps and reuses the pages instead. The resident size
+    stays at its high-water mark. Returns whether it applied (glibc on Linux only).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    largest_heap_block = 128 << 20  # a 600×400 image needs ≤ 61 MB blocks; larger ones stay mmap-ed
+    kept_free = 512 << 20  # free memory the heap keeps for reuse instead of returning it
+    return bool(mallopt(m_mmap_threshold, largest_heap_block)) and bool(mallopt(m_trim_threshold, kept_free))

@@ -1,4 +1,4 @@
-"""Fit the automatic brightening ratio (kind.pipeline.auto_ratio) on LOL training pairs.
+"""Fit the automatic brightening ratio (kind.inference.pipeline.auto_ratio) on LOL training pairs.
 
 For every pair, the LOL protocol's ground-truth ratio r = mean(L_high / (L_low + 1e-4)) and the low
 image's mean illumination m are computed with the given DecomNet; then log r = a − b·log m is fitted
@@ -16,9 +16,9 @@ import argparse
 import numpy as np
 import torch
 
-from kind.data import load_pairs, split_holdout
-from kind.pipeline import lol_ratio
-from kind.weights import load_network
+from kind.inference.pipeline import lol_ratio
+from kind.train.data import load_pairs, split_holdout
+from kind.weights.format import load_network
 
 
 def main() -> None:

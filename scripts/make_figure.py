@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from kind.fileio import atomic_path
-from kind.imageio import make_panel, read_image, to_uint8
-from kind.imageops import minmax_stretch, to_image, to_tensor
-from kind.pipeline import enhance_general, enhance_lol
-from kind.runner import load_runner
+from kind.imageops import minmax_stretch, to_image, to_tensor, to_uint8
+from kind.inference.pipeline import enhance_general, enhance_lol
+from kind.inference.runner import load_runner
+from kind.io.atomic import atomic_path
+from kind.io.panels import make_panel
+from kind.io.read import read_image
 
 THUMB_WIDTH = 260
 

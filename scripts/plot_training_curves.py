@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
-from kind.fileio import atomic_path  # noqa: E402
+from kind.io.atomic import atomic_path  # noqa: E402
 
 PAPER_PSNR, PAPER_SSIM = 20.87, 0.8022  # KinD, ACM MM 2019, LOL eval15
 PANELS = [  # (stage, title, tags: label -> TensorBoard tag or (numerator, denominator))

@@ -8,7 +8,7 @@ Writes ``OUT/runs/<label>-<protocol>.json`` (one ``kind eval`` result each, outp
 ``OUT/images/<label>-<protocol>/``; ``-gtmean`` for the ``--gt-mean`` runs), ``OUT/runs/input.json``
 (the low inputs scored as they are), for each no-reference set ``OUT/runs/<set>-<label>-<protocol>.json``
 (the photo pipeline at ratio 5 and auto) and ``OUT/runs/<set>-input.json``, then ``OUT/results.md``
-and ``OUT/results.json`` (:func:`kind.tables.write_table`) of this invocation's runs — ``kind table
+and ``OUT/results.json`` (:func:`kind.evaluation.tables.write_table`) of this invocation's runs — ``kind table
 --runs OUT/runs/*.json`` rebuilds them from every run in OUT. Weights are named by a
 weights spec (``shipped``, a version, or a folder); a folder that lacks decom.pt,
 restore.pt or adjust.pt is skipped with a message.
@@ -21,12 +21,13 @@ import sys
 from pathlib import Path
 
 from kind.constants import PRECISIONS, PROTOCOLS, SHIPPED
-from kind.evaluate import PHOTO_PROTOCOLS, evaluate_folder
-from kind.fileio import atomic_write_json
-from kind.metrics import LOE_VARIANTS, NIQE_CHANNELS, NIQE_PARAMS
-from kind.runner import load_runner
-from kind.tables import write_table
-from kind.weights import missing_weight_files, resolve_weights_dir
+from kind.evaluation.evaluate import evaluate_folder
+from kind.evaluation.protocols import PHOTO_PROTOCOLS
+from kind.evaluation.tables import write_table
+from kind.inference.runner import load_runner
+from kind.io.atomic import atomic_write_json
+from kind.metrics import LOE_VARIANTS, NIQE_CHANNELS, NIQE_PARAMS, MetricOptions
+from kind.weights.format import missing_weight_files, resolve_weights_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "lol" / "eval15"
@@ -69,8 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     weights = args.weights or [("ours", SHIPPED)]
-    options = {"progress": not args.quiet, "niqe_channel": args.niqe_channel, "niqe_params": args.niqe_params,
-               "loe_variant": args.loe_variant}
+    options = {"progress": not args.quiet, "options": MetricOptions(args.niqe_channel, args.niqe_params, args.loe_variant)}
     runs = []
 
     def run(name: str, data: Path, runner, protocol: str, **kwargs) -> None:

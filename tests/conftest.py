@@ -51,7 +51,7 @@ def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
 
     from kind.models import NETWORKS, build_network
-    from kind.weights import save_record, weight_record
+    from kind.weights.format import save_record, weight_record
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("weights")
@@ -59,3 +59,10 @@ def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         record = weight_record(name, build_network(name).state_dict(), source="random init (tests)")
         save_record(folder / f"{name}.pt", record)
     return folder
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The README's and docs' Python examples load the shipped weights and export ONNX: slow."""
+    for item in items:
+        if item.path.suffix == ".md":
+            item.add_marker(pytest.mark.slow)

@@ -12,9 +12,9 @@ from PIL import Image
 
 from kind import KinD
 from kind.cli import main
-from kind.imageio import ImageReadError, to_uint8
-from kind.imageops import minmax_stretch
-from kind.pipeline import enhance_general
+from kind.imageops import minmax_stretch, to_uint8
+from kind.inference.pipeline import enhance_general
+from kind.io.read import ImageReadError
 
 H, W = 20, 27  # odd on purpose
 

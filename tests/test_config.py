@@ -1,9 +1,9 @@
 """Stage configs: official defaults, YAML files and --set overrides (unknown keys, wrong types)."""
 
 import pytest
-
-from kind.config import ConfigError, load_config, load_pipeline_config, parse_override
 from conftest import ROOT
+
+from kind.train.config import ConfigError, load_config, load_pipeline_config, parse_override
 
 
 def test_official_defaults():
@@ -51,7 +51,7 @@ def test_overrides_apply_with_types():
         ("amp=fp16", "amp must be one of"),
         ("steps=0", "steps must be positive"),
         ("steps", "expected key=value"),
-        ("log_every=0", "log_every must be positive, got 0"),
+        ("log_every=-1", "log_every must be ≥ 0, got -1"),
         ("check_every=-1", "check_every must be positive"),
         ("threads=-2", "threads must be ≥ 0, got -2"),
         ("val_every=-5", "val_every must be ≥ 0"),
@@ -97,3 +97,16 @@ def test_restore_and_adjust_fields_are_checked():
         load_config("restore", None, ["lr_decay=0"])
     with pytest.raises(ConfigError, match="target_gamma must be a positive number"):
         load_config("restore", None, ["target_gamma=-1"])
+
+
+def test_a_missing_relative_path_names_the_folder_it_was_relative_to(tmp_path, monkeypatch, capsys):
+    from kind.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    where = f"(relative to the current folder {tmp_path})"
+    assert main(["train", "decom", "--config", "nope.yaml"]) == 2
+    assert f"nope.yaml {where}: no such config file" in capsys.readouterr().err
+    assert main(["train", "decom", "--quiet", "--set", "train_dir=data/missing", "--set", "device=cpu"]) == 2
+    assert f"data/missing {where}: no such folder" in capsys.readouterr().err
+    assert main(["train", "adjust", "--quiet", "--set", "decom_weights=w/decom.pt", "--set", "device=cpu"]) == 2
+    assert f"w/decom.pt {where}: no such weight file" in capsys.readouterr().err

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 import torch
-from conftest import write_pairs
 from PIL import Image
+from conftest import write_pairs
 
-from kind.data import DataError, PatchSampler, PatchSource, crop, dihedral, find_pairs, load_pairs, split_holdout
+from kind.io.pairs import DataError, find_pairs
+from kind.train.data import PatchSampler, PatchSource, crop, dihedral, load_pairs, split_holdout
 
 
 def official_augmentation(image: np.ndarray, mode: int) -> np.ndarray:

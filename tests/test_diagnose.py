@@ -11,17 +11,17 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import write_pairs
+
 from kind.cli import main
-from kind.data import find_pairs
-from kind.diagnose import ROWS, STAGES, diagnose_folder
-from kind.evaluate import evaluate_folder, read_pair
+from kind.evaluation.diagnose import ROWS, STAGES, diagnose_folder
+from kind.evaluation.evaluate import evaluate_folder, read_pair
 from kind.imageops import minmax_stretch, to_image
+from kind.inference.pipeline import lol_ratio
+from kind.inference.runner import Runner
+from kind.io.pairs import find_pairs
 from kind.metrics import psnr, saturation, ssim
-from kind.pipeline import lol_ratio
-from kind.runner import Runner
-from kind.weights import content_sha256, load_weights_dir
+from kind.weights.format import content_sha256, load_weights_dir
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,14 @@ import pytest
 import torch
 from conftest import ROOT, write_pairs
 
-from kind.config import load_config
-from kind.data import PatchSampler, PatchSource
 from kind.models import build_network
-from kind.stages import STAGES
-from kind.weights import read_record
+from kind.train.config import load_config
+from kind.train.data import PatchSampler, PatchSource
+from kind.train.stages import STAGES
+from kind.weights.format import read_record
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="needs torch.distributed")
+pytestmark = [pytest.mark.skipif(not torch.distributed.is_available(), reason="needs torch.distributed"),
+              pytest.mark.slow]  # torchrun processes
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,12 @@ from PIL import Image
 import kind.enhance as enhance
 from kind.api import KinD, Photo
 from kind.cli import main
-from kind.enhance import PREFETCH, SaveOptions, Summary, enhance_files, merge_summaries, plan_jobs, shard_plan
-from kind.imageio import read_image, to_uint8
-from kind.imageops import minmax_stretch
-from kind.pipeline import enhance_general
-from kind.runner import load_runner
+from kind.enhance import PREFETCH, SaveOptions, Summary, enhance_files, merge_summaries, shard_plan
+from kind.io.plan import plan_jobs
+from kind.imageops import minmax_stretch, to_uint8
+from kind.inference.pipeline import enhance_general
+from kind.inference.runner import load_runner
+from kind.io.read import read_image
 
 H, W = 24, 32
 

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from kind.fileio import (
-    OutputPathError,
+from kind.io.atomic import (
     TEMP_PATTERN,
+    OutputPathError,
     atomic_path,
     atomic_write_text,
     check_output_path,

@@ -1,4 +1,4 @@
-"""Tests for kind.imageio. Every fixture is generated in tmp_path."""
+"""Tests for kind.io.read. Every fixture is generated in tmp_path."""
 
 from __future__ import annotations
 
@@ -11,17 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kind.imageio import (
-    ImageReadError,
-    collect_inputs,
-    make_panel,
-    output_relpath,
-    read_image,
-    save_image,
-    save_png,
-    to_uint8,
-    to_uint16,
-)
+from kind.imageops import to_uint16, to_uint8
+from kind.io.inputs import collect_inputs, output_relpath
+from kind.io.panels import make_panel
+from kind.io.read import ImageReadError, read_image
+from kind.io.write import save_image, save_png
 
 RNG = np.random.default_rng(0)
 RGB8 = RNG.integers(0, 256, (6, 7, 3), dtype=np.uint8)

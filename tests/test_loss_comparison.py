@@ -1,4 +1,4 @@
-"""scripts/loss_comparison.py: its colour measures, its held-out split, its paired statistics, and a
+"""experiments/loss_comparison.py: its colour measures, its held-out split, its paired statistics, and a
 tiny end-to-end run (random weights, synthetic pairs)."""
 
 import importlib.util
@@ -11,9 +11,9 @@ import torch
 from conftest import ROOT, write_pairs
 
 from kind import losses
-from kind.data import load_pairs, split_holdout
+from kind.train.data import load_pairs, split_holdout
 
-spec = importlib.util.spec_from_file_location("loss_comparison", ROOT / "scripts" / "loss_comparison.py")
+spec = importlib.util.spec_from_file_location("loss_comparison", ROOT / "experiments" / "loss_comparison.py")
 script = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(script)
 
@@ -59,6 +59,7 @@ def test_paired_differences_mean_standard_error_and_images_better():
     assert found["color_angle_deg"] == (0.0, 0.0, 0)
 
 
+@pytest.mark.slow  # the study end to end
 def test_end_to_end_on_random_weights_and_the_report_rebuilds_the_table(tmp_path, weights_dir, capsys):
     data = write_pairs(tmp_path / "pairs", count=3, height=32, width=32)
     out = tmp_path / "out"

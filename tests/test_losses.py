@@ -20,15 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from kind import losses
-from kind.losses import (
-    adjustment_loss,
-    decomposition_loss,
-    gradient,
-    gradient_raw,
-    restoration_loss,
-    rgb_to_gray,
-    ssim,
-)
+from kind.losses import adjustment_loss, decomposition_loss, gradient, gradient_raw, restoration_loss, rgb_to_gray, ssim
 
 REF = np.load(Path(__file__).parent / "fixtures" / "losses_reference.npz")
 STAGES = {  # stage -> (function, input names in call order, prediction inputs)

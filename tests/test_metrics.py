@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from kind import metrics
-from kind.metrics import loe, psnr, psnr_torch, ssim, ssim_torch
+from kind.metrics import common, lightness_order, loe, psnr, psnr_torch, ssim, ssim_torch
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 EVAL15 = SHARED / "data" / "lol" / "eval15"
@@ -82,7 +82,7 @@ class TestPsnr:
 
     def test_y_channel_values(self):
         img = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]]], np.uint8)
-        y = metrics._rgb_to_y(img)
+        y = common.rgb_to_y(img)
         np.testing.assert_allclose(y[0], [16 + 65.481, 16 + 128.553, 16 + 24.966, 235.0], atol=2e-5)
 
     def test_grayscale_2d(self):
@@ -269,8 +269,8 @@ class TestLoe:
         # through the resize: a 7x9 image becomes 50x64 (MATLAB round(9 * 50 / 7) = 64)
         a = rng.integers(0, 256, (7, 9, 3), dtype=np.uint8)
         b = rng.integers(0, 256, (7, 9, 3), dtype=np.uint8)
-        la = metrics._imresize_matlab(a.max(axis=2), (50, 64))
-        lb = metrics._imresize_matlab(b.max(axis=2), (50, 64))
+        la = common.imresize_matlab(a.max(axis=2), (50, 64))
+        lb = common.imresize_matlab(b.max(axis=2), (50, 64))
         assert loe(a, b) == pytest.approx(_loe_brute_force(la, lb), abs=1e-9)
 
     @pytest.mark.parametrize(
@@ -278,15 +278,15 @@ class TestLoe:
     )
     def test_grid_size(self, hw, grid):
         # 203 * 50 / 101 = 100.495 -> 100; MATLAB rounds halves away from zero (not to even)
-        assert metrics._loe_grid_size(*hw) == grid
-        assert metrics._loe_grid_size(100, 125) == (50, 63)  # 62.5 -> 63
+        assert lightness_order._loe_grid_size(*hw) == grid
+        assert lightness_order._loe_grid_size(100, 125) == (50, 63)  # 62.5 -> 63
 
     def test_imresize_interior_matches_pillow_bicubic(self, rng):
         # same kernel (Keys a=-0.5, widened when shrinking) and pixel-centre mapping as Pillow; only the
         # border handling differs (MATLAB mirrors, Pillow renormalises), so compare the interior
         x = rng.uniform(0, 255, (160, 240))
         for out in [(20, 30), (17, 41), (300, 200)]:
-            ours = metrics._imresize_matlab(x, out, to_uint8=False)
+            ours = common.imresize_matlab(x, out, to_uint8=False)
             pil = Image.fromarray(x.astype(np.float32), "F").resize((out[1], out[0]), Image.BICUBIC)
             pil = np.asarray(pil, dtype=np.float64)
             mh = 2 + math.ceil(2 * max(1.0, out[0] / 160))  # output pixels whose taps reach the border
@@ -295,15 +295,15 @@ class TestLoe:
 
     def test_imresize_identity_and_constant(self, rng):
         x = rng.integers(0, 256, (50, 70), dtype=np.uint8)
-        np.testing.assert_array_equal(metrics._imresize_matlab(x, (50, 70)), x)
-        np.testing.assert_array_equal(metrics._imresize_matlab(np.full((90, 60), 77, np.uint8), (75, 50)), 77)
+        np.testing.assert_array_equal(common.imresize_matlab(x, (50, 70)), x)
+        np.testing.assert_array_equal(common.imresize_matlab(np.full((90, 60), 77, np.uint8), (75, 50)), 77)
 
     def test_bimef_samples(self):
         # round(linspace(1, 400, 100)): 1, 5.03 -> 5, ..., 400 (1-based)
-        rows = metrics._bimef_samples(400)
+        rows = lightness_order._bimef_samples(400)
         assert len(rows) == 100 and rows[0] == 0 and rows[1] == 4 and rows[-1] == 399
-        np.testing.assert_array_equal(metrics._bimef_samples(100), np.arange(100))
-        assert metrics._bimef_samples(7).max() == 6  # fewer pixels than samples: repeats
+        np.testing.assert_array_equal(lightness_order._bimef_samples(100), np.arange(100))
+        assert lightness_order._bimef_samples(7).max() == 6  # fewer pixels than samples: repeats
 
     def test_bimef_matches_loe100x100_loop(self, rng):
         a = rng.integers(0, 256, (130, 171, 3), dtype=np.uint8)

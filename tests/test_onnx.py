@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from kind.cli import main
-from kind.weights import load_weights_dir
+from kind.weights.format import load_weights_dir
 
 
 @pytest.fixture(scope="module")

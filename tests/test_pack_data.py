@@ -1,14 +1,16 @@
-"""scripts/pack_data.py: a dataset split into parts, unpacked on the other side bit-exact, checked."""
+"""tools/pack_data.py: a dataset split into parts, unpacked on the other side bit-exact, checked."""
 
 import subprocess
 import sys
 
+import pytest
 import torch
 from conftest import ROOT, write_pairs
 
-from kind.data import load_pairs
+from kind.train.data import load_pairs
 
-SCRIPT = str(ROOT / "scripts" / "pack_data.py")
+SCRIPT = str(ROOT / "tools" / "pack_data.py")
+pytestmark = pytest.mark.slow  # runs the script
 
 
 def run(*args, cwd=ROOT):

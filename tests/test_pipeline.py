@@ -5,8 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from kind.fast import cpu_bf16_supported, cpu_fusion_available
-from kind.models import build_network
 from kind.imageops import (
     blend_with_input,
     darkness_weight,
@@ -15,10 +13,20 @@ from kind.imageops import (
     gray,
     minmax_stretch,
 )
-from kind.pipeline import AUTO_EXPONENT, AUTO_RANGE, AUTO_SCALE, auto_ratio, enhance_general, enhance_lol, lol_ratio
-from kind.runner import Runner
-from kind.tiling import tile_spans
-from kind.weights import KinDNets
+from kind.inference.fused import cpu_bf16_supported, cpu_fusion_available
+from kind.inference.pipeline import (
+    AUTO_EXPONENT,
+    AUTO_RANGE,
+    AUTO_SCALE,
+    auto_ratio,
+    enhance_general,
+    enhance_lol,
+    lol_ratio,
+)
+from kind.inference.runner import Runner, checked_runner
+from kind.inference.tiling import tile_spans
+from kind.models import build_network
+from kind.weights.format import KinDNets
 
 
 @pytest.fixture(scope="module")
@@ -140,17 +148,17 @@ def test_bf16_path_stays_above_40_db(nets):
 
 
 def test_bf16_is_refused_where_the_cpu_cannot_run_it(nets, monkeypatch):
-    monkeypatch.setattr("kind.runner.cpu_bf16_supported", lambda: False)
+    monkeypatch.setattr("kind.inference.runner.cpu_bf16_supported", lambda: False)
     with pytest.raises(RuntimeError, match="bf16"):
         Runner(nets, "cpu", "bf16")
 
 
 @pytest.mark.skipif(not cpu_bf16_supported(), reason="this CPU has no native bf16 convolutions")
 def test_bf16_is_verified_at_startup(nets, monkeypatch):
-    assert Runner(nets, "cpu", "bf16").check_psnr >= 40
-    monkeypatch.setattr("kind.runner.REDUCED_PRECISION_MIN_PSNR", 1000.0)
+    assert checked_runner(nets, "cpu", "bf16").check_psnr >= 40
+    monkeypatch.setattr("kind.inference.runner.REDUCED_PRECISION_MIN_PSNR", 1000.0)
     with pytest.raises(RuntimeError, match="startup check gives .* dB against fp32"):
-        Runner(nets, "cpu", "bf16")
+        checked_runner(nets, "cpu", "bf16")
 
 
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "bright"])
@@ -162,7 +170,7 @@ def test_bad_ratios_are_refused_by_the_pipeline(nets, bad):
 def test_blend_tiles_streams_finished_bands():
     """Issue 15: the tiled path held full-size float accumulators (8 GB for 12000×12000); now the
     rows are handed on band by band as soon as no later tile reaches them."""
-    from kind.tiling import blend_tiles
+    from kind.inference.tiling import blend_tiles
 
     image = torch.rand(1, 3, 300, 170, generator=torch.Generator().manual_seed(0))
 
@@ -188,3 +196,48 @@ def test_blend_tiles_streams_finished_bands():
     assert max(bottom - top for top, bottom, _ in bands) <= 64 + 15
     assert events.index("band") < len(events) - 1 - events[::-1].index("tile")  # a band before the last tile
     torch.testing.assert_close(torch.cat([rows for _, _, rows in bands], dim=2), image * 2)
+
+
+@pytest.mark.parametrize("ratio, valid", [(0.0, True), (5, True), (12.5, True), ("auto", True), (-0.5, False),
+                                          (float("inf"), False), (float("nan"), False), ("bright", False),
+                                          (1000.0, True), (1001.0, False)])
+def test_one_ratio_rule_at_every_boundary(ratio, valid):
+    """The command line, the pipelines and the eval protocol take the same ratios (kind.constants.ratio_problem)."""
+    import argparse
+
+    from kind.cli.arguments import ratio_argument
+    from kind.evaluation.protocols import check_protocol
+    from kind.inference.pipeline import check_ratio
+
+    def accepts(check, value) -> bool:
+        try:
+            check(value)
+        except (ValueError, argparse.ArgumentTypeError):
+            return False
+        return True
+
+    assert accepts(ratio_argument, str(ratio)) == accepts(check_ratio, ratio) == valid
+    if not isinstance(ratio, str):
+        assert accepts(lambda r: check_protocol("fixed", r), ratio) == valid
+
+
+@pytest.mark.parametrize("height,width", [(1, 3_000_000), (3_000, 1), (5, 700)])
+def test_a_thin_image_is_tiled_in_tiles_of_about_tile_squared_pixels(height, width):
+    """A 1 × 3,000,000 photo took 7,800 tiles of 1 × 512 (239 s); along a side shorter than the
+    tile, tiles now grow along the other to about tile² pixels, and blend back exactly."""
+    from kind.inference.tiling import blend_tiles
+
+    image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
+
+    class Source:
+        count = 1
+
+        def read(self, top, bottom, left, right):
+            return image[:, :, top:bottom, left:right]
+
+    Source.height, Source.width = height, width
+    tiles, rows = [], []
+    blend_tiles(Source(), lambda tile: tiles.append(tile.shape) or {"output": tile}, lambda t, b, m: rows.append(m["output"]),
+                tile=512)
+    assert len(tiles) <= 2 * height * width // 512**2 + 2
+    torch.testing.assert_close(torch.cat(rows, dim=2), image)

@@ -17,10 +17,10 @@ from PIL import Image
 def settings():
     umask = os.umask(0o022)
     os.umask(umask)
-    import kind.fast
+    import kind.tuning
     return {"pillow_max_image_pixels": Image.MAX_IMAGE_PIXELS, "cudnn_benchmark": torch.backends.cudnn.benchmark,
             "threads": torch.get_num_threads(), "umask": umask,
-            "heap_tuned": kind.fast.retain_freed_memory.cache_info().currsize}
+            "heap_tuned": kind.tuning.retain_freed_memory.cache_info().currsize}
 """
 
 
@@ -36,14 +36,16 @@ def test_import_and_use_change_no_setting(tmp_path, weights_dir):
     code = f"""
 before = settings()
 import numpy as np
-import kind, kind.imageio, kind.fileio, kind.enhance, kind.evaluate, kind.bench
+import kind, kind.io.read, kind.io.atomic, kind.enhance, kind.evaluation.evaluate, kind.bench.inference
 from kind import KinD
-from kind.runner import Runner
-from kind.weights import load_weights_dir
+from kind.inference.runner import Runner
+from kind.weights.format import load_weights_dir
 model = KinD.from_pretrained({str(weights_dir)!r}, device="cpu")
 Runner(load_weights_dir({str(weights_dir)!r}), "cpu", fast=False)
 model(np.zeros((9, 11, 3), np.uint8))
-kind.imageio.read_image  # nothing read, but the module is in use
+from PIL import Image
+Image.new("RGB", (11, 9)).save("photo.png")
+assert kind.io.read.read_image("photo.png").samples.shape == (9, 11, 3)
 print(json.dumps({{"before": before, "after": settings()}}))
 """
     result = _run(code, tmp_path)
@@ -80,3 +82,32 @@ heavy = ("kornia", "tensorboard", "torchvision", "onnx", "onnxruntime", "skimage
 print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in heavy)))
 """
     assert _run(code, tmp_path) == []
+
+
+def test_reading_images_filters_no_warnings(tmp_path, monkeypatch):
+    """Warning filters are process-wide and images are read on worker threads: the reader leaves them alone."""
+    import warnings
+
+    from PIL import Image
+
+    from kind.io.read import header_pixels, read_image
+
+    Image.new("RGB", (11, 9)).save(tmp_path / "photo.png")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("warnings.catch_warnings is not thread-safe")
+
+    monkeypatch.setattr(warnings, "catch_warnings", refuse)
+    assert read_image(tmp_path / "photo.png").samples.shape == (9, 11, 3)
+    assert header_pixels(tmp_path / "photo.png") == 99
+
+
+def test_benchmark_networks_leave_the_random_state_as_it_was(tmp_path):
+    import torch
+
+    from kind.bench.inference import bench_nets
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    nets, label = bench_nets(str(tmp_path))  # an empty folder: random networks
+    assert label.startswith("random") and torch.equal(torch.get_rng_state(), before)

@@ -1,4 +1,4 @@
-"""Tests of kind.score: pairing by stem, errors, the result dict and the text report."""
+"""Tests of kind.evaluation.score: pairing by stem, errors, the result dict and the text report."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kind.imageio import natural_key
 from kind.cli import main
-from kind.metrics import loe, niqe, psnr, ssim
-from kind.score import format_report, match_by_stem, score_folders
+from kind.evaluation.score import format_report, match_by_stem, score_folders
+from kind.io.inputs import natural_key
+from kind.metrics import MetricOptions, loe, niqe, psnr, ssim
 
 
 def _save(path: Path, img: np.ndarray) -> None:
@@ -196,7 +196,7 @@ class TestNoReference:
 
     def test_loe_and_options(self, photos):
         pred, low = photos
-        result = score_folders(pred, with_loe_inputs=low, niqe_channel="y", niqe_params="kindpp", loe_variant="bimef")
+        result = score_folders(pred, with_loe_inputs=low, options=MetricOptions("y", "kindpp", "bimef"))
         assert result["metrics"] == ["loe", "niqe"]
         img = _img(1, (96, 192, 3))
         assert result["per_image"]["b"] == {"loe": loe(img // 4, img, variant="bimef"),
@@ -222,12 +222,14 @@ class TestNoReference:
             ({"metrics": ["psnr"]}, "need ground truths"),
             ({"metrics": ["loe"]}, "needs the low-light inputs"),
             ({"metrics": ["lpips"]}, "expected some of psnr, ssim, loe, niqe"),
-            ({"niqe_channel": "rgb"}, "NIQE channel: expected one of gray, y"),
-            ({"loe_variant": "star"}, "LOE variant: expected one of npe, bimef"),
+            ({"options": {"niqe_channel": "rgb"}}, "NIQE channel: expected one of gray, y"),
+            ({"options": {"loe_variant": "star"}}, "LOE variant: expected one of npe, bimef"),
         ],
     )
     def test_bad_requests(self, photos, kwargs, match):
         with pytest.raises(ValueError, match=match):
+            if "options" in kwargs:
+                kwargs = {"options": MetricOptions(**kwargs["options"])}
             score_folders(photos[0], **kwargs)
 
 
@@ -260,13 +262,16 @@ def test_cli_json_path_checked_before_scoring(folders, tmp_path, capsys, monkeyp
     pred, gt = folders
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setattr("kind.score.score_folders", lambda *a, **k: pytest.fail("scored before the check"))
+    monkeypatch.setattr("kind.evaluation.score.score_folders", lambda *a, **k: pytest.fail("scored before the check"))
     assert main(["score", "--pred", str(pred), "--gt", str(gt), "--json", str(blocker / "s.json")]) == 2
     assert "--json" in capsys.readouterr().err
 
 
-def test_cli_choices_match_the_library():
-    from kind import cli, metrics, score
+def test_cli_choices_are_the_librarys():
+    from kind import metrics
+    from kind.cli import build_parser
+    from kind.evaluation import score
 
-    assert tuple(cli.NIQE_CHANNELS) == metrics.NIQE_CHANNELS and tuple(cli.LOE_VARIANTS) == metrics.LOE_VARIANTS
-    assert tuple(cli.NIQE_PARAM_SETS) == tuple(metrics.NIQE_PARAMS) and tuple(cli.SCORE_METRICS) == score.SCORE_METRICS
+    choices = {action.dest: action.choices for action in build_parser()._subparsers._group_actions[0].choices["score"]._actions}
+    assert tuple(choices["niqe_channel"]) == metrics.NIQE_CHANNELS and tuple(choices["loe_variant"]) == metrics.LOE_VARIANTS
+    assert tuple(choices["niqe_params"]) == tuple(metrics.NIQE_PARAMS) and score.SCORE_METRICS == ("psnr", "ssim", "loe", "niqe")

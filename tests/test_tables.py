@@ -1,4 +1,4 @@
-"""Tests of kind.tables (``kind table``): the LOL table and the no-reference sets' tables."""
+"""Tests of kind.evaluation.tables (``kind table``): the LOL table and the no-reference sets' tables."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import pytest
 
 from kind.cli import main
-from kind.tables import REPORTED, lol_rows, lol_table, noref_rows, noref_table, protocol_label
+from kind.evaluation.tables import REPORTED, lol_rows, lol_table, noref_rows, noref_table, protocol_label
 
 
 def _result(protocol: str, label: str, psnr_value: float, ratio: float | None = None, **extra) -> dict:
@@ -131,3 +131,43 @@ def test_cli_table_writes_files(tmp_path, capsys):
     written = json.loads(js.read_text())
     assert len(written["lol"]) == len(REPORTED) + 2 and written["noref"]["datasets"] == ["LIME"]
     assert main(["table", "--runs", str(tmp_path / "missing.json")]) == 2
+
+
+def test_results_sharing_a_label_are_all_kept_and_told_apart():
+    runs = [_photos("fixed", "weights", "LIME", 4.0, 10), _photos("fixed", "weights", "LIME", 5.0, 10)]
+    datasets, rows = noref_rows(runs, ["p1.json", "p2.json"])
+    assert [(row["weights"], row["niqe"]["LIME"]) for row in rows] == [("weights (p1.json)", 4.0), ("weights (p2.json)", 5.0)]
+    paired = [_result("official", "weights", 20.0), _result("official", "weights", 21.0)]
+    measured = [row for row in lol_rows(paired, ["r.json", "r.json"]) if row["status"] == "measured"]
+    assert [(row["weights"], row["psnr"]) for row in measured] == [("weights (r.json #1)", 20.0),
+                                                                  ("weights (r.json #2)", 21.0)]
+
+
+def test_a_pipeline_weights_folder_is_labelled_by_its_run():
+    from kind.evaluation.evaluate import weights_label
+
+    assert weights_label("/runs/P1/weights") == "P1/weights"
+    assert weights_label("/w/v0.1") == "v0.1"
+
+
+def test_table_takes_score_results_and_writes_latex(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    for folder, value in (("lol/high", 120), ("other_method", 110)):
+        (tmp_path / folder).mkdir(parents=True)
+        for stem in ("1", "2"):
+            Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(tmp_path / folder / f"{stem}.png")
+    score = tmp_path / "score.json"
+    assert main(["score", "--pred", str(tmp_path / "other_method"), "--gt", str(tmp_path / "lol" / "high"),
+                 "--json", str(score), "--quiet"]) == 0
+    ours = tmp_path / "ours.json"
+    ours.write_text(json.dumps(_result("official", "ours", 21.0)))
+    tex = tmp_path / "t.tex"
+    assert main(["table", "--runs", str(ours), str(score), "--out-tex", str(tex)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| other_method |"))
+    assert "| score | lol | 28.131 |" in row  # PSNR of 110 against 120: 20·log10(255 / 10)
+    latex = tex.read_text()
+    assert latex.count(r"\begin{tabular}") == 1 and r"other\_method & score & lol" in latex
+    assert "\\toprule" in latex and "% ### LOL" in latex

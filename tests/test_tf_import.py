@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 import torch
+from conftest import shared_path
 from tf_writer import write_checkpoint
 
 from kind.cli import main
 from kind.models import build_network
-from kind.tf_checkpoint import CheckpointError, crc32c, mask_crc, read_checkpoint, unmask_crc
-from kind.tf_import import state_dict_to_tf, tf_to_state_dict
-from kind.weights import FORMAT, FORMAT_VERSION, WeightsError, load_network, read_record
-from conftest import shared_path
+from kind.weights.format import FORMAT, FORMAT_VERSION, WeightsError, load_network, read_record
+from kind.weights.tf_checkpoint import CheckpointError, crc32c, mask_crc, read_checkpoint, unmask_crc
+from kind.weights.tf_import import state_dict_to_tf, tf_to_state_dict
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,7 @@ def test_unsupported_dtype(tmp_path):
 def test_checkpoint_of_another_network(adjust_checkpoint, tmp_path):
     out = tmp_path / "decom.pt"
     with pytest.raises(CheckpointError, match=r"not a DecomNet checkpoint \(it looks like a adjust") as info:
-        from kind.tf_import import convert_tf_checkpoint
+        from kind.weights.tf_import import convert_tf_checkpoint
 
         convert_tf_checkpoint(adjust_checkpoint, out, "decom")
     assert "missing variables: ['DecomNet/g_conv10/biases'" in str(info.value)

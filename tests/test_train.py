@@ -4,24 +4,28 @@ runs are reproducible, and a NaN stops the run naming the last good checkpoint."
 import dataclasses
 import json
 import math
+import re
 import shutil
 import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from conftest import ROOT, write_pairs
 
-from kind import stages as stages_module
-from kind import train as train_module
-from kind.checkpoint import ResumeError
 from kind.cli import main
-from kind.config import ConfigError, load_config, load_pipeline_config
 from kind.models import build_network
-from kind.stages import STAGES
-from kind.train import TrainingDiverged, learning_rate, train
-from kind.weights import load_network, load_weights_dir, read_record, save_record
+from kind.train import loop as train_module, stages as stages_module
+from kind.train.checkpoints import ResumeError
+from kind.train.config import ConfigError, load_config, load_pipeline_config
+from kind.train.loop import TrainingDiverged, learning_rate, train
+from kind.train.stages import STAGES
+from kind.weights.format import load_network, load_weights_dir, read_record, save_record, weight_record
+
+
+pytestmark = pytest.mark.slow  # training loops
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +72,14 @@ def test_resume_gives_the_same_losses_as_an_unbroken_run(dataset, tmp_path):
     final_a = read_record(tmp_path / "a" / "last.pt")["state_dict"]
     final_b = read_record(tmp_path / "b" / "last.pt")["state_dict"]
     assert all(torch.equal(final_a[k], final_b[k]) for k in final_a)
+
+
+def test_a_run_leaves_the_random_state_as_it_was(dataset, tmp_path):
+    """The run seeds its own random state (config.seed) and hands the caller's back."""
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    train("decom", config_for("decom", dataset, tmp_path, steps=2), progress=False)
+    assert torch.equal(torch.get_rng_state(), before)
 
 
 def test_same_seed_same_first_losses(dataset, tmp_path):
@@ -278,7 +290,9 @@ def test_pipeline_trains_the_stages_in_order_into_a_weights_folder(dataset, tmp_
     restore_config = read_record(tmp_path / "restore" / "last.pt")["config"]
     assert adjust_config["decom_weights"] == restore_config["decom_weights"] == str(weights / "decom.pt")
     assert restore_config["adjust_weights"] == str(weights / "adjust.pt")
-    assert nets.restore is not None
+    exported_from = tmp_path / "restore" / ("best.pt" if (tmp_path / "restore" / "best.pt").is_file() else "last.pt")
+    trained = read_record(exported_from)["state_dict"]  # the loaded network holds its weights, via float16
+    assert all(torch.equal(value, trained[name].half().float()) for name, value in nets.restore.state_dict().items())
     # resumed: the finished stages are skipped; a longer restore schedule continues
     more = pipeline_overrides(dataset, tmp_path, "restore.steps=4")
     assert main(["train", "pipeline", "--quiet", "--resume", "auto"] + [a for o in more for a in ("--set", o)]) == 0
@@ -316,11 +330,12 @@ def test_pipeline_config_precedence_and_chaining():
 
 
 def test_restore_validation_scores_the_pipeline_like_the_official_protocol(dataset, weights_dir, tmp_path):
-    from kind.evaluate import enhance_pair, read_pair
-    from kind.imageio import to_uint8
+    from kind.evaluation.protocols import enhance_pair
+    from kind.evaluation.evaluate import read_pair
+    from kind.imageops import to_uint8
     from kind.metrics import psnr, saturation, ssim
-    from kind.runner import Runner
-    from kind.weights import KinDNets
+    from kind.inference.runner import Runner
+    from kind.weights.format import KinDNets
 
     config = config_for("restore", dataset, tmp_path, weights_dir / "decom.pt", adjust_weights=str(weights_dir / "adjust.pt"))
     stage = STAGES["restore"]
@@ -407,8 +422,8 @@ def test_bad_extra_losses_are_refused_with_the_choices():
 def test_decom_validation_selects_on_fixed_held_out_patch_batches(dataset, tmp_path):
     """The decomposition is selected by its loss on training-style patch batches of the held-out
     pairs (the whole-image loss ranks a flat illumination first: docs/decomposition-study.md)."""
-    from kind.data import PatchSampler, PatchSource, load_pairs, split_holdout
-    from kind.stages import VAL_PATCH_BATCHES, VAL_PATCH_SEED
+    from kind.train.data import PatchSampler, PatchSource, load_pairs, split_holdout
+    from kind.train.stages import VAL_PATCH_BATCHES, VAL_PATCH_SEED
 
     stage = STAGES["decom"]
     config = config_for("decom", dataset, tmp_path)
@@ -442,3 +457,139 @@ def test_a_resumed_run_selected_on_another_metric_starts_best_afresh(dataset, tm
     state = train("decom", config_for("decom", dataset, tmp_path, steps=6, val_every=2), resume="auto")
     assert "best.pt's metric: loss → patch_loss" in capsys.readouterr().err
     assert state.best == read_record(tmp_path / "best.pt")["best"] > 0 and read_record(tmp_path / "best.pt")["step"] == 6
+
+
+def test_a_resumed_pipeline_retrains_the_stages_of_a_changed_decomnet(dataset, tmp_path, capsys):
+    def run(*more, resume=True):
+        args = [a for o in pipeline_overrides(dataset, tmp_path, "restore.steps=2", *more) for a in ("--set", o)]
+        assert main(["train", "pipeline", "--quiet", *(["--resume", "auto"] if resume else []), *args]) == 0
+        return capsys.readouterr().err
+
+    run(resume=False)
+    weights = tmp_path / "weights"
+    old_decom = read_record(weights / "decom.pt")["sha256"]
+    assert read_record(tmp_path / "adjust" / "last.pt")["upstream"] == {"decom_weights": old_decom}
+    err = run("decom.steps=5")
+    new_decom = read_record(weights / "decom.pt")["sha256"]
+    assert new_decom != old_decom
+    assert "adjust was trained on other weights" in err and "restore was trained on other weights" in err
+    for stage in ("adjust", "restore"):
+        assert read_record(tmp_path / stage / "last.pt")["upstream"]["decom_weights"] == new_decom
+    assert read_record(weights / "adjust.pt")["training"]["upstream"] == {"decom_weights": new_decom}
+    err = run("decom.steps=5")  # nothing changed: every stage is skipped
+    assert all(f"{stage} already trained" in err for stage in ("decom", "adjust", "restore"))
+
+
+def test_a_stage_never_resumes_on_changed_frozen_weights(dataset, weights_dir, tmp_path):
+    decom = tmp_path / "decom.pt"
+    shutil.copy(weights_dir / "decom.pt", decom)
+    train("adjust", config_for("adjust", dataset, tmp_path / "a", decom, steps=2, val_every=0), progress=False)
+    torch.manual_seed(1)
+    save_record(decom, weight_record("decom", build_network("decom").state_dict(), source="another"))
+    with pytest.raises(ResumeError, match="the frozen weights it was trained on changed .decom_weights: "):
+        train("adjust", config_for("adjust", dataset, tmp_path / "a", decom, steps=4, val_every=0), resume="auto",
+              progress=False)
+
+
+def test_checkpoints_without_upstream_checksums_still_resume(dataset, decom_weights, tmp_path):
+    train("adjust", config_for("adjust", dataset, tmp_path / "a", decom_weights, steps=2, val_every=0), progress=False)
+    last = tmp_path / "a" / "last.pt"
+    record = read_record(last)
+    for key in ("upstream", "sha256", "checksum"):  # as kind wrote checkpoints before recording upstream weights
+        del record[key]
+    save_record(last, record)
+    state = train("adjust", config_for("adjust", dataset, tmp_path / "a", decom_weights, steps=4, val_every=0),
+                  resume="auto", progress=False)
+    assert state.step == 4
+
+
+def test_the_log_interval_follows_the_run_length():
+    from kind.train.loop import log_interval
+
+    assert [log_interval(load_config("decom", None, [f"steps={n}"])) for n in (10, 100, 5000, 10**6)] == [1, 2, 100, 100]
+    assert log_interval(load_config("decom", None, ["steps=100", "log_every=7"])) == 7
+
+
+def test_the_cli_names_the_best_metric_and_logs_every_term(dataset, tmp_path, capsys):
+    args = ["train", "decom", "--set", f"train_dir={dataset}", "--set", f"out_dir={tmp_path}", "--set", "steps=4",
+            "--set", "batch_size=2", "--set", "patch_size=16", "--set", "device=cpu", "--set", "holdout=1",
+            "--set", "log_every=2"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    metric = STAGES["decom"].select(load_config("decom"))
+    assert re.search(rf"best validation {metric} [0-9.]+;", captured.out)
+    assert "step 2: loss " in captured.err and "TensorBoard's train/loss: the mean of 2 steps" in captured.err
+    terms = captured.err.split("terms at the last step: ")[1].splitlines()[0].split()
+    assert len(terms) > 1 and all(re.fullmatch(r"\w+=[-0-9.e]+", term) for term in terms)
+
+
+def test_print_config_prints_and_trains_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "pipeline", "--print-config", "--set", "decom.steps=7"]) == 0
+    out = capsys.readouterr().out
+    assert "# decom" in out and "steps: 7" in out and "# restore" in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_oversubscribed_cpu_is_said(dataset, tmp_path, capsys, monkeypatch):
+    from kind.train import cpu_load
+
+    assert cpu_load.oversubscription_notice(2, load=1.0, cores=2).endswith("set threads=1 (--set threads=1)")
+    assert cpu_load.oversubscription_notice(1, load=1.0, cores=2) is None
+    assert cpu_load.oversubscription_notice(2, load=0.1, cores=2) is None
+    monkeypatch.setattr(cpu_load.os, "getloadavg", lambda: (float(cpu_load.usable_cores()), 0.0, 0.0))
+    train("decom", config_for("decom", dataset, tmp_path / "run", steps=1, val_every=0), progress=True)
+    assert "the CPU is busy (load average" in capsys.readouterr().err
+
+
+def test_restore_shows_the_pipeline_beside_the_ground_truth_in_labelled_strips(dataset, weights_dir, tmp_path):
+    from kind.train.strips import STRIP_LABELS, labelled_strip
+
+    config = config_for("restore", dataset, tmp_path, weights_dir / "decom.pt", adjust_weights=str(weights_dir / "adjust.pt"),
+                        val_images=1)
+    data = STAGES["restore"].prepare(config, torch.device("cpu"))
+    with torch.inference_mode():
+        _, shown = STAGES["restore"].validate(load_network(weights_dir / "restore.pt", "restore"), data, config)
+    strip = shown["0"]
+    assert len(strip) == len(STRIP_LABELS["restore+pipeline"]) == 5
+    torch.testing.assert_close(strip[4:5], data.val["gt"][0][None].float())  # the ground truth, last
+    panel = labelled_strip(strip, STRIP_LABELS["restore+pipeline"])
+    height, width = strip.shape[-2:]
+    assert panel.dtype == np.uint8 and panel.shape[0] > height and panel.shape[1] == 5 * width + 4 * 8
+    assert (panel[: panel.shape[0] - height] < 128).any()  # the labels are drawn above the pictures
+    run = train("restore", config_for("restore", dataset, tmp_path / "run", weights_dir / "decom.pt", steps=2,
+                                      val_every=2, adjust_weights=str(weights_dir / "adjust.pt")), progress=False)
+    assert run.step == 2
+
+
+def test_the_frozen_decomposition_shows_its_progress(dataset, decom_weights, tmp_path, capsys):
+    config = config_for("adjust", dataset, tmp_path / "a", decom_weights, steps=1, val_every=0)
+    train("adjust", config, progress=True)
+    assert "decompose with the frozen DecomNet 12/12" in capsys.readouterr().err  # 4 + 2 pairs, low and high
+    train("adjust", config_for("adjust", dataset, tmp_path / "b", decom_weights, steps=1, val_every=0), progress=False)
+    assert "decompose with the frozen DecomNet" not in capsys.readouterr().err
+
+
+def test_the_frozen_decomposition_is_cached_by_the_decomnet_checksum(dataset, weights_dir, tmp_path, monkeypatch):
+    decom = tmp_path / "decom.pt"
+    shutil.copy(weights_dir / "decom.pt", decom)
+    config = config_for("adjust", dataset, tmp_path / "run", decom)
+    first = STAGES["adjust"].prepare(config, torch.device("cpu"))
+    caches = list((tmp_path / "run").glob("decomposition-*.pt"))
+    assert len(caches) == 1
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("decomposed again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(stages_module, "decompose_all", refuse)
+        again = STAGES["adjust"].prepare(config, torch.device("cpu"))  # from the cache
+    for split in ("train", "val"):
+        for name, images in getattr(first, split).items():
+            assert all(torch.equal(a, b) for a, b in zip(images, getattr(again, split)[name])), (split, name)
+    torch.manual_seed(3)
+    save_record(decom, weight_record("decom", build_network("decom").state_dict(), source="another DecomNet"))
+    changed = STAGES["adjust"].prepare(config, torch.device("cpu"))
+    assert not torch.equal(changed.train["L_low"][0], first.train["L_low"][0])
+    assert [p.name for p in (tmp_path / "run").glob("decomposition-*.pt")] != [caches[0].name]
+    assert len(list((tmp_path / "run").glob("decomposition-*.pt"))) == 1

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 import kind
-from kind.config import load_config
 from kind.constants import SHIPPED_VERSION
 from kind.models import build_network
-from kind.weights import (
+from kind.train.config import load_config
+from kind.weights.format import (
     CHECKSUM_PREFIX,
     UncheckedWeightsWarning,
     WeightsError,
@@ -43,9 +43,9 @@ def test_shipped_weights_are_package_data():
     assert shipped_versions() == [SHIPPED_VERSION]
     folder = resolve_weights_dir("shipped")
     assert folder == resolve_weights_dir(None) == resolve_weights_dir(SHIPPED_VERSION)
-    assert folder.resolve() == PACKAGE / "pretrained" / SHIPPED_VERSION
+    assert folder.resolve() == PACKAGE / "weights" / "pretrained" / SHIPPED_VERSION
     assert sorted(path.name for path in folder.iterdir()) == ["adjust.pt", "decom.pt", "restore.pt"]
-    assert (PACKAGE / "pretrained" / "README.md").is_file()  # the model card travels with them
+    assert (PACKAGE / "weights" / "pretrained" / "README.md").is_file()  # the model card travels with them
 
 
 def test_specs_for_one_network(tmp_path, weights_dir):
@@ -171,7 +171,7 @@ def test_torch_save_output_is_required_for_a_checksum():
 
 def test_eval_records_version_and_hash_of_each_network(tmp_path, weights_dir):
     from conftest import write_pairs
-    from kind.evaluate import run_eval
+    from kind.evaluation.evaluate import run_eval
 
     data = write_pairs(tmp_path / "data", count=1, height=24, width=32)
     result = run_eval(data, "official", weights=weights_dir, device="cpu", progress=False)
@@ -180,3 +180,31 @@ def test_eval_records_version_and_hash_of_each_network(tmp_path, weights_dir):
         assert info["sha256"] == content_sha256(weights_dir / f"{network}.pt")
         assert info["checksum"] == "verified" and "version" in info
     assert run_eval(data, "input", progress=False)["weight_files"] is None
+
+
+def test_a_weight_file_that_unpacks_too_large_is_refused_before_loading(tmp_path):
+    """A valid record whose tensor storage was replaced by 512 MiB of deflated zeros (a few hundred
+    kB on disk) is refused from the archive's declared sizes; nothing is unpacked."""
+
+    from kind.weights.limits import max_unpacked_bytes
+    from kind.weights.format import add_checksum
+
+    buffer = io.BytesIO()
+    torch.save(weight_record("adjust", {"x": torch.zeros(4)}, source="test"), buffer)
+    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    packed = io.BytesIO()
+    chunk, size = bytes(2**20), 512 * 2**20
+    assert size > max_unpacked_bytes()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            if info.filename.endswith("/data/0"):
+                with target.open(info.filename, "w", force_zip64=True) as entry:
+                    for _ in range(size // len(chunk)):
+                        entry.write(chunk)
+            else:
+                target.writestr(info.filename, source.read(info.filename))
+    path = tmp_path / "bomb.pt"
+    path.write_bytes(add_checksum(packed.getvalue()))
+    assert path.stat().st_size < 2 * 2**20
+    with pytest.raises(WeightsError, match=r"bomb\.pt: unpacks to 512 MiB, more than any kind weight file"):
+        read_record(path)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kind.tf_checkpoint import TABLE_MAGIC, crc32c, mask_crc
+from kind.weights.tf_checkpoint import TABLE_MAGIC, crc32c, mask_crc
 
 NUMPY_TO_TF = {np.dtype("<f4"): 1, np.dtype("<f8"): 2, np.dtype("<i4"): 3, np.dtype("<f2"): 19}
 

@@ -18,8 +18,8 @@ docs/losses.md gives every term's formula, source and config parameters.
 """
 
 from kind.losses.adversarial import (
-    PatchDiscriminator,
     AdversarialLoss,
+    PatchDiscriminator,
     discriminator_adversarial_loss,
     generator_adversarial_loss,
 )
@@ -40,7 +40,6 @@ from kind.losses.official import (
     rgb_to_gray,
     ssim,
 )
-from kind.losses.vgg import PerceptualLoss, VGGFeatures, perceptual, read_vgg_weights, vgg_layer_names
 from kind.losses.pixel import huber, l1, log_mse, mse, region, smooth_l1
 from kind.losses.structure import (
     MS_SSIM_WEIGHTS,
@@ -52,6 +51,7 @@ from kind.losses.structure import (
     ms_ssim_scales,
     ssim_loss,
 )
+from kind.losses.vgg import PerceptualLoss, VGGFeatures, perceptual, read_vgg_weights, vgg_layer_names
 
 __all__ = [
     # official

@@ -45,8 +45,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kind.losses._checks import check_same_nhw, check_same_shape, check_tensor, no_autocast, upcast
+from kind.constants import SSIM_WINDOW
 from kind.imageops import gray
+from kind.losses._checks import check_same_nhw, check_same_shape, check_tensor, no_autocast, upcast
 
 __all__ = [
     "GRAY_WEIGHTS",
@@ -66,7 +67,6 @@ __all__ = [
 Terms = Dict[str, Tensor]
 
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # tf.image.rgb_to_grayscale
-SSIM_WINDOW = 11  # official tf_ssim: 11x11 Gaussian, sigma 1.5
 GRAD_NORM_EPS = 1e-4  # official gradient(): (g - min) / (max - min + 1e-4)
 SMOOTH_FLOOR = 0.01  # official mutual_i_input_loss: G(L) / max(G(gray S), 0.01)
 MUTUAL_DECAY = 10.0  # official mutual_i_loss: G * exp(-10 G)

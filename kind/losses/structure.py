@@ -17,8 +17,9 @@ import kornia
 import torch
 from torch import Tensor
 
+from kind.constants import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
 from kind.losses._checks import check_int, check_min_size, check_tensor, no_autocast, prepared_pair
-from kind.losses.official import SSIM_WINDOW, ssim
+from kind.losses.official import ssim
 
 __all__ = [
     "MS_SSIM_WEIGHTS",
@@ -32,8 +33,7 @@ __all__ = [
 ]
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang, Simoncelli, Bovik 2003, finest first
-SSIM_SIGMA = 1.5
-SSIM_C1, SSIM_C2 = 0.01**2, 0.03**2  # K1, K2 = 0.01, 0.03, dynamic range 1
+SSIM_C1, SSIM_C2 = SSIM_K1**2, SSIM_K2**2  # dynamic range 1
 MS_SSIM_FLOOR = 1e-6  # per-scale means are clamped here before the fractional powers (TF clamps at 0)
 
 

@@ -7,8 +7,8 @@ import dataclasses
 import os
 import sys
 
-from kind import stages
 from kind.cli import main
+from kind.train import stages
 
 failing_rank, failing_step = int(sys.argv[1]), int(sys.argv[2])
 stage = stages.STAGES["decom"]

@@ -1,0 +1,1 @@
+"""Benchmarks: inference, training, and the child process that measures peak memory."""

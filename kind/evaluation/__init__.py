@@ -1,0 +1,1 @@
+"""Measuring the enhancer: eval, score, diagnose and the results tables."""

@@ -1,0 +1,171 @@
+"""The plan of a batch: which files each input becomes (the output, ``--save-maps``' maps, the
+``--compare`` panel), names that clash, and the checks that nothing is written over an input. An
+output that would replace a file already in a folder holding inputs (``kind enhance own/a.jpg -o
+own`` beside an unrelated ``own/a.png``) keeps its input's suffix, as clashing names do
+(``own/a.jpg.png``), with a notice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kind.constants import MAP_SUFFIXES, OUTPUT_FORMATS
+from kind.io.atomic import check_output_path
+from kind.io.inputs import InputFile, collect_inputs, is_image_name, output_relpath
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One input image and the files it will produce (``maps`` by suffix, empty unless asked).
+    ``error``: why the job cannot run (found while planning), or None."""
+
+    source: InputFile
+    output: Path
+    maps: dict[str, Path] = field(default_factory=dict)
+    compare: Path | None = None
+    error: str | None = None
+
+    def targets(self) -> list[Path]:
+        """Every file this job writes."""
+        return [self.output, *self.maps.values(), *([self.compare] if self.compare else [])]
+
+
+@dataclass
+class Plan:
+    """The jobs of a batch, and notices of what the planning passed over or renamed."""
+
+    jobs: list[Job]
+    notices: list[str] = field(default_factory=list)
+
+
+def plan_jobs(
+    inputs: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    save_maps: bool = False,
+    compare: bool = False,
+    format: str = "png",
+) -> Plan:
+    """Collect the input images (files, folders, globs) and decide every output path.
+
+    Writes nothing. Raises FileNotFoundError for an input that matches no image and ValueError for
+    an unusable ``out_dir`` or outputs that would be unsafe (see :func:`check_outputs`). Clashing
+    names are resolved as the module docstring says; the renames are listed in ``notices``.
+    """
+    check_output_path(out_dir, "output folder", folder=True)
+    items, notices = collect_inputs([str(arg) for arg in inputs])
+    out_dir = Path(out_dir)
+    if is_image_name(out_dir) and not out_dir.is_dir():
+        notices.append(f"{out_dir}: named like an image, but it is the output folder: it is created as a folder, "
+                       f"and the images are written inside it")
+    suffix = OUTPUT_FORMATS[format]
+    jobs = [_job(item, out_dir, suffix, save_maps, compare) for item in items]
+    clashing = _clashing(jobs)
+    if clashing:
+        jobs = [_job(job.source, out_dir, suffix, save_maps, compare, keep_suffix=True) if i in clashing else job
+                for i, job in enumerate(jobs)]
+        renamed = ", ".join(f"{jobs[i].source.path} → {jobs[i].output.name}" for i in sorted(clashing))
+        notices.append(f"inputs with the same name keep their suffix in the output name: {renamed}")
+        jobs = _fail_remaining_clashes(jobs)
+    jobs = _spare_files_beside_inputs(jobs, out_dir, suffix, save_maps, compare, notices)
+    check_outputs(jobs, out_dir)
+    return Plan(jobs, notices)
+
+
+def _job(item: InputFile, out_dir: Path, suffix: str, save_maps: bool, compare: bool, keep_suffix: bool = False) -> Job:
+    output = out_dir / output_relpath(item.relpath, suffix, keep_suffix)
+
+    def beside(name: str) -> Path:
+        return output.with_name(f"{output.stem}_{name}.png")
+
+    maps = {name: beside(name) for name in MAP_SUFFIXES} if save_maps else {}
+    return Job(item, output, maps, beside("compare") if compare else None)
+
+
+def _key(path: Path) -> str:
+    """Paths compared case-folded: X.png and x.png are one file on macOS and Windows."""
+    return path.resolve().as_posix().casefold()
+
+
+def _clashing(jobs: Sequence[Job]) -> set[int]:
+    """The indices of jobs that write a file another job also writes."""
+    writers: dict[str, list[int]] = {}
+    for index, job in enumerate(jobs):
+        for target in job.targets():
+            writers.setdefault(_key(target), []).append(index)
+    return {index for group in writers.values() if len(set(group)) > 1 for index in group}
+
+
+def _fail_remaining_clashes(jobs: Sequence[Job]) -> list[Job]:
+    """Jobs that still write another's file after the renaming: the first keeps it, the others fail."""
+    claimed: dict[str, Job] = {}
+    result = []
+    for job in jobs:
+        first = next((claimed[_key(t)] for t in job.targets() if _key(t) in claimed), None)
+        if first is not None:
+            job = Job(job.source, job.output, job.maps, job.compare,
+                      error=f"would write {job.output.name}, as {first.source.path} does; enhance it into "
+                            "another folder")
+        else:
+            claimed.update({_key(target): job for target in job.targets()})
+        result.append(job)
+    return result
+
+
+def _spare_files_beside_inputs(jobs: list[Job], out_dir: Path, suffix: str, save_maps: bool, compare: bool,
+                              notices: list[str]) -> list[Job]:
+    """Jobs that would replace a file that exists in a folder holding inputs (``kind enhance own/a.jpg
+    -o own`` beside an unrelated ``own/a.png``) keep their input's suffix instead (``own/a.jpg.png``,
+    the clash rule), with a notice; if that name is taken too by another job, the job fails."""
+    inputs = {job.source.path.resolve() for job in jobs}  # an output over an input is refused, not renamed
+    input_folders = {path.parent for path in inputs}
+    result = []
+    for job in jobs:
+        taken = [t for t in job.targets()
+                 if t.resolve().parent in input_folders and t.resolve() not in inputs and t.exists()]
+        if taken and job.error is None:
+            renamed = _job(job.source, out_dir, suffix, save_maps, compare, keep_suffix=True)
+            if renamed.output != job.output:
+                notices.append(f"{taken[0]} exists beside the inputs and is kept: {job.source.path} is written as "
+                               f"{renamed.output.name}")
+                job = renamed
+        result.append(job)
+    return _fail_remaining_clashes(result) if len(result) > 1 else result
+
+
+def check_outputs(jobs: Sequence[Job], out_dir: str | os.PathLike) -> None:
+    """Raise ValueError unless every output is safe to write.
+
+    Refused, in this order: an ``out_dir`` that is not a folder; an ``out_dir`` that is, or lies
+    inside, an input folder (a folder argument, or a glob match's folder — folders that are searched;
+    a file named on its own makes no input folder) unless it is empty or absent; any output inside
+    an input folder that ``out_dir`` is not inside; an output path equal to an input file.
+
+    Because an ``out_dir`` inside an input folder must start empty, and inputs are collected before
+    it is created, earlier outputs are never walked into and taken as inputs.
+    """
+    out_dir = Path(out_dir)
+    out = out_dir.resolve()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output folder {out_dir}: exists and is not a folder")
+    roots = {job.source.root.resolve() for job in jobs if job.source.root is not None}
+    out_empty = not out.exists() or next(out.iterdir(), None) is None
+    for root in sorted(roots):
+        if out.is_relative_to(root) and not out_empty:
+            where = "is the input folder" if out == root else "is inside the input folder"
+            raise ValueError(
+                f"output folder {out_dir} {where} {root} and is not empty; "
+                "use a new or empty output folder, or one outside the input folders"
+            )
+
+    inputs = {job.source.path.resolve(): job.source.path for job in jobs}
+    for job in jobs:
+        for target in job.targets():
+            resolved = target.resolve()
+            for folder in resolved.parents:
+                if folder in roots and not out.is_relative_to(folder):
+                    raise ValueError(f"{target}: the output for {job.source.path} would be written into the input folder {folder}")
+            if resolved in inputs:
+                raise ValueError(f"{target}: the output would overwrite the input {inputs[resolved]}")

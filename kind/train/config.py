@@ -1,0 +1,309 @@
+"""Training configuration: one dataclass per stage, YAML files whose keys equal its fields, and
+``--set key=value`` overrides that reject unknown keys and wrong types.
+
+The defaults are the official schedules (spec section 5), with epochs converted to steps for the
+485 LOL training pairs: one epoch is ⌊485 / batch⌋ steps. Relative paths are relative to the
+current folder, never to the config file (:mod:`kind.io.path_origin`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from kind.io.path_origin import with_origin
+
+
+def folder_list(value: str | list[str] | tuple[str, ...]) -> list[str]:
+    """A folder setting as a list: ``"a"`` → ``["a"]``, ``[a, b]`` as given, ``""`` → ``[]``."""
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(v) for v in value]
+
+
+Folders = str | list  # one folder, or a YAML list of folders read in order
+
+
+@dataclass
+class TrainConfig:
+    """Fields shared by every stage."""
+
+    train_dir: Folders = "data/LOLdataset/our485"  # a folder with low/ + high/ (or LOL-v2 Low/ + Normal/), or a list of them
+    val_dir: Folders = ""  # extra validation folder(s) in the same layouts; "" = none
+    holdout: int = 0  # training pairs held out for validation: the last N of the concatenated folders
+    out_dir: str = "runs/stage"  # the run directory: config, TensorBoard events, checkpoints
+    init_weights: str = ""  # start from this kind weight file (shipped, exported, converted); "" = Glorot
+    steps: int = 96_000
+    batch_size: int = 10  # per process (rank); the effective batch is batch_size × world size
+    patch_size: int = 48
+    lr: float = 1e-4  # Adam, betas (0.9, 0.999), eps 1e-8
+    seed: int = 0
+    stretch: bool = True  # the official loader's per-image min-max stretch
+    extra_losses: list = dataclasses.field(default_factory=list)  # added loss terms (docs/losses.md)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (under torchrun each rank takes its own GPU)
+    amp: str = "none"  # none | bf16 (autocast)
+    compile: str = "auto"  # auto (on for CUDA) | on | off: torch.compile the step (CUDA graphs on CUDA)
+    channels_last: bool = True
+    check_every: int = 100  # steps between checks of the stop rule (non-finite loss, stop requests)
+    log_every: int = 0  # steps between loss logs (each is a check: the host waits for the device); 0 = steps // 50, 1 to 100
+    val_every: int = 1000  # steps between validations (0 = only at the end)
+    save_every: int = 5000  # steps between numbered checkpoints (last.pt is written at each validation)
+    val_images: int = 4  # validation images shown in TensorBoard
+    threads: int = 0  # CPU threads for torch during the run (0 = torch's default)
+    max_seconds: float = 0.0  # stop (validating and writing last.pt) after this much training time; 0 = no limit
+
+
+@dataclass
+class DecomConfig(TrainConfig):
+    """Stage 1: DecomNet. Batch 10 × 48², 2000 epochs, lr 1e-4 constant."""
+
+    out_dir: str = "runs/decom"
+    equal_r_weight: float = 0.01  # weight of the reflectance-similarity term |R_low − R_high| (official 0.01)
+
+
+@dataclass
+class AdjustConfig(TrainConfig):
+    """Stage 2: Illumination_adjust_net on the frozen DecomNet's L. Batch 10 × 48², 2000 epochs."""
+
+    out_dir: str = "runs/adjust"
+    holdout: int = 35  # official: images 0–449 train, 450–478 validate
+    decom_weights: str = "shipped"  # a weights spec: shipped, a version (v0.1), or a weight file (trained or converted)
+
+
+@dataclass
+class RestoreConfig(TrainConfig):
+    """Stage 3: Restoration_net on the frozen DecomNet's (R, L); target R_high^1.2.
+
+    Batch 4 × 384², 1000 epochs; lr 1e-4, then 5e-5 from epoch 800.
+    """
+
+    out_dir: str = "runs/restore"
+    holdout: int = 19  # official: images 0–465 train, 466–478 validate
+    decom_weights: str = "shipped"
+    adjust_weights: str = ""  # with an adjustment net, validation also scores the pipeline R̂·L̂ (official protocol) and selects on it
+    steps: int = 121_000
+    batch_size: int = 4
+    patch_size: int = 384
+    lr_decay_step: int = 96_800  # the step at which lr is multiplied by lr_decay (epoch 800)
+    lr_decay: float = 0.5
+    target_gamma: float = 1.2  # the target is R_high ** target_gamma
+    save_every: int = 6050  # every 50 epochs
+
+
+CONFIGS: dict[str, type[TrainConfig]] = {"decom": DecomConfig, "adjust": AdjustConfig, "restore": RestoreConfig}
+
+AMP_CHOICES = ("none", "bf16")
+COMPILE_CHOICES = ("auto", "on", "off")
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def stage_of(config: TrainConfig) -> str:
+    """The stage name of a config (``DecomConfig`` → ``"decom"``)."""
+    return next(stage for stage, cls in CONFIGS.items() if type(config) is cls)
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the stage's config."""
+
+
+def _field_type(cls: type, name: str) -> type:
+    hints = typing.get_type_hints(cls)
+    return hints[name]
+
+
+def _coerce(cls: type, name: str, value: object, origin: str) -> object:
+    """``value`` checked against field ``name``'s type (ints are accepted for floats)."""
+    expected = _field_type(cls, name)
+    if expected == Folders:
+        if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
+            return value
+        raise ConfigError(f"{origin}: {name} expects a folder or a list of folders, got {type(value).__name__} {value!r}")
+    if expected is list:
+        if isinstance(value, list):
+            return value
+        raise ConfigError(f"{origin}: {name} expects a list, got {type(value).__name__} {value!r}")
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is float and isinstance(value, str):  # PyYAML reads 1e-4 (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if name == "compile" and isinstance(value, bool):  # YAML 1.1 reads on/off as booleans
+        return "on" if value else "off"
+    if expected is int and isinstance(value, bool):
+        raise ConfigError(f"{origin}: {name} expects int, got bool {value!r}")
+    if isinstance(expected, type) and isinstance(value, expected):
+        return value
+    raise ConfigError(f"{origin}: {name} expects {getattr(expected, '__name__', expected)}, got {type(value).__name__} {value!r}")
+
+
+def _apply(config: TrainConfig, values: dict, origin: str) -> TrainConfig:
+    names = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"{origin}: unknown keys {unknown} for {type(config).__name__} (known: {sorted(names)})")
+    changes = {name: _coerce(type(config), name, value, origin) for name, value in values.items()}
+    return validate(dataclasses.replace(config, **changes), origin)
+
+
+def validate(config: TrainConfig, origin: str) -> TrainConfig:
+    """Range checks that types alone cannot express, one field at a time, named in the message."""
+
+    def need(ok: bool, name: str, what: str) -> None:
+        if not ok:
+            raise ConfigError(f"{origin}: {name} must be {what}, got {getattr(config, name)!r}")
+
+    for name in ("steps", "batch_size", "patch_size", "check_every"):
+        need(getattr(config, name) > 0, name, "positive")
+    for name in ("holdout", "val_every", "save_every", "val_images", "threads", "log_every"):
+        need(getattr(config, name) >= 0, name, "≥ 0")
+    need(0 <= config.seed < 2**32, "seed", "a whole number from 0 to 2**32 - 1")
+    need(math.isfinite(config.lr) and config.lr > 0, "lr", "a positive number")
+    need(math.isfinite(config.max_seconds) and config.max_seconds >= 0, "max_seconds", "≥ 0 (0 = no limit)")
+    need(config.amp in AMP_CHOICES, "amp", f"one of {AMP_CHOICES}")
+    need(config.compile in COMPILE_CHOICES, "compile", f"one of {COMPILE_CHOICES}")
+    need(bool(DEVICE_PATTERN.match(config.device)), "device", "auto, cpu, mps, cuda or cuda:N")
+    need(bool(config.out_dir.strip()), "out_dir", "a folder name (not empty)")
+    need(bool(folder_list(config.train_dir)), "train_dir", "a folder or a list of folders")
+    if config.extra_losses:  # the terms' own checks (kind.losses), only when there are some
+        from kind.losses import check_extra_losses
+
+        try:
+            config.extra_losses = check_extra_losses(config.extra_losses, stage_of(config), f"{origin}: extra_losses")
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    if isinstance(config, DecomConfig):
+        need(math.isfinite(config.equal_r_weight) and config.equal_r_weight >= 0, "equal_r_weight", "≥ 0")
+    if isinstance(config, (AdjustConfig, RestoreConfig)):
+        need(bool(config.decom_weights.strip()), "decom_weights", "a weight file (the frozen DecomNet)")
+    if isinstance(config, RestoreConfig):
+        need(config.lr_decay_step >= 0, "lr_decay_step", "≥ 0")
+        need(math.isfinite(config.lr_decay) and config.lr_decay > 0, "lr_decay", "a positive number")
+        need(math.isfinite(config.target_gamma) and config.target_gamma > 0, "target_gamma", "a positive number")
+    return config
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """``key=value`` → (key, value), the value read as YAML (``3``, ``1e-4``, ``true``, ``a/b``,
+    ``[a, b]``, ``[{name: l1, weight: 1, on: restored}]``)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--set {text!r}: cannot read the value ({error})") from error
+    return key.strip(), "" if value is None else value
+
+
+def _read_mapping(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{with_origin(path)}: no such config file")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from error
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys, got {type(values).__name__}")
+    return values
+
+
+def load_config(stage: str, path: str | Path | None = None, overrides: list[str] = ()) -> TrainConfig:
+    """The stage's config: defaults, then the YAML file, then ``key=value`` overrides."""
+    if stage not in CONFIGS:
+        raise ConfigError(f"unknown stage {stage!r}: expected one of {sorted(CONFIGS)}")
+    config = CONFIGS[stage]()
+    if path is not None:
+        config = _apply(config, _read_mapping(path), str(path))
+    for text in overrides:
+        key, value = parse_override(text)
+        config = _apply(config, {key: value}, f"--set {text}")
+    return config
+
+
+STAGE_ORDER = ("decom", "adjust", "restore")
+
+
+@dataclass
+class PipelineConfig:
+    """``kind train pipeline``: the stages to train in order, each a stage config whose
+    ``out_dir`` is ``out_dir/STAGE``; the weights folder they end in is ``out_dir/weights``."""
+
+    out_dir: str
+    stages: dict[str, TrainConfig]
+
+    @property
+    def weights_dir(self) -> Path:
+        return Path(self.out_dir) / "weights"
+
+
+def _field_names(stage: str) -> set[str]:
+    return {f.name for f in dataclasses.fields(CONFIGS[stage])}
+
+
+def load_pipeline_config(path: str | Path | None = None, overrides: list[str] = ()) -> PipelineConfig:
+    """A pipeline config: ``out_dir``, ``stages`` (default all three, in order), keys shared by the
+    stages (each applied to every stage that has the field), and a section per stage
+    (``decom: {steps: 500}``). Precedence: shared keys, the stage's section, then ``--set key=value``
+    (every stage with that field) and ``--set STAGE.key=value``. Each stage after ``decom`` takes the
+    weights the earlier stages export (``decom_weights``, and restore's ``adjust_weights``)."""
+    values = _read_mapping(path) if path is not None else {}
+    origin = str(path) if path is not None else "pipeline"
+    shared_overrides: dict = {}
+    stage_overrides: dict[str, dict] = {stage: {} for stage in STAGE_ORDER}
+    for text in overrides:
+        key, value = parse_override(text)
+        stage, dot, field = key.partition(".")
+        if dot and stage not in STAGE_ORDER:
+            raise ConfigError(f"--set {text}: {stage!r} is not a stage (expected one of {list(STAGE_ORDER)})")
+        if key in ("out_dir", "stages"):
+            values[key] = value
+        elif dot:
+            stage_overrides[stage][field] = value
+        else:
+            shared_overrides[key] = value
+    out_dir = values.pop("out_dir", "runs/pipeline")
+    stages = values.pop("stages", list(STAGE_ORDER))
+    if not (isinstance(out_dir, str) and out_dir.strip()):
+        raise ConfigError(f"{origin}: out_dir must be a folder name, got {out_dir!r}")
+    if not (isinstance(stages, list) and stages and all(s in STAGE_ORDER for s in stages)
+            and stages == [s for s in STAGE_ORDER if s in stages]):
+        raise ConfigError(f"{origin}: stages must be a non-empty list of {list(STAGE_ORDER)} in that order, got {stages!r}")
+    sections = {stage: values.pop(stage, None) or {} for stage in STAGE_ORDER}
+    for stage, section in sections.items():
+        if not isinstance(section, dict):
+            raise ConfigError(f"{origin}: the {stage} section must be a mapping, got {type(section).__name__}")
+    for shared in (values, shared_overrides):
+        unknown = sorted(k for k in shared if not any(k in _field_names(s) for s in stages))
+        if unknown:
+            raise ConfigError(f"{origin}: unknown keys {unknown} for the stages {stages}")
+    weights = PipelineConfig(out_dir, {}).weights_dir
+    configs: dict[str, TrainConfig] = {}
+    for stage in stages:
+        names = _field_names(stage)
+        merged = {k: v for k, v in values.items() if k in names} | sections[stage]
+        merged |= {k: v for k, v in shared_overrides.items() if k in names} | stage_overrides[stage]
+        if "out_dir" in merged:
+            raise ConfigError(f"{origin}: {stage}.out_dir is set by the pipeline ({out_dir}/{stage}); set out_dir at the top")
+        chained = {"decom_weights": "decom", "adjust_weights": "adjust"}
+        for key, earlier in chained.items():
+            if key in names and earlier in stages:
+                if key in merged:
+                    raise ConfigError(f"{origin}: {stage}.{key} comes from this pipeline's {earlier} stage; remove it")
+                merged[key] = str(weights / f"{earlier}.pt")
+        merged["out_dir"] = f"{out_dir}/{stage}"
+        configs[stage] = _apply(CONFIGS[stage](), merged, f"{origin} ({stage})")
+    return PipelineConfig(out_dir, configs)
+
+
+def config_to_yaml(config: TrainConfig) -> str:
+    """The resolved config as YAML (written into each run directory)."""
+    return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)

@@ -1,0 +1,1 @@
+"""Weight files: their format and specs, the shipped weights, the TF checkpoint import and the ONNX export."""
