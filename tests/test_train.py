@@ -364,8 +364,21 @@ def test_bench_train_times_the_loop_and_the_bare_step(tmp_path, capsys):
     row = json.loads(out.read_text())["stages"]["adjust"]
     assert row["device"] == "cpu" and row["steps_per_second"] > 0 and row["bare_steps_per_second"] > 0
     assert row["patches_per_second"] == pytest.approx(10 * row["steps_per_second"])
-    assert "| adjust | 10 × 48² |" in capsys.readouterr().out
+    assert "| adjust | 10 × 48² | fp32 |" in capsys.readouterr().out
     assert main(["bench", "--train", "--stages", "decom,nope", "--device", "cpu"]) == 2
+
+
+def test_bench_train_takes_a_recipes_batch_patch_and_precision(tmp_path, capsys):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("out_dir: unused\nrestore: {batch_size: 2, patch_size: 32, amp: bf16}\nadjust: {batch_size: 3, patch_size: 24}\n")
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--train", "--stages", "adjust,restore", "--steps", "2", "--warmup", "1", "--device", "cpu",
+                 "--recipe", str(recipe), "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["stages"]
+    assert (rows["restore"]["batch_size"], rows["restore"]["patch_size"], rows["restore"]["amp"]) == (2, 32, "bf16")
+    assert (rows["adjust"]["batch_size"], rows["adjust"]["patch_size"], rows["adjust"]["amp"]) == (3, 24, "none")
+    printed = capsys.readouterr().out
+    assert "| restore | 2 × 32² | bf16 autocast |" in printed and "| adjust | 3 × 24² | fp32 |" in printed
 
 
 

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from kind.models import build_network
-from kind.train.config import load_config
+from kind.train.config import TrainConfig, load_config
 from kind.train.data import PatchDraws
 from kind.train.loop import compiled, train, uses_compile
 from kind.train.stages import STAGES, StageData
@@ -44,16 +44,26 @@ def synthetic_data(stage: str, device: torch.device, images: int = IMAGES) -> St
 
 
 def stage_config(stage: str, device: torch.device, steps: int, out_dir: str, overrides: list[str] = ()):
-    """The stage's official config (bf16 on CUDA), no validation or numbered checkpoints."""
+    """The stage's official config (bf16 on CUDA), no validation or numbered checkpoints; then
+    ``overrides`` (``key=value``, e.g. a recipe's batch size, patch size and precision)."""
     amp = "bf16" if device.type == "cuda" else "none"
     return load_config(stage, None, [f"steps={steps}", f"out_dir={out_dir}", f"device={device}", f"amp={amp}",
                                      "val_every=0", "save_every=0", *overrides])
 
 
-def loop_speed(stage: str, device: torch.device, steps: int, warmup: int) -> float:
+RECIPE_FIELDS = ("batch_size", "patch_size", "amp", "channels_last")  # what a recipe changes in the timed step
+
+
+def recipe_overrides(recipe: TrainConfig | None) -> list[str]:
+    """``key=value`` overrides that give a stage the batch size, patch size and precision of a
+    training recipe's stage (a config from :func:`kind.train.config.load_pipeline_config`)."""
+    return [f"{name}={getattr(recipe, name)}" for name in RECIPE_FIELDS] if recipe is not None else []
+
+
+def loop_speed(stage: str, device: torch.device, steps: int, warmup: int, overrides: list[str] = ()) -> float:
     """Steps a second of :func:`kind.train.loop.train` itself, after ``warmup`` steps."""
     with tempfile.TemporaryDirectory() as out_dir:
-        config = stage_config(stage, device, warmup + steps, out_dir)
+        config = stage_config(stage, device, warmup + steps, out_dir, overrides)
         config.check_every = max(warmup, 1)  # checks at the end of the warm-up and at the end (default 100 on CUDA)
         state = train(stage, config, data=synthetic_data(stage, device), progress=False)
     timeline = [(step, seconds) for step, seconds in state.timeline if step >= warmup]
@@ -61,14 +71,14 @@ def loop_speed(stage: str, device: torch.device, steps: int, warmup: int) -> flo
     return (last_step - first_step) / (last_time - first_time)
 
 
-def bare_speed(stage: str, device: torch.device, steps: int, warmup: int) -> float:
+def bare_speed(stage: str, device: torch.device, steps: int, warmup: int, overrides: list[str] = ()) -> float:
     """Steps a second of the bare step on one batch already on the device."""
-    config = stage_config(stage, device, 1, "unused")
+    config = stage_config(stage, device, 1, "unused", overrides)
     spec = STAGES[stage]
     with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
         torch.manual_seed(0)
         model = build_network(spec.network)
-    model = model.to(device, memory_format=torch.channels_last).train()
+    model = model.to(device, memory_format=torch.channels_last if config.channels_last else torch.contiguous_format).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type == "cuda")
     generator = torch.Generator().manual_seed(1)
     n, p = config.batch_size, config.patch_size
@@ -105,19 +115,22 @@ def bare_speed(stage: str, device: torch.device, steps: int, warmup: int) -> flo
     return steps / (time.perf_counter() - start)
 
 
-def run_train_bench(stages: list[str], device: str = "auto", steps: int = 200, warmup: int | None = None) -> dict:
+def run_train_bench(stages: list[str], device: str = "auto", steps: int = 200, warmup: int | None = None,
+                    recipe: dict[str, TrainConfig] | None = None) -> dict:
     """``{"stages": {STAGE: {steps_per_second, patches_per_second, bare_steps_per_second, ratio,
     device, batch_size, patch_size, amp, compiled}}}``. ``warmup`` defaults to 100 steps on CUDA
-    (compilation, CUDA graphs) and 3 elsewhere."""
+    (compilation, CUDA graphs) and 3 elsewhere. ``recipe`` (stage → config, e.g. a pipeline
+    config's stages) sets each stage's batch size, patch size and precision; else the official ones."""
     from kind.inference.runner import resolve_device
 
     device = resolve_device(device)
     warmup = (100 if device.type == "cuda" else 3) if warmup is None else warmup
     result: dict = {"stages": {}}
     for stage in stages:
-        config = stage_config(stage, device, 1, "unused")
-        loop = loop_speed(stage, device, steps, warmup)
-        bare = bare_speed(stage, device, steps, warmup)
+        overrides = recipe_overrides((recipe or {}).get(stage))
+        config = stage_config(stage, device, 1, "unused", overrides)
+        loop = loop_speed(stage, device, steps, warmup, overrides)
+        bare = bare_speed(stage, device, steps, warmup, overrides)
         result["stages"][stage] = {
             "steps_per_second": loop,
             "patches_per_second": loop * config.batch_size,
@@ -133,10 +146,11 @@ def run_train_bench(stages: list[str], device: str = "auto", steps: int = 200, w
 
 
 def format_train_table(result: dict) -> str:
-    lines = ["| stage | batch × patch | loop steps/s | patches/s | bare step steps/s | loop / bare | device |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| stage | batch × patch | precision | loop steps/s | patches/s | bare step steps/s | loop / bare | device |",
+             "|---|---|---|---|---|---|---|---|"]
     for stage, row in result["stages"].items():
-        lines.append(f"| {stage} | {row['batch_size']} × {row['patch_size']}² | {row['steps_per_second']:.1f} | "
+        precision = "fp32" if row["amp"] == "none" else f"{row['amp']} autocast"
+        lines.append(f"| {stage} | {row['batch_size']} × {row['patch_size']}² | {precision} | {row['steps_per_second']:.1f} | "
                      f"{row['patches_per_second']:.0f} | {row['bare_steps_per_second']:.1f} | {row['ratio']:.2f} | "
-                     f"{row['device']}{' (compiled, bf16)' if row['compiled'] else ''} |")
+                     f"{row['device']}{' (compiled)' if row['compiled'] else ''} |")
     return "\n".join(lines)

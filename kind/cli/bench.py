@@ -29,6 +29,9 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--train", action="store_true",
                    help="time training instead: the loop as kind train runs it beside the bare compiled step, per stage")
     p.add_argument("--stages", default="decom,adjust,restore", help="--train: stages to time (default all three)")
+    p.add_argument("--recipe", metavar="PIPELINE_YAML",
+                   help="--train: each stage's batch size, patch size and precision from this pipeline config "
+                        "(e.g. configs/pipeline-cpu-long.yaml; default: the official sizes, bf16 on CUDA)")
     p.add_argument("--steps", type=int, default=200,
                    help="--train: timed steps per stage, after --warmup steps (default 100 on CUDA, 3 on a CPU)")
     return p
@@ -52,7 +55,12 @@ def run_bench_command(args: argparse.Namespace) -> int:
             raise ValueError(f"--stages: expected a comma-separated list of {', '.join(NETWORK_NAMES)}, got {args.stages!r}")
         if args.steps < 1:
             raise ValueError(f"--steps: expected at least 1, got {args.steps}")
-        result = run_train_bench(stages, device=args.device, steps=args.steps, warmup=args.warmup)
+        recipe = None
+        if args.recipe:
+            from kind.train.config import load_pipeline_config
+
+            recipe = load_pipeline_config(args.recipe).stages
+        result = run_train_bench(stages, device=args.device, steps=args.steps, warmup=args.warmup, recipe=recipe)
         print(format_train_table(result))
         if args.json:
             atomic_write_json(args.json, result)
