@@ -223,8 +223,10 @@ def run_train(args: argparse.Namespace) -> int:
 # --- enhance --------------------------------------------------------------------------------
 
 
-def _ratio_arg(text: str) -> float | str:
-    """``--ratio``: a finite number ≥ 0, or ``auto``."""
+def _ratio_arg(text: str) -> float | str | list[float | str]:
+    """``--ratio``: a finite number ≥ 0, or ``auto``; several, comma-separated, for a sweep."""
+    if "," in text:
+        return [_ratio_arg(part.strip()) for part in text.split(",")]
     if text == "auto":
         return text
     try:
@@ -252,8 +254,11 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or glob patterns")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
     add_runner_arguments(p)
-    p.add_argument("--ratio", type=_ratio_arg, default=DEFAULT_RATIO, metavar="FLOAT|auto",
-                   help="brightening ratio (default 5.0; the authors find 0-5 useful), or auto (from each image's illumination)")
+    p.add_argument("--ratio", type=_ratio_arg, default=DEFAULT_RATIO, metavar="FLOAT|auto[,...]",
+                   help="brightening ratio (default 5.0; the authors find 0-5 useful), or auto (from each image's "
+                   "illumination); several, e.g. 1,3,5, write one output per ratio named by it (photo_r3.png)")
+    p.add_argument("--pipeline", choices=["photo", "lol"], default="photo",
+                   help="photo: the authors' photo pipeline (default); lol: the LOL protocol's plain R̂·L̂")
     p.add_argument("--format", choices=list(OUTPUT_FORMATS), default="png",
                    help="output format (default png); EXIF (orientation reset) and ICC profile are carried over")
     p.add_argument("--quality", type=pixels_argument(1, 100, "quality levels"), metavar="Q",
@@ -269,7 +274,8 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
                    help="also write <stem>_R, _L, _R_restored, _L_adjusted.png beside each output")
     p.add_argument("--compare", action="store_true", help="also write <stem>_compare.png: input | output")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose output file exists")
-    p.add_argument("--json", metavar="FILE", help="also write the summary (counts, failures with their reasons) as JSON")
+    p.add_argument("--json", metavar="FILE",
+                   help="also write the summary (counts, failures with their reasons, each output's ratio) as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -290,15 +296,18 @@ def run_enhance(args: argparse.Namespace) -> int:
     from kind.fileio import atomic_write_json
 
     save = SaveOptions(args.format, args.quality or DEFAULT_QUALITY, args.bits)
-    check_options(args.ratio, save)
+    sweep = args.ratio if isinstance(args.ratio, list) else None
+    for ratio in sweep or [args.ratio]:
+        check_options(ratio, save)
     with process_group(args.device) as world:
-        plan = plan_jobs(args.inputs, args.out, save_maps=args.save_maps, compare=args.compare, format=args.format)
+        plan = plan_jobs(args.inputs, args.out, save_maps=args.save_maps, compare=args.compare, format=args.format,
+                         ratios=sweep)
         wait_for_all(world)  # every rank has checked the output folder before any rank writes into it
         device = str(rank_device(args.device, world)) if world.distributed else args.device
         model = KinD.from_pretrained(args.weights, device, args.precision, max_pixels=args.max_pixels, tile=args.tile)
         share = shard_plan(plan, world.rank, world.size)
-        summary = enhance_jobs(share, model, ratio=args.ratio, skip_existing=args.skip_existing,
-                               progress=not args.quiet and world.is_main, save=save)
+        summary = enhance_jobs(share, model, ratio=sweep[0] if sweep else args.ratio, skip_existing=args.skip_existing,
+                               progress=not args.quiet and world.is_main, save=save, pipeline=args.pipeline)
         summary = merge_summaries(gather_objects(summary, world))
     if world.is_main:
         if args.json is not None:

@@ -104,13 +104,15 @@ class SaveOptions:
 @dataclass(frozen=True, eq=False)
 class Job:
     """One input image and the files it will produce (``maps`` by suffix, empty unless asked).
-    ``error``: why the job cannot run (found while planning), or None."""
+    ``error``: why the job cannot run (found while planning), or None; ``ratio``: its own ratio
+    (a sweep's), or None for the batch's."""
 
     source: InputFile
     output: Path
     maps: dict[str, Path] = field(default_factory=dict)
     compare: Path | None = None
     error: str | None = None
+    ratio: RatioChoice | None = None
 
     def targets(self) -> list[Path]:
         """Every file this job writes."""
@@ -131,10 +133,12 @@ def plan_jobs(
     save_maps: bool = False,
     compare: bool = False,
     format: str = "png",
+    ratios: Sequence[RatioChoice] | None = None,
 ) -> Plan:
     """Collect the input images (files, folders, globs) and decide every output path.
 
-    Writes nothing. Raises FileNotFoundError for an input that matches no image and ValueError for
+    ``ratios``: a sweep, one job per image and ratio, each output named by its ratio
+    (``photo_r2.5.png``, ``photo_rauto.png``; see :func:`ratio_job`). Writes nothing. Raises FileNotFoundError for an input that matches no image and ValueError for
     an unusable ``out_dir`` or outputs that would be unsafe (see :func:`check_outputs`). Clashing
     names are resolved as the module docstring says; the renames are listed in ``notices``.
     """
@@ -150,6 +154,8 @@ def plan_jobs(
         renamed = ", ".join(f"{jobs[i].source.path} → {jobs[i].output.name}" for i in sorted(clashing))
         notices.append(f"inputs with the same name keep their suffix in the output name: {renamed}")
         jobs = _fail_remaining_clashes(jobs)
+    if ratios is not None:
+        jobs = [ratio_job(job, ratio) for job in jobs for ratio in ratios]
     check_outputs(jobs, out_dir)
     return Plan(jobs, notices)
 
@@ -162,6 +168,24 @@ def _job(item: InputFile, out_dir: Path, suffix: str, save_maps: bool, compare: 
 
     maps = {name: beside(name) for name in MAP_SUFFIXES} if save_maps else {}
     return Job(item, output, maps, beside("compare") if compare else None)
+
+
+def ratio_tag(ratio: RatioChoice) -> str:
+    """A ratio as it appears in a sweep's file names: ``2.5``, ``5``, ``auto``."""
+    return ratio if isinstance(ratio, str) else f"{float(ratio):g}"
+
+
+def ratio_job(job: Job, ratio: RatioChoice) -> Job:
+    """``job`` at its own ``ratio``, every file it writes named by it (``a/b.png`` → ``a/b_r2.5.png``,
+    ``a/b_R.png`` → ``a/b_r2.5_R.png``)."""
+    check_ratio(ratio)
+    tag = f"_r{ratio_tag(ratio)}"
+
+    def tagged(path: Path) -> Path:
+        return path.with_name(path.name.replace(job.output.stem, job.output.stem + tag, 1))
+
+    return Job(job.source, tagged(job.output), {name: tagged(path) for name, path in job.maps.items()},
+               tagged(job.compare) if job.compare else None, job.error, ratio)
 
 
 def _key(path: Path) -> str:
@@ -268,13 +292,15 @@ def files_for(job: Job, loaded: LoadedImage, photo: Photo, save: SaveOptions) ->
 
 @dataclass
 class Summary:
-    """What a batch did: files written, failures as (input path, reason), skipped, notices, wall seconds."""
+    """What a batch did: files written, failures as (input path, reason), skipped, notices, wall
+    seconds, and each written output with the ratio it got (``files``: input, output, ratio)."""
 
     done: int = 0
     failed: list[tuple[Path, str]] = field(default_factory=list)
     skipped: int = 0
     seconds: float = 0.0
     notices: list[str] = field(default_factory=list)
+    files: list[dict] = field(default_factory=list)
 
     def report(self) -> str:
         """A few lines for people: the counts, each notice, then each failure with its file and reason."""
@@ -286,9 +312,11 @@ class Summary:
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
-        """Plain Python types, for ``--json``: counts, failures as ``{"input", "reason"}``, notices."""
+        """Plain Python types, for ``--json``: counts, failures as ``{"input", "reason"}``, notices,
+        outputs as ``{"input", "output", "ratio", "requested"}`` (``requested``: a number or ``auto``)."""
         return {"done": self.done, "failed": [{"input": str(path), "reason": reason} for path, reason in self.failed],
-                "skipped": self.skipped, "seconds": self.seconds, "notices": list(self.notices)}
+                "skipped": self.skipped, "seconds": self.seconds, "notices": list(self.notices),
+                "files": list(self.files)}
 
 
 def shard_plan(plan: Plan, rank: int, size: int) -> Plan:
@@ -309,6 +337,7 @@ def merge_summaries(summaries: Sequence[Summary]) -> Summary:
         skipped=sum(s.skipped for s in summaries),
         seconds=max((s.seconds for s in summaries), default=0.0),
         notices=[notice for s in summaries for notice in s.notices],
+        files=[item for s in summaries for item in s.files],
     )
 
 
@@ -331,19 +360,21 @@ def enhance_files(
     skip_existing: bool = False,
     progress: bool | TextIO = True,
     save: SaveOptions = SaveOptions(),
+    pipeline: str = "photo",
 ) -> Summary:
     """Enhance image files, folders and globs into ``out_dir`` (``photos/a/b.jpg`` → ``OUT/a/b.png``).
 
     ``model``: a :class:`kind.KinD` (its ``tile`` and ``max_pixels`` apply). ``ratio``: a number or
     ``'auto'``. ``save_maps`` also writes ``<stem>_R/_L/_R_restored/_L_adjusted.png``, ``compare``
-    an input | output ``<stem>_compare.png``; ``save`` the output format. ``skip_existing`` skips
+    an input | output ``<stem>_compare.png``; ``save`` the output format; ``pipeline`` ``photo`` or
+    ``lol`` (:meth:`kind.KinD.__call__`). ``skip_existing`` skips
     inputs whose output exists. A file that fails is recorded in the summary and the others go on.
     Raises ValueError/FileNotFoundError, before writing anything, for bad options, unsafe outputs
     or inputs that match nothing (see :func:`plan_jobs`).
     """
     check_options(ratio, save)
     plan = plan_jobs(inputs, out_dir, save_maps=save_maps, compare=compare, format=save.format)
-    return enhance_jobs(plan, model, ratio, skip_existing, progress, save)
+    return enhance_jobs(plan, model, ratio, skip_existing, progress, save, pipeline)
 
 
 def check_options(ratio: RatioChoice, save: SaveOptions) -> None:
@@ -360,6 +391,7 @@ def enhance_jobs(
     skip_existing: bool = False,
     progress: bool | TextIO = True,
     save: SaveOptions = SaveOptions(),
+    pipeline: str = "photo",
 ) -> Summary:
     """Run a plan (:func:`plan_jobs`); see :func:`enhance_files`. Returns after every write.
 
@@ -379,7 +411,8 @@ def enhance_jobs(
     try:
         with _prefetched(runnable, model.max_pixels) as reads, _Writer(summary, bar) as writer:
             for job, read in reads:
-                _run_job(job, read, model, writer, summary, bar, ratio, save)
+                _run_job(job, read, model, writer, summary, bar, ratio if job.ratio is None else job.ratio, save,
+                         pipeline)
                 bar.update()
     finally:
         bar.close()
@@ -389,7 +422,7 @@ def enhance_jobs(
 
 def _run_job(
     job: Job, read: Future, model: KinD, writer: _Writer, summary: Summary, bar: Progress, ratio: RatioChoice,
-    save: SaveOptions,
+    save: SaveOptions, pipeline: str,
 ) -> None:
     """Enhance one decoded image and hand its files to the writer, or record why it failed.
 
@@ -404,14 +437,16 @@ def _run_job(
     try:
         loaded = read.result()
         notices = [f"{job.source.path}: {loaded.frames} frames (animated); the first is enhanced"] if loaded.frames > 1 else []
-        photo = model.enhance_samples(loaded.samples, ratio, maps=bool(job.maps), bits=save.bits, progress=tiles)
+        photo = model.enhance_samples(loaded.samples, ratio, maps=bool(job.maps), bits=save.bits, progress=tiles,
+                                      pipeline=pipeline)
         files, more = files_for(job, loaded, photo, save)
     except IMAGE_ERRORS as error:
         _fail(summary, bar, job, failure_reason(error, job.source.path))
         return
     for notice in notices + more:
         _notice(summary, bar, notice)
-    writer.submit(job, files)
+    writer.submit(job, files, {"input": str(job.source.path), "output": str(job.output), "ratio": photo.ratio,
+                               "requested": ratio if isinstance(ratio, str) else float(ratio)})
 
 
 def _fail(summary: Summary, bar: Progress, job: Job, reason: str) -> None:
@@ -464,7 +499,8 @@ class _Writer:
         self._pixels = 0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="kind-write")  # one thread: `done += 1` needs no lock
 
-    def submit(self, job: Job, files: list[OutputFile]) -> None:
+    def submit(self, job: Job, files: list[OutputFile], record: dict) -> None:
+        """Write ``files`` in the background; ``record`` goes to the summary's ``files`` once they are written."""
         pixels = sum(file.pixels.shape[0] * file.pixels.shape[1] for file in files)
         with self._waiting:
             self._waiting.wait_for(
@@ -473,7 +509,7 @@ class _Writer:
             self._jobs += 1
             self._pixels += pixels
         try:
-            self._pool.submit(self._write, job, files, pixels)
+            self._pool.submit(self._write, job, files, pixels, record)
         except BaseException:
             self._release(pixels)
             raise
@@ -484,7 +520,7 @@ class _Writer:
             self._pixels -= pixels
             self._waiting.notify_all()
 
-    def _write(self, job: Job, files: list[OutputFile], pixels: int) -> None:
+    def _write(self, job: Job, files: list[OutputFile], pixels: int, record: dict) -> None:
         try:
             for file in files:
                 save_image(file.path, file.pixels, file.alpha, **file.options)
@@ -492,6 +528,7 @@ class _Writer:
             _fail(self._summary, self._bar, job, failure_reason(error, job.source.path))
         else:
             self._summary.done += 1
+            self._summary.files.append(record)
         finally:
             self._release(pixels)
 
@@ -516,4 +553,6 @@ __all__ = [
     "failure_reason",
     "files_for",
     "plan_jobs",
+    "ratio_job",
+    "ratio_tag",
 ]
