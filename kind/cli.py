@@ -350,6 +350,24 @@ def run_demo(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def add_app_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from kind.app.serve import add_app_arguments  # argparse only: Gradio is imported when the app starts
+
+    p = sub.add_parser("app", help="a local web page to choose the light level with a slider (pip install 'kind[app]')",
+                       description="Serve a page (Gradio) at http://127.0.0.1:7860: upload photos, drag the ratio, "
+                       "download what kind enhance --ratio R writes. Needs pip install 'kind[app]'.")
+    add_runner_arguments(p)
+    add_app_arguments(p)
+    return p
+
+
+@subcommand(add_app_parser)
+def run_app(args: argparse.Namespace) -> int:
+    from kind.app.serve import run_app
+
+    return run_app(args)
+
+
 # --- bench ----------------------------------------------------------------------------------
 
 
