@@ -98,10 +98,11 @@ def build_app(model: KinD, workspace: Workspace, *, preview_pixels: int = PREVIE
         gallery.select(on_select, [choice, pipeline], [preview, compare, status], api_visibility=PAGE_ONLY)
 
         def on_slide(value: float, mode: str, request: gr.Request):
+            ratio = round(float(value), 2)  # the number the slider shows (steps of 0.05)
             session = session_of(request)
             if session.current is None:
-                return value, gr.update()
-            return value, str(session.preview_file(session.preview(value, PIPELINES[mode])))
+                return ratio, gr.update()
+            return ratio, str(session.preview_file(session.preview(ratio, PIPELINES[mode])))
 
         slider.input(on_slide, [slider, pipeline], [choice, preview], trigger_mode="always_last",
                      show_progress="hidden", concurrency_limit=2, api_visibility=PAGE_ONLY)
@@ -112,7 +113,11 @@ def build_app(model: KinD, workspace: Workspace, *, preview_pixels: int = PREVIE
                 return gr.update(), gr.update(), gr.update()
             return view(session, ratio, mode)
 
-        slider.release(on_settle, [choice, pipeline], [preview, compare, status], show_progress="hidden", api_visibility=PAGE_ONLY)
+        def on_release(value: float, mode: str, request: gr.Request):
+            ratio = round(float(value), 2)
+            return ratio, *on_settle(ratio, mode, request)
+
+        slider.release(on_release, [slider, pipeline], [choice, preview, compare, status], show_progress="hidden", api_visibility=PAGE_ONLY)
         pipeline.change(on_settle, [choice, pipeline], [preview, compare, status], show_progress="hidden", api_visibility=PAGE_ONLY)
 
         def on_auto(mode: str, request: gr.Request):
