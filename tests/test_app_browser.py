@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from helpers.app_server import running_app
+
 from kind.app.browser import (
+    running_app,
     TIMEOUT_MS,
     download_full_resolution,
     drag_slider,
@@ -40,7 +42,7 @@ def page_and_requests(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     root = tmp_path_factory.mktemp("browser")
-    with running_app(root / "tmp") as url, sync_playwright() as playwright:
+    with running_app(root / "tmp", "--device", "cpu") as url, sync_playwright() as playwright:
         context = open_browser(playwright, root / "profile")
         requests: list[str] = []
         context.on("request", lambda request: requests.append(request.url))
@@ -50,6 +52,7 @@ def page_and_requests(tmp_path_factory):
         page.locator("#uploads input[type=file]").wait_for(state="attached")
         yield url, page, requests, root
         context.close()
+    assert list((root / "tmp").iterdir()) == []  # the app's temporary folder is gone once it stops
 
 
 def test_drop_drag_download_offline(page_and_requests, tmp_path):
@@ -96,3 +99,16 @@ def test_a_bad_file_gets_a_message_in_the_page(page_and_requests, tmp_path):
     status = page.locator("#status").inner_text()
     assert "broken.png: " in status and "chelsea-dark.png" in status  # the photo on view stays
     assert page.locator("#gallery img").count() == 1
+
+
+def test_closing_the_page_ends_its_session(page_and_requests):
+    """The session's folder (its uploads, previews, downloads) goes when the page closes."""
+    _, page, _, root = page_and_requests
+    sessions = root / "tmp"
+    folders = lambda: [p for p in sessions.glob("kind-app-*/sessions/*")]  # noqa: E731
+    assert len(folders()) == 1 and any(path.is_file() for path in folders()[0].rglob("*"))
+    page.close()
+    deadline = time.monotonic() + 120
+    while folders() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert folders() == []

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.app_server import running_app
+
+from kind.app.browser import running_app
 from kind.cli import main
 
 pytest.importorskip("gradio", reason="the app tests need Gradio: pip install 'kind[app]'")
@@ -34,7 +35,7 @@ def _kind_enhance(image: Path, out: Path, weights: Path, *options: str) -> Path:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, weights_dir):
     temp = tmp_path_factory.mktemp("app") / "tmp"
-    with running_app(temp, "--weights", str(weights_dir), "--max-upload-mb", "1") as url:
+    with running_app(temp, "--weights", str(weights_dir), "--device", "cpu", "--max-upload-mb", "1") as url:
         yield url, client_module.Client(url, verbose=False)
     assert list(temp.iterdir()) == []  # the app's temporary folder is gone once it stops
 

@@ -1,5 +1,6 @@
-"""Driving the app's page in a real browser (headless Chromium through Playwright), for the browser
-tests and ``scripts/bench_app.py``: the page's elements by id, and the few things a user does.
+"""Driving the app, for its tests and ``scripts/bench_app.py``: :func:`running_app` serves ``kind
+app`` in a child process on a free port; the rest drives its page in a real browser (headless
+Chromium through Playwright): the page's elements by id, and the few things a user does.
 
 Needs ``playwright`` (``pip install "kind[test]"``) and a Chromium: Debian's ``chromium`` package,
 or ``KIND_CHROMIUM=/path/to/chrome`` (Playwright's own browser download is not used).
@@ -7,9 +8,16 @@ or ``KIND_CHROMIUM=/path/to/chrome`` (Playwright's own browser download is not u
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,10 +28,60 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 180_000  # a busy 2-core machine: loading the networks for a first photo may take a while
+START_TIMEOUT_S = 300  # importing Gradio and loading the networks on a busy 2-core machine
+SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding this kind package
 PREVIEW_LOADED = """old => {
     const img = document.querySelector('#preview img');
     return img !== null && img.src !== '' && img.src !== old && img.complete && img.naturalWidth > 0;
 }"""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(temp: Path, *options: str) -> Iterator[str]:
+    """Serve ``kind app OPTIONS`` (this kind package) on a free port with its temporary folder
+    under ``temp`` (``TMPDIR``); yields its URL. On exit the app is stopped with SIGTERM, as a
+    service manager would; its output is in ``temp/../app-PORT.log``."""
+    port = free_port()
+    temp.mkdir(parents=True, exist_ok=True)
+    path = os.pathsep.join(filter(None, [str(SOURCE_ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": path}
+    log_path = temp.parent / f"app-{port}.log"
+    log = log_path.open("w")
+    process = subprocess.Popen([sys.executable, "-m", "kind", "app", "--port", str(port), *options],
+                               stdout=log, stderr=subprocess.STDOUT, env=env, cwd=temp)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url, process, log_path)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"kind app exited with status {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise RuntimeError(f"kind app did not answer at {url} within {START_TIMEOUT_S} s:\n{log.read_text()}")
 
 
 def find_chromium() -> str | None:
@@ -107,9 +165,3 @@ def download_full_resolution(page: Page, folder: str | os.PathLike, timeout_ms: 
     info.value.save_as(target)
     return target
 
-
-def timed(action) -> float:
-    """Seconds ``action()`` takes."""
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start

@@ -65,7 +65,7 @@ def build_app(model: KinD, workspace: Workspace, *, preview_pixels: int = PREVIE
             download_button = gr.Button("Full-resolution result", variant="primary", elem_id="download")
             zip_button = gr.Button("Apply this ratio to all (zip)", elem_id="zip")
             download = gr.File(label="Download", elem_id="download-file", interactive=False)
-        with gr.Accordion("Before / after", open=False):
+        with gr.Accordion("Before / after", open=True):
             compare = gr.ImageSlider(label="Before / after", type="filepath", elem_id="compare")
         with gr.Accordion("Maps: R, L, R̂, L̂", open=False):
             maps_button = gr.Button("Show the maps")
