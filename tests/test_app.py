@@ -116,6 +116,8 @@ def test_an_upload_is_copied_checked_and_previewed(session, tmp_path):
     assert photo.name == "dark photo.png" and photo.size == (40, 30)
     assert session.folder in photo.path.parents and photo.path.read_bytes() == upload.read_bytes()
     assert photo.before.shape[0] * photo.before.shape[1] <= 600
+    with Image.open(photo.before_file) as shown:
+        assert shown.size == (photo.before.shape[1], photo.before.shape[0]) and photo.before_file.parent == photo.path.parent
 
 
 @pytest.mark.parametrize("case", ["bomb", "corrupt", "empty", "not-an-image-name", "too-many-bytes", "too-many-pixels"])
@@ -139,7 +141,7 @@ def test_bad_uploads_get_a_message_naming_them(model, workspace, tmp_path, case)
     assert re.search(reason, problems[0]), problems[0]
     assert str(up) not in problems[0] and str(session.folder) not in problems[0]  # named as uploaded
     assert [photo.name for photo in session.photos] == ["fine.png"]  # the others still come in
-    assert sorted(p.name for p in session.folder.rglob("*") if p.is_file()) == ["fine.png"]  # nothing left behind
+    assert sorted(p.name for p in session.folder.rglob("*") if p.is_file()) == ["before.jpg", "fine.png"]  # nothing left behind
 
 
 def test_take_upload_raises_upload_error(tmp_path):
@@ -273,6 +275,15 @@ def test_sessions_are_isolated_and_cleaned(model, workspace, tmp_path):
     sessions.close_all()
     assert len(sessions) == 0 and not bob.folder.exists()
     assert not any(path.is_file() for path in workspace.root.rglob("*"))
+
+
+def test_discarding_uploads_only_inside_the_workspace(workspace, tmp_path):
+    received = workspace.root / "abc123" / "photo.png"
+    received.parent.mkdir()
+    received.write_bytes(b"x")
+    outside = _write(tmp_path / "mine.png", b"y")
+    workspace.discard([received, outside])
+    assert not received.parent.exists() and outside.exists()
 
 
 def test_workspace_must_exist(tmp_path):

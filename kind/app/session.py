@@ -70,12 +70,14 @@ def reduce_for_preview(samples: np.ndarray, max_pixels: int = PREVIEW_PIXELS) ->
 @dataclass
 class UploadedPhoto:
     """One photo of a session: its name as uploaded, its copy in the session folder, its full
-    size (width, height) and its preview-sized input (uint8 h×w×3)."""
+    size (width, height), its preview-sized input (uint8 h×w×3) and that as a JPEG file
+    (``before_file``, for the gallery and the before/after view)."""
 
     name: str
     path: Path
     size: tuple[int, int]
     before: np.ndarray
+    before_file: Path
 
 
 class Session:
@@ -111,7 +113,10 @@ class Session:
     def _take(self, upload: Path) -> UploadedPhoto:
         copy, loaded = take_upload(upload, self._new_folder("uploads"), self.max_upload_bytes, self.model.max_pixels)
         height, width = loaded.samples.shape[:2]
-        return UploadedPhoto(upload.name, copy, (width, height), reduce_for_preview(loaded.samples, self.preview_pixels))
+        before = reduce_for_preview(loaded.samples, self.preview_pixels)
+        before_file = copy.parent / "before.jpg"
+        Image.fromarray(before).save(before_file, quality=PREVIEW_QUALITY)
+        return UploadedPhoto(upload.name, copy, (width, height), before, before_file)
 
     def select(self, index: int) -> UploadedPhoto:
         """Show photo ``index``: its preview is prepared (decomposed and restored) once."""

@@ -74,15 +74,15 @@ def build_app(model: KinD, workspace: Workspace, *, preview_pixels: int = PREVIE
         def view(session: Session, ratio: RatioChoice, mode: str) -> tuple:
             """(preview file, before/after pair, status) of the photo on view."""
             after = session.preview_file(session.preview(ratio, PIPELINES[mode]))
-            before = session.preview_file(session.photo.before)
-            return str(after), (str(before), str(after)), describe(session, ratio)
+            return str(after), (str(session.photo.before_file), str(after)), describe(session, ratio)
 
         def on_upload(paths: list[str] | None, ratio: RatioChoice, mode: str, request: gr.Request):
             session = session_of(request)
             problems = session.add(paths or [])
+            workspace.discard(paths or [])  # copied into the session's folder: Gradio's copy goes
             for problem in problems:
                 gr.Warning(problem)
-            thumbs = [(photo.before, photo.name) for photo in session.photos]
+            thumbs = [(str(photo.before_file), photo.name) for photo in session.photos]
             if session.current is None:
                 return None, thumbs, gr.update(), gr.update(), report(problems) or "Upload a photo to begin."
             after, pair, text = view(session, ratio, mode)
@@ -138,7 +138,7 @@ def build_app(model: KinD, workspace: Workspace, *, preview_pixels: int = PREVIE
 
         def on_maps(ratio: RatioChoice, mode: str, request: gr.Request):
             session = _with_photo(session_of(request))
-            return [(array, label) for label, array in session.maps(ratio, PIPELINES[mode]).items()]
+            return [(str(session.preview_file(array)), label) for label, array in session.maps(ratio, PIPELINES[mode]).items()]
 
         maps_button.click(on_maps, [choice, pipeline], [maps], api_visibility=PAGE_ONLY)
 
