@@ -13,6 +13,7 @@ integer outputs get the official truncating conversion.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,9 +25,9 @@ from torch import Tensor
 
 from kind.constants import AUTO_TILE_PIXELS, DEFAULT_MAX_PIXELS, DEFAULT_RATIO, MAP_SUFFIXES, MIN_TILE
 from kind.imageops import stretch, stretch_bounds, to_uint16, to_uint8
-from kind.inference.pipeline import Enhanced, RatioChoice, check_ratio
+from kind.inference.pipeline import Enhanced, RatioChoice, check_pipeline, check_ratio
 from kind.inference.runner import Runner, load_runner
-from kind.inference.tiling import MAP_FIELDS, Maps, TileProgress, decompose_photo, enhance_photo, needs_tiling
+from kind.inference.tiling import MAP_FIELDS, Maps, TileProgress, decompose_photo, enhance_photo, needs_tiling, photo_auto_ratio
 from kind.io.read import check_size, image_samples, sample_scale
 from kind.io.write import convert_alpha
 
@@ -126,7 +127,7 @@ class KinD:
 
     def __call__(
         self, image: ImageLike | Sequence[ImageLike], ratio: RatioChoice = DEFAULT_RATIO, *,
-        progress: TileProgress | None = None,
+        progress: TileProgress | None = None, pipeline: str = "photo",
     ) -> ImageLike | list[ImageLike]:
         """Enhance ``image`` at brightening ``ratio`` (a number ≥ 0, default 5.0, or ``"auto"``).
 
@@ -135,25 +136,36 @@ class KinD:
         both with the official truncating conversion; a float tensor N×3×H×W in [0, 1] gives a
         float32 tensor N×3×H×W in [0, 1] on the same device. A list gives a list; its images of
         one size are enhanced in batches (up to ``auto_tile_pixels`` pixels a batch). ``progress``
-        is called with (tiles done, tiles in all) for tiled images.
+        is called with (tiles done, tiles in all) for tiled images. ``pipeline``: ``photo`` (the
+        authors' photo pipeline) or ``lol`` (the LOL protocol's plain ``R̂ · L̂``).
         """
         check_ratio(ratio)
+        check_pipeline(pipeline)
         if isinstance(image, (list, tuple)):
-            return self._enhance_list(list(image), ratio, progress)
-        return self._enhance_list([image], ratio, progress)[0]
+            return self._enhance_list(list(image), ratio, progress, pipeline)
+        return self._enhance_list([image], ratio, progress, pipeline)[0]
 
     def enhance_samples(
         self, samples: np.ndarray, ratio: RatioChoice = DEFAULT_RATIO, *, maps: bool = False, bits: int = 8,
-        progress: TileProgress | None = None,
+        progress: TileProgress | None = None, pipeline: str = "photo",
     ) -> Photo:
         """Enhance one image of integer samples (H×W×3 uint8 or uint16, e.g.
         :attr:`kind.io.read.LoadedImage.samples`) for saving: the output in ``bits`` (8 or 16), and
         the four maps with ``maps`` (what ``kind enhance`` runs for each file)."""
         check_ratio(ratio)
+        check_pipeline(pipeline)
         self._check_size(samples.shape[1], samples.shape[0])
-        return self._enhance_arrays(samples[None], ratio, maps, bits, progress)[0]
+        return self._enhance_arrays(samples[None], ratio, maps, bits, progress, pipeline)[0]
 
-    def _enhance_list(self, images: list[ImageLike], ratio: RatioChoice, progress: TileProgress | None) -> list[ImageLike]:
+    def prepare(self, image: Image.Image | np.ndarray) -> Prepared:
+        """Decompose and restore ``image`` (a PIL image or a uint8/uint16 array, as for
+        :meth:`__call__`) once; :meth:`Prepared.relight` then runs only the adjustment net and the
+        product, giving the same pixels as ``self(image, ratio)``."""
+        return Prepared(self, image)
+
+    def _enhance_list(
+        self, images: list[ImageLike], ratio: RatioChoice, progress: TileProgress | None, pipeline: str
+    ) -> list[ImageLike]:
         inputs = [_Input.of(image) for image in images]
         for item in inputs:
             self._check_size(item.width, item.height)
@@ -161,7 +173,7 @@ class KinD:
         groups: dict[tuple, list[int]] = {}
         for index, item in enumerate(inputs):
             if item.tensor is not None:
-                output = self.enhance(item.tensor, ratio, progress=progress).output.clamp(0, 1)
+                output = self.enhance(item.tensor, ratio, progress=progress, pipeline=pipeline).output.clamp(0, 1)
                 results[index] = output.to(item.tensor.device)
             else:
                 groups.setdefault((item.samples.shape, item.samples.dtype.str), []).append(index)
@@ -170,7 +182,7 @@ class KinD:
             for batch in self._batches(len(members), height, width):
                 chosen = [members[i] for i in batch]
                 stacked = np.stack([inputs[i].samples for i in chosen])
-                photos = self._enhance_arrays(stacked, ratio, False, 8, progress)
+                photos = self._enhance_arrays(stacked, ratio, False, 8, progress, pipeline)
                 for index, photo in zip(chosen, photos):
                     results[index] = inputs[index].wrap(photo.output)
         return results
@@ -183,9 +195,11 @@ class KinD:
         return [range(start, min(start + size, count)) for start in range(0, count, size)]
 
     def _enhance_arrays(
-        self, samples: np.ndarray, ratio: RatioChoice, maps: bool, bits: int, progress: TileProgress | None
+        self, samples: np.ndarray, ratio: RatioChoice, maps: bool, bits: int, progress: TileProgress | None,
+        pipeline: str = "photo", runner: Runner | None = None,
     ) -> list[Photo]:
-        """N×H×W×3 integer samples of one size → N photos, written band by band into integer arrays."""
+        """N×H×W×3 integer samples of one size → N photos, written band by band into integer arrays
+        (``runner``: the networks, by default ``self.runner``)."""
         if bits not in (8, 16):
             raise ValueError(f"bits: expected 8 or 16, got {bits}")
         count, height, width = samples.shape[:3]
@@ -201,8 +215,8 @@ class KinD:
                 else:
                     map_arrays[name][:, top:bottom] = to_uint8(pixels)  # one channel (L) fills all three
 
-        ratios = enhance_photo(self.runner, _ArraySource(samples), sink, ratio, maps, self.tile,
-                               self.auto_tile_pixels, progress)
+        ratios = enhance_photo(runner or self.runner, _ArraySource(samples), sink, ratio, maps, self.tile,
+                               self.auto_tile_pixels, progress, pipeline)
         return [
             Photo(output[i], {MAP_NAMES[name]: array[i] for name, array in map_arrays.items()}, float(ratios[i]))
             for i in range(count)
@@ -210,12 +224,14 @@ class KinD:
 
     def enhance(
         self, images: Tensor, ratio: RatioChoice = DEFAULT_RATIO, *, maps: bool = False,
-        progress: TileProgress | None = None,
+        progress: TileProgress | None = None, pipeline: str = "photo",
     ) -> Enhanced:
         """The pipeline's whole result for float images N×3×H×W in [0, 1]: ``output`` float32
         N×3×H×W as the pipeline computes it (not clipped: the official conversion clips), the
-        ratio of each image, and with ``maps`` the four maps; all on the CPU."""
+        ratio of each image, and with ``maps`` the four maps; all on the CPU. ``pipeline`` as for
+        :meth:`__call__`."""
         check_ratio(ratio)
+        check_pipeline(pipeline)
         _Input.of(images)
         self._check_size(images.shape[3], images.shape[2])
         count, _, height, width = images.shape
@@ -231,7 +247,7 @@ class KinD:
                     result[name][part, :, top:bottom] = value.float().cpu()
 
             ratios.append(enhance_photo(self.runner, _TensorSource(images[part]), sink, ratio, maps, self.tile,
-                                        self.auto_tile_pixels, progress))
+                                        self.auto_tile_pixels, progress, pipeline))
         empty = torch.empty(0)
         return Enhanced(*(result.get(name, empty) for name in ("output", *MAP_FIELDS)), torch.cat(ratios))
 
@@ -273,6 +289,70 @@ class KinD:
 
     def _check_size(self, width: int, height: int) -> None:
         check_size("image", (width, height), self.max_pixels)
+
+
+class Prepared:
+    """One image decomposed and restored once (:meth:`KinD.prepare`): :meth:`relight` runs the
+    adjustment net and the product alone, through the same code as :meth:`KinD.__call__`, so its
+    pixels are ``model(image, ratio, pipeline=...)``'s. ``auto_ratio``: the ratio ``'auto'`` gives.
+
+    Memory: the decomposition and restoration of every tile are kept (about 30 bytes a pixel).
+    """
+
+    def __init__(self, model: KinD, image: Image.Image | np.ndarray) -> None:
+        if not isinstance(image, (Image.Image, np.ndarray)):
+            raise TypeError(f"image: expected a PIL image or a numpy array, got {type(image).__name__}")
+        self._model = model
+        self._input = _Input.of(image)
+        model._check_size(self._input.width, self._input.height)
+        self._networks = _CachedNetworks(model.runner)
+        self.auto_ratio = float(photo_auto_ratio(self._networks, _ArraySource(self._input.samples[None]),
+                                                 model.tile, model.auto_tile_pixels)[0])
+        self.photo(DEFAULT_RATIO)  # runs the decomposition and the restoration of every tile now
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the image."""
+        return self._input.width, self._input.height
+
+    def photo(self, ratio: RatioChoice = DEFAULT_RATIO, *, pipeline: str = "photo", maps: bool = False,
+              bits: int = 8) -> Photo:
+        """The image at ``ratio`` for saving, as :meth:`KinD.enhance_samples` gives it."""
+        check_ratio(ratio)
+        check_pipeline(pipeline)
+        samples = self._input.samples[None]
+        return self._model._enhance_arrays(samples, ratio, maps, bits, None, pipeline, self._networks)[0]
+
+    def relight(self, ratio: RatioChoice = DEFAULT_RATIO, *, pipeline: str = "photo") -> Image.Image | np.ndarray:
+        """The image at ``ratio``, in the kind :meth:`KinD.__call__` gives (PIL or uint8 array)."""
+        return self._input.wrap(self.photo(ratio, pipeline=pipeline).output)
+
+
+class _CachedNetworks:
+    """A :class:`kind.inference.runner.Runner` stand-in that decomposes each distinct input, and restores
+    each decomposition, once (later calls give the kept tensors); the adjustment net runs each time."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self._decomposed: dict[tuple, tuple[Tensor, Tensor]] = {}
+        self._restored: dict[int, tuple[Tensor, Tensor]] = {}  # id(R) → (R, R̂): R kept, so ids stay unique
+
+    def decompose(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        digest = hashlib.blake2b(x.detach().float().cpu().numpy().tobytes(), digest_size=16).digest()
+        key = (tuple(x.shape), digest)
+        if key not in self._decomposed:
+            self._decomposed[key] = self.runner.decompose(x)
+        return self._decomposed[key]
+
+    def restore_reflectance(self, reflectance: Tensor, illumination: Tensor) -> Tensor:
+        kept = self._restored.get(id(reflectance))
+        if kept is None or kept[0] is not reflectance:
+            kept = (reflectance, self.runner.restore_reflectance(reflectance, illumination))
+            self._restored[id(reflectance)] = kept
+        return kept[1]
+
+    def adjust_illumination(self, illumination: Tensor, ratio: float | Tensor) -> Tensor:
+        return self.runner.adjust_illumination(illumination, ratio)
 
 
 @dataclass
@@ -336,4 +416,4 @@ def _split_array(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return image, None
 
 
-__all__ = ["KinD", "Photo", "MAP_NAMES"]
+__all__ = ["KinD", "Photo", "Prepared", "MAP_NAMES"]

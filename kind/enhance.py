@@ -46,7 +46,7 @@ from kind.constants import DEFAULT_QUALITY, DEFAULT_RATIO, LOSSY_FORMATS, OUTPUT
 from kind.inference.pipeline import RatioChoice, check_ratio
 from kind.io.atomic import remove_stale_temp_files
 from kind.io.panels import make_panel
-from kind.io.plan import Job, Plan, check_outputs, plan_jobs
+from kind.io.plan import Job, Plan, check_outputs, plan_jobs, ratio_job, ratio_tag
 from kind.io.read import ImageReadError, LoadedImage, as_uint8, header_pixels, read_image
 from kind.io.write import save_image
 from kind.progress import Progress
@@ -124,7 +124,8 @@ def files_for(job: Job, loaded: LoadedImage, photo: Photo, save: SaveOptions) ->
 @dataclass
 class Summary:
     """What a batch did: files written, failures as (input path, reason), skipped, notices, wall
-    seconds, and ``interrupted``: how many inputs were left unprocessed by Ctrl-C (0: none)."""
+    seconds, ``interrupted``: how many inputs were left unprocessed by Ctrl-C (0: none), and each
+    written output with the ratio it got (``files``: input, output, ratio)."""
 
     done: int = 0
     failed: list[tuple[Path, str]] = field(default_factory=list)
@@ -132,6 +133,7 @@ class Summary:
     seconds: float = 0.0
     notices: list[str] = field(default_factory=list)
     interrupted: int = 0
+    files: list[dict] = field(default_factory=list)
 
     def report(self) -> str:
         """A few lines for people: the counts, each notice, then each failure with its file and reason."""
@@ -146,10 +148,11 @@ class Summary:
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
-        """Plain Python types, for ``--json``: counts, failures as ``{"input", "reason"}``, notices."""
+        """Plain Python types, for ``--json``: counts, failures as ``{"input", "reason"}``, notices,
+        outputs as ``{"input", "output", "ratio", "requested"}`` (``requested``: a number or ``auto``)."""
         return {"done": self.done, "failed": [{"input": str(path), "reason": reason} for path, reason in self.failed],
                 "skipped": self.skipped, "seconds": self.seconds, "notices": list(self.notices),
-                "interrupted": self.interrupted}
+                "interrupted": self.interrupted, "files": list(self.files)}
 
 
 def shard_plan(plan: Plan, rank: int, size: int) -> Plan:
@@ -171,6 +174,7 @@ def merge_summaries(summaries: Sequence[Summary]) -> Summary:
         seconds=max((s.seconds for s in summaries), default=0.0),
         notices=[notice for s in summaries for notice in s.notices],
         interrupted=sum(s.interrupted for s in summaries),
+        files=[item for s in summaries for item in s.files],
     )
 
 
@@ -193,19 +197,21 @@ def enhance_files(
     skip_existing: bool = False,
     progress: bool | TextIO = True,
     save: SaveOptions = SaveOptions(),
+    pipeline: str = "photo",
 ) -> Summary:
     """Enhance image files, folders and globs into ``out_dir`` (``photos/a/b.jpg`` → ``OUT/a/b.png``).
 
     ``model``: a :class:`kind.KinD` (its ``tile`` and ``max_pixels`` apply). ``ratio``: a number or
     ``'auto'``. ``save_maps`` also writes ``<stem>_R/_L/_R_restored/_L_adjusted.png``, ``compare``
-    an input | output ``<stem>_compare.png``; ``save`` the output format. ``skip_existing`` skips
+    an input | output ``<stem>_compare.png``; ``save`` the output format; ``pipeline`` ``photo`` or
+    ``lol`` (:meth:`kind.KinD.__call__`). ``skip_existing`` skips
     inputs whose output exists. A file that fails is recorded in the summary and the others go on.
     Raises ValueError/FileNotFoundError, before writing anything, for bad options, unsafe outputs
     or inputs that match nothing (see :func:`plan_jobs`).
     """
     check_options(ratio, save)
     plan = plan_jobs(inputs, out_dir, save_maps=save_maps, compare=compare, format=save.format)
-    return enhance_jobs(plan, model, ratio, skip_existing, progress, save)
+    return enhance_jobs(plan, model, ratio, skip_existing, progress, save, pipeline)
 
 
 def check_options(ratio: RatioChoice, save: SaveOptions) -> None:
@@ -222,6 +228,7 @@ def enhance_jobs(
     skip_existing: bool = False,
     progress: bool | TextIO = True,
     save: SaveOptions = SaveOptions(),
+    pipeline: str = "photo",
 ) -> Summary:
     """Run a plan (:func:`plan_jobs`); see :func:`enhance_files`. Returns after every write.
 
@@ -248,7 +255,8 @@ def enhance_jobs(
     try:
         with _prefetched(runnable, model.max_pixels) as reads, _Writer(summary, bar) as writer:
             for job, read in reads:
-                _run_job(job, read, model, writer, summary, bar, ratio, save)
+                _run_job(job, read, model, writer, summary, bar, ratio if job.ratio is None else job.ratio, save,
+                         pipeline)
                 bar.update()
     except KeyboardInterrupt:
         summary.interrupted = len(todo) - summary.done - len(summary.failed)
@@ -260,7 +268,7 @@ def enhance_jobs(
 
 def _run_job(
     job: Job, read: Future, model: KinD, writer: _Writer, summary: Summary, bar: Progress, ratio: RatioChoice,
-    save: SaveOptions,
+    save: SaveOptions, pipeline: str,
 ) -> None:
     """Enhance one decoded image and hand its files to the writer, or record why it failed.
 
@@ -275,14 +283,16 @@ def _run_job(
     try:
         loaded = read.result()
         notices = [f"{job.source.path}: {loaded.frames} frames (animated); the first is enhanced"] if loaded.frames > 1 else []
-        photo = model.enhance_samples(loaded.samples, ratio, maps=bool(job.maps), bits=save.bits, progress=tiles)
+        photo = model.enhance_samples(loaded.samples, ratio, maps=bool(job.maps), bits=save.bits, progress=tiles,
+                                      pipeline=pipeline)
         files, more = files_for(job, loaded, photo, save)
     except IMAGE_ERRORS as error:
         _fail(summary, bar, job, failure_reason(error, job.source.path))
         return
     for notice in notices + more:
         _notice(summary, bar, notice)
-    writer.submit(job, files)
+    writer.submit(job, files, {"input": str(job.source.path), "output": str(job.output), "ratio": photo.ratio,
+                               "requested": ratio if isinstance(ratio, str) else float(ratio)})
 
 
 def _fail(summary: Summary, bar: Progress, job: Job, reason: str) -> None:
@@ -335,7 +345,8 @@ class _Writer:
         self._pixels = 0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="kind-write")  # one thread: `done += 1` needs no lock
 
-    def submit(self, job: Job, files: list[OutputFile]) -> None:
+    def submit(self, job: Job, files: list[OutputFile], record: dict) -> None:
+        """Write ``files`` in the background; ``record`` goes to the summary's ``files`` once they are written."""
         pixels = sum(file.pixels.shape[0] * file.pixels.shape[1] for file in files)
         with self._waiting:
             self._waiting.wait_for(
@@ -344,7 +355,7 @@ class _Writer:
             self._jobs += 1
             self._pixels += pixels
         try:
-            self._pool.submit(self._write, job, files, pixels)
+            self._pool.submit(self._write, job, files, pixels, record)
         except BaseException:
             self._release(pixels)
             raise
@@ -355,7 +366,7 @@ class _Writer:
             self._pixels -= pixels
             self._waiting.notify_all()
 
-    def _write(self, job: Job, files: list[OutputFile], pixels: int) -> None:
+    def _write(self, job: Job, files: list[OutputFile], pixels: int, record: dict) -> None:
         try:
             for file in files:
                 save_image(file.path, file.pixels, file.alpha, **file.options)
@@ -363,6 +374,7 @@ class _Writer:
             _fail(self._summary, self._bar, job, failure_reason(error, job.source.path))
         else:
             self._summary.done += 1
+            self._summary.files.append(record)
         finally:
             self._release(pixels)
 
@@ -387,4 +399,6 @@ __all__ = [
     "failure_reason",
     "files_for",
     "plan_jobs",
+    "ratio_job",
+    "ratio_tag",
 ]

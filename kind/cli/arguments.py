@@ -57,3 +57,11 @@ def ratio_argument(text: str) -> float | str:
     if problem:
         raise argparse.ArgumentTypeError(problem.replace(repr(value), repr(text)))
     return value
+
+
+def ratio_sweep_argument(text: str) -> float | str | list[float | str]:
+    """``--ratio`` of ``kind enhance``: one ratio (:func:`ratio_argument`), or several,
+    comma-separated, for a sweep."""
+    if "," in text:
+        return [ratio_argument(part.strip()) for part in text.split(",")]
+    return ratio_argument(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kind.cli.arguments import add_runner_arguments, pixels_argument, ratio_argument, tune_for_command
+from kind.cli.arguments import add_runner_arguments, pixels_argument, ratio_sweep_argument, tune_for_command
 from kind.constants import DEFAULT_MAX_PIXELS, DEFAULT_QUALITY, DEFAULT_RATIO, LOSSY_FORMATS, MIN_TILE, OUTPUT_FORMATS
 
 
@@ -25,8 +25,11 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or glob patterns")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
     add_runner_arguments(p)
-    p.add_argument("--ratio", type=ratio_argument, default=DEFAULT_RATIO, metavar="FLOAT|auto",
-                   help="brightening ratio (default 5.0; the authors find 0-5 useful), or auto (from each image's illumination)")
+    p.add_argument("--ratio", type=ratio_sweep_argument, default=DEFAULT_RATIO, metavar="FLOAT|auto[,...]",
+                   help="brightening ratio (default 5.0; the authors find 0-5 useful), or auto (from each image's "
+                   "illumination); several, e.g. 1,3,5, write one output per ratio named by it (photo_r3.png)")
+    p.add_argument("--pipeline", choices=["photo", "lol"], default="photo",
+                   help="photo: the authors' photo pipeline (default); lol: the LOL protocol's plain R̂·L̂")
     p.add_argument("--format", choices=list(OUTPUT_FORMATS), default="png",
                    help="output format (default png); EXIF (orientation reset) and ICC profile are carried over")
     p.add_argument("--quality", type=pixels_argument(1, 100, "quality levels"), metavar="Q",
@@ -42,7 +45,8 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
                    help="also write <stem>_R, _L, _R_restored, _L_adjusted.png beside each output")
     p.add_argument("--compare", action="store_true", help="also write <stem>_compare.png: input | output")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose output file exists")
-    p.add_argument("--json", metavar="FILE", help="also write the summary (counts, failures with their reasons) as JSON")
+    p.add_argument("--json", metavar="FILE",
+                   help="also write the summary (counts, failures with their reasons, each output's ratio) as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -64,9 +68,12 @@ def run_enhance(args: argparse.Namespace) -> int:
     from kind.io.output_guard import check_output_files
 
     save = SaveOptions(args.format, args.quality or DEFAULT_QUALITY, args.bits)
-    check_options(args.ratio, save)
+    sweep = args.ratio if isinstance(args.ratio, list) else None
+    for ratio in sweep or [args.ratio]:
+        check_options(ratio, save)
     with process_group(args.device) as world:
-        plan = plan_jobs(args.inputs, args.out, save_maps=args.save_maps, compare=args.compare, format=args.format)
+        plan = plan_jobs(args.inputs, args.out, save_maps=args.save_maps, compare=args.compare, format=args.format,
+                         ratios=sweep)
         check_output_files({"--json": args.json}, [job.source.path for job in plan.jobs],
                            {job.source.root for job in plan.jobs if job.source.root is not None},
                            [target for job in plan.jobs for target in job.targets()])
@@ -74,8 +81,8 @@ def run_enhance(args: argparse.Namespace) -> int:
         device = str(rank_device(args.device, world)) if world.distributed else args.device
         model = KinD.from_pretrained(args.weights, device, args.precision, max_pixels=args.max_pixels, tile=args.tile)
         share = shard_plan(plan, world.rank, world.size)
-        summary = enhance_jobs(share, model, ratio=args.ratio, skip_existing=args.skip_existing,
-                               progress=not args.quiet and world.is_main, save=save)
+        summary = enhance_jobs(share, model, ratio=sweep[0] if sweep else args.ratio, skip_existing=args.skip_existing,
+                               progress=not args.quiet and world.is_main, save=save, pipeline=args.pipeline)
         summary = merge_summaries(gather_objects(summary, world))
     if world.is_main:
         if args.json is not None:

@@ -1,7 +1,7 @@
 """The ``kind`` command line: the parser of every subcommand, and :func:`main`, which runs one.
 
 Each group of subcommands lives in its own module (``kind.cli.weights``, ``train``, ``enhance``,
-``bench``, ``evaluation``) as ``COMMANDS``: (parser builder, handler) pairs; a handler makes one
+``app``, ``bench``, ``evaluation``) as ``COMMANDS``: (parser builder, handler) pairs; a handler makes one
 library call and returns the exit status.
 """
 
@@ -13,9 +13,9 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from kind.cli import bench, enhance, evaluation, train, weights
+from kind.cli import app, bench, enhance, evaluation, train, weights
 
-GROUPS = (weights, train, enhance, bench, evaluation)  # in the order `kind --help` lists them
+GROUPS = (weights, train, enhance, app, bench, evaluation)  # in the order `kind --help` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

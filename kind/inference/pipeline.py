@@ -148,3 +148,18 @@ def enhance_lol(runner: Networks, low: Tensor, high: Tensor | None, ratio: Ratio
     result = _networks(runner, low, ratio, high)
     result.output = result.restored * result.adjusted
     return result
+
+
+def enhance_plain(runner: Networks, image: Tensor, ratio: RatioChoice = DEFAULT_RATIO) -> Enhanced:
+    """The LOL protocol's product ``R̂ · L̂`` at a chosen ratio (a number, ``'auto'`` or a (N,)
+    tensor), for photos without ground truth: :func:`enhance_lol` without ``high``."""
+    return enhance_lol(runner, image, None, ratio)
+
+
+PIPELINES = {"photo": enhance_general, "lol": enhance_plain}  # KinD(..., pipeline=NAME)
+
+
+def check_pipeline(name: str) -> None:
+    """Raise ValueError unless ``name`` is one of ``PIPELINES``."""
+    if name not in PIPELINES:
+        raise ValueError(f"pipeline: expected one of {', '.join(PIPELINES)}, got {name!r}")

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from kind.constants import AUTO_TILE_PIXELS, DEFAULT_TILE
-from kind.inference.pipeline import Networks, RatioChoice, auto_ratio, enhance_general, ratios_for
+from kind.inference.pipeline import PIPELINES, Networks, RatioChoice, auto_ratio, ratios_for
 
 TILE_ALIGN = 16  # the restoration net pools 4 times: tiles on a 16-pixel grid see the same pooling cells
 MAX_DEFAULT_OVERLAP = 128  # the default overlap is a quarter of the tile, at most this
@@ -172,28 +172,40 @@ def enhance_photo(
     tile: int | None = None,
     auto_tile_pixels: int = AUTO_TILE_PIXELS,
     progress: TileProgress | None = None,
+    pipeline: str = "photo",
 ) -> Tensor:
-    """The photo pipeline (:func:`kind.inference.pipeline.enhance_general`) on ``source``: the maps
+    """The photo pipeline (:func:`kind.inference.pipeline.enhance_general`; ``pipeline="lol"``: the
+    LOL protocol's ``R̂ · L̂``, :func:`kind.inference.pipeline.enhance_plain`) on ``source``: the maps
     ``output`` (and with ``keep_maps`` the four of ``MAP_FIELDS``) go to ``sink``. Tiled in
     ``tile``-pixel tiles when ``tile`` is given or the image has over ``auto_tile_pixels``
-    pixels (then in ``DEFAULT_TILE`` tiles). Returns the ratio of each image, (N,). ``ratio`` is
-    checked by the caller (:class:`kind.KinD`)."""
+    pixels (then in ``DEFAULT_TILE`` tiles). Returns the ratio of each image, (N,). ``ratio`` and
+    ``pipeline`` are checked by the caller (:class:`kind.KinD`)."""
+    run = PIPELINES[pipeline]
     fields = ("output", *MAP_FIELDS) if keep_maps else ("output",)
     if not needs_tiling(source.height, source.width, tile, auto_tile_pixels):
-        result = enhance_general(runner, source.read(0, source.height, 0, source.width), ratio)
+        result = run(runner, source.read(0, source.height, 0, source.width), ratio)
         sink(0, source.height, {name: getattr(result, name) for name in fields})
         return result.ratio
-    tile = tile or DEFAULT_TILE
     if isinstance(ratio, str):  # 'auto': decided once, from the whole image
-        ratio = auto_ratio(runner.decompose(thumbnail(source, tile))[1])
+        ratio = photo_auto_ratio(runner, source, tile, auto_tile_pixels)
     ratios = ratios_for(ratio, source.count)
 
     def process(x: Tensor) -> Maps:
-        result = enhance_general(runner, x, ratios)
+        result = run(runner, x, ratios)
         return {name: getattr(result, name) for name in fields}
 
-    blend_tiles(source, process, sink, tile, progress=progress)
+    blend_tiles(source, process, sink, tile or DEFAULT_TILE, progress=progress)
     return ratios
+
+
+def photo_auto_ratio(
+    runner: Networks, source: Source, tile: int | None = None, auto_tile_pixels: int = AUTO_TILE_PIXELS
+) -> Tensor:
+    """The ratio ``'auto'`` gives each image of ``source`` in :func:`enhance_photo`, (N,): from
+    the whole image's illumination, or when tiled from a thumbnail of about one tile."""
+    if needs_tiling(source.height, source.width, tile, auto_tile_pixels):
+        return auto_ratio(runner.decompose(thumbnail(source, tile or DEFAULT_TILE))[1])
+    return auto_ratio(runner.decompose(source.read(0, source.height, 0, source.width))[1])
 
 
 def decompose_photo(

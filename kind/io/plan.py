@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kind.constants import MAP_SUFFIXES, OUTPUT_FORMATS
+from kind.constants import MAP_SUFFIXES, OUTPUT_FORMATS, ratio_problem
 from kind.io.atomic import check_output_path
 from kind.io.inputs import InputFile, collect_inputs, is_image_name, output_relpath
 
@@ -20,13 +20,15 @@ from kind.io.inputs import InputFile, collect_inputs, is_image_name, output_relp
 @dataclass(frozen=True, eq=False)
 class Job:
     """One input image and the files it will produce (``maps`` by suffix, empty unless asked).
-    ``error``: why the job cannot run (found while planning), or None."""
+    ``error``: why the job cannot run (found while planning), or None; ``ratio``: its own ratio
+    (a sweep's: a number or ``'auto'``), or None for the batch's."""
 
     source: InputFile
     output: Path
     maps: dict[str, Path] = field(default_factory=dict)
     compare: Path | None = None
     error: str | None = None
+    ratio: float | str | None = None
 
     def targets(self) -> list[Path]:
         """Every file this job writes."""
@@ -47,10 +49,12 @@ def plan_jobs(
     save_maps: bool = False,
     compare: bool = False,
     format: str = "png",
+    ratios: Sequence[float | str] | None = None,
 ) -> Plan:
     """Collect the input images (files, folders, globs) and decide every output path.
 
-    Writes nothing. Raises FileNotFoundError for an input that matches no image and ValueError for
+    ``ratios``: a sweep, one job per image and ratio, each output named by its ratio
+    (``photo_r2.5.png``, ``photo_rauto.png``; see :func:`ratio_job`). Writes nothing. Raises FileNotFoundError for an input that matches no image and ValueError for
     an unusable ``out_dir`` or outputs that would be unsafe (see :func:`check_outputs`). Clashing
     names are resolved as the module docstring says; the renames are listed in ``notices``.
     """
@@ -70,6 +74,8 @@ def plan_jobs(
         notices.append(f"inputs with the same name keep their suffix in the output name: {renamed}")
         jobs = _fail_remaining_clashes(jobs)
     jobs = _spare_files_beside_inputs(jobs, out_dir, suffix, save_maps, compare, notices)
+    if ratios is not None:
+        jobs = [ratio_job(job, ratio) for job in jobs for ratio in ratios]
     check_outputs(jobs, out_dir)
     return Plan(jobs, notices)
 
@@ -82,6 +88,26 @@ def _job(item: InputFile, out_dir: Path, suffix: str, save_maps: bool, compare: 
 
     maps = {name: beside(name) for name in MAP_SUFFIXES} if save_maps else {}
     return Job(item, output, maps, beside("compare") if compare else None)
+
+
+def ratio_tag(ratio: float | str) -> str:
+    """A ratio as it appears in a sweep's file names: ``2.5``, ``5``, ``auto``."""
+    return ratio if isinstance(ratio, str) else f"{float(ratio):g}"
+
+
+def ratio_job(job: Job, ratio: float | str) -> Job:
+    """``job`` at its own ``ratio`` (checked by :func:`kind.constants.ratio_problem`), every file it
+    writes named by it (``a/b.png`` → ``a/b_r2.5.png``, ``a/b_R.png`` → ``a/b_r2.5_R.png``)."""
+    problem = ratio_problem(ratio)
+    if problem:
+        raise ValueError(f"ratio: {problem}")
+    tag = f"_r{ratio_tag(ratio)}"
+
+    def tagged(path: Path) -> Path:
+        return path.with_name(path.name.replace(job.output.stem, job.output.stem + tag, 1))
+
+    return Job(job.source, tagged(job.output), {name: tagged(path) for name, path in job.maps.items()},
+               tagged(job.compare) if job.compare else None, job.error, ratio)
 
 
 def _key(path: Path) -> str:
