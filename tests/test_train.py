@@ -456,7 +456,26 @@ def test_decom_validation_selects_on_fixed_held_out_patch_batches(dataset, tmp_p
         expected = [float(stage.loss(model, source.cut(sampler.draws(step), config.patch_size), config)[0])
                     for step in range(VAL_PATCH_BATCHES)]
     assert metrics["patch_loss"] == pytest.approx(sum(expected) / len(expected), rel=1e-5)
-    assert {"loss", "recon_low_psnr", "recon_high_psnr", "recon_high_ssim", "L_low_mean"} <= set(metrics)
+    assert {"loss", "recon_low_psnr", "recon_high_psnr", "recon_high_ssim", "L_low_mean", "L_low_std"} <= set(metrics)
+
+
+def test_decom_guards_keep_a_flat_or_broken_split_from_best_pt(dataset, tmp_path, capsys):
+    """A lower patch loss alone does not make best.pt when the held-out L goes flat (its std
+    below guard_min_l_std) or the split stops rebuilding the image (recon below its guard)."""
+    from kind.train.stages import decom_guard
+
+    config = config_for("decom", dataset, tmp_path, guard_min_l_std=0.05, guard_min_recon_psnr=30)
+    healthy = {"L_low_std": 0.08, "recon_high_psnr": 33.0}
+    assert decom_guard(healthy, config) is None
+    assert "L is going flat" in decom_guard(healthy | {"L_low_std": 0.02}, config)
+    assert "recon_high_psnr 25.00 < guard_min_recon_psnr 30" in decom_guard(healthy | {"recon_high_psnr": 25.0}, config)
+
+    guarded = config_for("decom", dataset, tmp_path / "guarded", steps=4, val_every=2, guard_min_l_std=10)
+    state = train("decom", guarded, progress=True)
+    assert "not taken as best.pt: L_low_std" in capsys.readouterr().err
+    assert state.best is None and not (tmp_path / "guarded" / "best.pt").exists()
+    with pytest.raises(ConfigError, match="guard_min_l_std must be ≥ 0"):
+        config_for("decom", dataset, tmp_path, guard_min_l_std=-1)
 
 
 def test_a_resumed_run_selected_on_another_metric_starts_best_afresh(dataset, tmp_path, capsys):

@@ -65,6 +65,9 @@ class DecomConfig(TrainConfig):
 
     out_dir: str = "runs/decom"
     equal_r_weight: float = 0.01  # weight of the reflectance-similarity term |R_low − R_high| (official 0.01)
+    # best.pt guards (0 = off): a validation becomes best.pt only if it also passes these, whatever its patch loss
+    guard_min_l_std: float = 0.0  # held-out mean spatial std of L_low at least this (a flat L is the known drift)
+    guard_min_recon_psnr: float = 0.0  # held-out recon_high PSNR (dB) at least this (the split still rebuilds the image)
 
 
 @dataclass
@@ -181,6 +184,8 @@ def validate(config: TrainConfig, origin: str) -> TrainConfig:
             raise ConfigError(str(error)) from None
     if isinstance(config, DecomConfig):
         need(math.isfinite(config.equal_r_weight) and config.equal_r_weight >= 0, "equal_r_weight", "≥ 0")
+        for name in ("guard_min_l_std", "guard_min_recon_psnr"):
+            need(math.isfinite(getattr(config, name)) and getattr(config, name) >= 0, name, "≥ 0 (0 = off)")
     if isinstance(config, (AdjustConfig, RestoreConfig)):
         need(bool(config.decom_weights.strip()), "decom_weights", "a weight file (the frozen DecomNet)")
     if isinstance(config, RestoreConfig):

@@ -314,8 +314,12 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         bar.write(f"step {state.step}: " + " ".join(f"val_{k}={v:.4f}" for k, v in metrics.items()))
         select = stage.select(config)
         if state.best is None or (metrics[select] > state.best if stage.higher_is_better else metrics[select] < state.best):
-            state.best = metrics[select]
-            checkpoint_to("best.pt")
+            refused = stage.guard(metrics, config)
+            if refused:
+                bar.write(f"step {state.step}: not taken as best.pt: {refused}")
+            else:
+                state.best = metrics[select]
+                checkpoint_to("best.pt")
 
     window = torch.zeros(config.check_every + 1, device=device)
     log_every = log_interval(config)
@@ -448,8 +452,10 @@ def train_pipeline(pipeline: PipelineConfig, resume: str | None = None, overwrit
             break
         if world.is_main:
             best = Path(config.out_dir) / "best.pt"
-            export_weights(best if best.is_file() else Path(config.out_dir) / "last.pt", exported, half=stage in HALF_EXPORTS)
-            print(f"pipeline: {stage} weights in {exported}", file=sys.stderr)
+            chosen = best if best.is_file() else Path(config.out_dir) / "last.pt"
+            export_weights(chosen, exported, half=stage in HALF_EXPORTS)
+            print(f"pipeline: {stage} weights in {exported} (from {chosen.name}"
+                  f"{'' if chosen == best else ': no validation wrote best.pt'})", file=sys.stderr)
         if world.distributed:
             torch.distributed.barrier()  # the next stage reads what rank 0 exported
     return pipeline.weights_dir, states

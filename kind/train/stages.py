@@ -130,7 +130,8 @@ def decom_validate(model: nn.Module, data: StageData, config: DecomConfig) -> tu
     training-style batches (selects ``best.pt``), and per whole image the ``loss``, the
     reconstructions ``R_low·L_low`` against the low image (``recon_low_*``) and ``R_high·L_high``
     against the normal one (``recon_high_*``: ``kind diagnose``'s ``recon``, the decomposition's
-    ceiling, here against the image as the network sees it), and the mean illuminations."""
+    ceiling, here against the image as the network sees it), and the illuminations' mean and
+    spatial std."""
     patch_losses = []
     for batch in data.val_batches:
         total, _, _ = decom_loss(model, batch, config)
@@ -147,7 +148,8 @@ def decom_validate(model: nn.Module, data: StageData, config: DecomConfig) -> tu
             total, _ = losses.decomposition_loss(low, high, r_low, l_low, r_high, l_high, decom_weights(config))
             rows.append({"loss": float(total), **quality(r_low * l_low, low, "recon_low_"),
                          **quality(r_high * l_high, high, "recon_high_"),
-                         "L_low_mean": float(l_low.mean()), "L_high_mean": float(l_high.mean())})
+                         "L_low_mean": float(l_low.mean()), "L_high_mean": float(l_high.mean()),
+                         "L_low_std": float(l_low.std()), "L_high_std": float(l_high.std())})
             if i < config.val_images:
                 shown[f"{i}"] = torch.cat([low, r_low, l_low.expand_as(r_low), high, r_high, l_high.expand_as(r_high)])
     return {"patch_loss": sum(patch_losses) / len(patch_losses), **mean_metrics(rows)}, shown
@@ -308,6 +310,19 @@ def restore_validate(model: nn.Module, data: StageData, config: RestoreConfig) -
     return mean_metrics(rows), shown
 
 
+def decom_guard(metrics: dict[str, float], config: DecomConfig) -> str | None:
+    """Why a decom validation may not become ``best.pt`` whatever its patch loss (None: it may)."""
+    if metrics["L_low_std"] < config.guard_min_l_std:
+        return f"L_low_std {metrics['L_low_std']:.4f} < guard_min_l_std {config.guard_min_l_std} (L is going flat)"
+    if metrics["recon_high_psnr"] < config.guard_min_recon_psnr:
+        return f"recon_high_psnr {metrics['recon_high_psnr']:.2f} < guard_min_recon_psnr {config.guard_min_recon_psnr}"
+    return None
+
+
+def no_guard(metrics: dict[str, float], config: TrainConfig) -> str | None:
+    return None
+
+
 def restore_select(config: RestoreConfig) -> str:
     return "pipeline_psnr" if config.adjust_weights else "psnr"
 
@@ -328,6 +343,7 @@ class Stage:
     validate: Callable[[nn.Module, StageData, TrainConfig], tuple[dict[str, float], dict[str, Tensor]]]
     select: Callable[[TrainConfig], str]
     higher_is_better: bool
+    guard: Callable[[dict[str, float], TrainConfig], str | None] = no_guard  # why a validation may not be best.pt
 
 
 def patches_as_batch(patches: dict[str, Tensor], draws: PatchDraws, config: TrainConfig) -> dict[str, Tensor]:
@@ -337,7 +353,7 @@ def patches_as_batch(patches: dict[str, Tensor], draws: PatchDraws, config: Trai
 STAGES: dict[str, Stage] = {
     "decom": Stage(
         network="decom", modes=8, prepare=decom_prepare, batch=patches_as_batch, loss=decom_loss,
-        validate=decom_validate, select=lambda config: "patch_loss", higher_is_better=False,
+        validate=decom_validate, select=lambda config: "patch_loss", higher_is_better=False, guard=decom_guard,
     ),
     "adjust": Stage(
         network="adjust", modes=7, prepare=adjust_prepare, batch=adjust_batch, loss=adjust_loss,
