@@ -120,3 +120,16 @@ def test_an_output_folder_named_like_an_image_is_said(tmp_path, weights_dir, cap
     assert main(["enhance", str(source), "-o", str(tmp_path / "out.png"), "--weights", str(weights_dir), "--quiet"]) == 0
     assert "out.png: named like an image, but it is the output folder" in capsys.readouterr().out
     assert (tmp_path / "out.png" / "x.png").is_file()
+
+
+@pytest.mark.parametrize("command", [
+    lambda data, out: ["enhance", str(data / "low"), "-o", str(out.parent / "enhanced"), "--json", str(out)],
+    lambda data, out: ["score", "--pred", str(data / "low"), "--gt", str(data / "high"), "--json", str(out)],
+    lambda data, out: ["eval", "--data", str(data), "--protocol", "input", "--json", str(out)],
+])
+def test_a_json_output_that_is_a_folder_is_refused_before_any_work(tmp_path, lol, command, capsys):
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    assert main(command(lol, folder)) == 2
+    assert f"--json {folder}: is a folder, expected a file name" in capsys.readouterr().err
+    assert not (tmp_path / "enhanced").exists()

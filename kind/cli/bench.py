@@ -40,11 +40,10 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 def run_bench_command(args: argparse.Namespace) -> int:
     tune_for_command()
     from kind.bench.inference import format_table, run_bench
-    from kind.io.atomic import atomic_write_json, check_output_path
+    from kind.io.atomic import atomic_write_json
     from kind.io.output_guard import check_output_files
 
     if args.json:
-        check_output_path(args.json, "--json")
         check_output_files({"--json": args.json}, input_folders=[args.folder] if args.folder else [])
     if args.train:
         from kind.bench.training import format_train_table, run_train_bench

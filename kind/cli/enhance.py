@@ -55,8 +55,6 @@ def run_enhance(args: argparse.Namespace) -> int:
     from kind.io.atomic import check_output_path
 
     check_output_path(args.out, "-o/--out", folder=True)
-    if args.json is not None:
-        check_output_path(args.json, "--json")
     if args.quality is not None and args.format not in LOSSY_FORMATS:
         raise ValueError(f"--quality applies to {' and '.join(LOSSY_FORMATS)}, not {args.format} (lossless)")
     tune_for_command(args.max_pixels)

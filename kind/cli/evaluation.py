@@ -76,12 +76,10 @@ def add_score_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from kind.io.atomic import atomic_write_json, check_output_path
+    from kind.io.atomic import atomic_write_json
     from kind.io.output_guard import check_output_files
     from kind.evaluation.score import format_report, score_folders
 
-    if args.json is not None:
-        check_output_path(args.json, "--json")
     check_output_files({"--json": args.json}, input_folders=[d for d in (args.pred, args.gt, args.loe_inputs) if d])
     result = score_folders(args.pred, args.gt, y_channel=args.y, crop_border=args.crop,
                            with_loe_inputs=args.loe_inputs, metrics=args.metrics,
@@ -202,13 +200,9 @@ def add_table_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 
 def run_table(args: argparse.Namespace) -> int:
     from kind.evaluation.tables import write_table
-    from kind.io.atomic import check_output_path
     from kind.io.output_guard import check_output_files
 
     outputs = {"--out-md": args.out_md, "--out-json": args.out_json, "--out-tex": args.out_tex}
-    for option, path in outputs.items():
-        if path is not None:
-            check_output_path(path, option)
     check_output_files(outputs, args.runs)
     print(write_table(args.runs, args.out_md, args.out_json, args.out_tex))
     return 0

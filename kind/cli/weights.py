@@ -22,12 +22,10 @@ def add_convert_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from kind.io.atomic import check_output_path
     from kind.io.output_guard import check_output_files
     from kind.weights.tf_checkpoint import read_index
     from kind.weights.tf_import import convert_tf_checkpoint
 
-    check_output_path(args.out, "OUT")
     index = read_index(args.checkpoint)
     check_output_files({"OUT": args.out}, [index.index_path, *map(index.data_path, range(index.num_shards))])
     record = convert_tf_checkpoint(args.checkpoint, args.out, args.net)
@@ -48,11 +46,9 @@ def add_export_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from kind.io.atomic import check_output_path
     from kind.io.output_guard import check_output_files
     from kind.weights.format import export_weights
 
-    check_output_path(args.out, "OUT")
     check_output_files({"OUT": args.out}, [args.checkpoint])
     record = export_weights(args.checkpoint, args.out, half=args.half)
     step = record["training"].get("step", "?")

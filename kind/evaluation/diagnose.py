@@ -215,7 +215,6 @@ def run_diagnose(
     (each network's ``file``, ``version``, ``sha256``, ``checksum``: :func:`kind.weights.format.weights_dir_info`)."""
     inputs = [Path(data) / "low", Path(data) / "high"]
     if json_path is not None:
-        check_output_path(json_path, "--json")
         check_output_files({"--json": json_path}, input_folders=inputs)
     if panels_dir is not None:
         check_output_path(panels_dir, "--panels", folder=True)

@@ -156,7 +156,6 @@ def check_outputs(
     is neither an input folder nor inside a photo folder. Returns ``out_dir`` as a Path."""
     data = Path(data)
     if json_path is not None:
-        check_output_path(json_path, "--json")
         check_output_files({"--json": json_path}, input_folders=[data / "low", data / "high"] if is_paired(data) else [data])
     if out_dir is None:
         return None

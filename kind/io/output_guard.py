@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from kind.constants import IMAGE_SUFFIXES
-from kind.io.atomic import OutputPathError
+from kind.io.atomic import OutputPathError, check_output_path
 
 PathLike = str | os.PathLike
 
@@ -36,10 +36,10 @@ def check_output_files(
     planned: Iterable[PathLike] = (),
 ) -> None:
     """Raise :class:`kind.io.atomic.OutputPathError` when an output file (``option → path``; None:
-    not given) is an input file, is an image file inside an input folder (where the command reads
+    not given) cannot be written (:func:`kind.io.atomic.check_output_path`), is an input file, is an image file inside an input folder (where the command reads
     images), is written by another option too, or is a file the command will write anyway
     (``planned``, e.g. an enhanced image)."""
-    given = {option: Path(path) for option, path in outputs.items() if path is not None}
+    given = {option: check_output_path(path, option) for option, path in outputs.items() if path is not None}
     files = [Path(path) for path in input_files]
     folders = [Path(path) for path in input_folders]
     planned_paths = {Path(path).resolve(): Path(path) for path in planned}
