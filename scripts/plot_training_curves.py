@@ -3,13 +3,16 @@ from the TensorBoard logs of one or more `kind train pipeline` runs, with shippe
 paper marked.
 
     python scripts/plot_training_curves.py --run v0.2=runs/pipeline-v0.2 --run long=runs/pipeline-cpu-long \
+        --offset long:decom=9000 --stage-run lowlr:restore=runs/restore-lowlr --offset lowlr:restore=1000 \
         --reference v0.1=runs/heldout/v0.1.json --reference v0.2=runs/heldout/v0.2.json \
         --out docs/figures/training-curves.png --json docs/figures/training-curves.json
 
 Panels: DecomNet (held-out patch loss, which selects best.pt; reconstruction PSNR R_high·L_high
 against the normal image), adjustment net (PSNR of L̂ against L_high), restoration (the official
 protocol's pipeline R̂·L̂ on the held-out pairs: PSNR, SSIM, and saturation over the ground truth's).
-A ``--reference LABEL=JSON`` is a `kind eval --protocol official` result on the same held-out pairs,
+A ``--stage-run LABEL:STAGE=DIR`` is one stage's run folder (`kind train STAGE`); an ``--offset
+LABEL:STAGE=N`` draws that stage of that run N steps to the right (the steps its start had already
+trained, e.g. a DecomNet continued from v0.2's 9,000). A ``--reference LABEL=JSON`` is a `kind eval --protocol official` result on the same held-out pairs,
 drawn as a horizontal line in the restoration panels; the paper's 20.87 dB (LOL eval15, another set
 of images) is drawn for scale. Needs matplotlib (not a dependency of kind).
 """
@@ -80,26 +83,56 @@ def labelled(values: list[str], what: str) -> list[tuple[str, Path]]:
     return pairs
 
 
+def stage_folders(runs: list[tuple[str, Path]], stage_runs: list[tuple[str, Path]]) -> list[tuple[str, dict[str, Path]]]:
+    """[(label, {stage: folder})] for pipeline runs (stage subfolders) and single-stage runs (``LABEL:STAGE``)."""
+    folders = [(label, {stage: run / stage for stage in ("decom", "adjust", "restore")}) for label, run in runs]
+    for key, run in stage_runs:
+        label, _, stage = key.partition(":")
+        if stage not in ("decom", "adjust", "restore"):
+            raise SystemExit(f"--stage-run {key}={run}: expected LABEL:STAGE with STAGE decom, adjust or restore")
+        folders.append((label, {stage: run}))
+    for label, stages in folders:
+        if not any(folder.is_dir() for folder in stages.values()):
+            raise SystemExit(f"run {label}: no such folder ({', '.join(map(str, stages.values()))})")
+    return folders
+
+
+def step_offsets(values: list[str]) -> dict[tuple[str, str], int]:
+    """``LABEL:STAGE=N`` → {(label, stage): N}."""
+    offsets = {}
+    for key, path in labelled(values, "--offset"):
+        label, _, stage = key.partition(":")
+        if not stage or not str(path).isdigit():
+            raise SystemExit(f"--offset {key}={path}: expected LABEL:STAGE=STEPS")
+        offsets[(label, stage)] = int(str(path))
+    return offsets
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", action="append", required=True, help="LABEL=PIPELINE_RUN_DIR (decom/, adjust/, restore/ inside)")
+    parser.add_argument("--run", action="append", default=[], help="LABEL=PIPELINE_RUN_DIR (decom/, adjust/, restore/ inside)")
+    parser.add_argument("--stage-run", action="append", default=[], help="LABEL:STAGE=RUN_DIR of one stage (kind train STAGE)")
+    parser.add_argument("--offset", action="append", default=[], help="LABEL:STAGE=STEPS: steps trained before that run's step 0")
     parser.add_argument("--reference", action="append", default=[], help="LABEL=kind eval JSON on the same held-out pairs")
     parser.add_argument("--out", required=True, help="the figure (PNG)")
     parser.add_argument("--json", help="also write the plotted points here")
     args = parser.parse_args(argv)
-    runs = labelled(args.run, "--run")
+    runs = stage_folders(labelled(args.run, "--run"), labelled(args.stage_run, "--stage-run"))
+    if not runs:
+        raise SystemExit("give at least one --run or --stage-run")
+    offsets = step_offsets(args.offset)
     references = [(label, reference_means(path)) for label, path in labelled(args.reference, "--reference")]
-    for label, run in runs:
-        if not run.is_dir():
-            raise SystemExit(f"--run {label}={run}: no such folder")
 
     figure, axes = plt.subplots(2, 3, figsize=(15, 8))
     points: dict[str, dict] = {}
     for index, (ax, (stage, title, tags)) in enumerate(zip(axes.flat, PANELS)):
-        for run_label, run in runs:
-            scalars = read_scalars(run / stage)
+        for run_label, stages in runs:
+            if stage not in stages:
+                continue
+            scalars = read_scalars(stages[stage])
+            offset = offsets.get((run_label, stage), 0)
             for tag_label, tag in tags.items():
-                xy = curve(scalars, tag)
+                xy = [(step + offset, value) for step, value in curve(scalars, tag)]
                 if xy:
                     ax.plot(*zip(*xy), marker=".", label=f"{run_label}")
                     points.setdefault(run_label, {}).setdefault(stage, {})[tag_label] = xy
