@@ -184,7 +184,8 @@ def describe_device(runner: Runner | None) -> str:
         return "none"
     if runner.device.type == "cuda":
         return f"{torch.cuda.get_device_name(runner.device)} ({runner.precision})"
-    return f"CPU, {torch.get_num_threads()} threads ({runner.precision})"
+    threads = torch.get_num_threads()
+    return f"CPU, {threads} thread{'' if threads == 1 else 's'} ({runner.precision})"
 
 
 def _means(per_image: dict[str, dict], keys: tuple[str, ...]) -> dict[str, float | None]:
