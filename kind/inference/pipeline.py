@@ -54,8 +54,8 @@ def lol_ratio(illumination_low: Tensor, illumination_high: Tensor) -> Tensor:
 # least-squares fit in log space of the ground-truth ratios of LOL training pairs (never eval15)
 # against the mean illumination of the low image, for the shipped DecomNet
 # (scripts/fit_auto_ratio.py prints the fit; docs/evaluation.md, "Choosing the ratio").
-AUTO_SCALE = 0.7385
-AUTO_EXPONENT = 0.8890
+AUTO_SCALE = 0.7631
+AUTO_EXPONENT = 0.8744
 AUTO_RANGE = (1.0, 10.0)
 
 
