@@ -1,6 +1,7 @@
 """The wheel: every package under kind/ and its data (the demo assets, the NIQE models, the default
 weights version only, with its model card), so that kind works from any folder after pip install."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,7 +15,11 @@ pytestmark = pytest.mark.slow  # builds a wheel
 
 
 def test_the_wheel_holds_every_package_and_the_data(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q",
+    # built from a copy of the sources: setuptools would reuse a checkout's stale build/ (an old weights version)
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "runs", "*.egg-info", "__pycache__", ".pytest_cache"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(tmp_path)], check=True, capture_output=True, cwd=tmp_path)
     (wheel,) = tmp_path.glob("kind-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
