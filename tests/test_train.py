@@ -23,6 +23,7 @@ from kind.train.config import ConfigError, load_config, load_pipeline_config
 from kind.train.loop import TrainingDiverged, learning_rate, train
 from kind.train.stages import STAGES
 from kind.weights.format import load_network, load_weights_dir, read_record, save_record, weight_record
+from kind.weights.spec import parse_mixed
 
 
 pytestmark = pytest.mark.slow  # training loops
@@ -283,6 +284,7 @@ def test_pipeline_trains_the_stages_in_order_into_a_weights_folder(dataset, tmp_
     out = capsys.readouterr().out
     assert "trained decom to step 3" in out and "trained restore to step 2" in out
     weights = tmp_path / "weights"
+    assert f"weights for kind enhance --weights: {weights}\n" in out
     nets = load_weights_dir(weights)  # what kind enhance --weights takes
     assert {p.name for p in weights.iterdir()} == {"decom.pt", "adjust.pt", "restore.pt"}
     assert all(v.dtype == torch.float16 for v in read_record(weights / "restore.pt")["state_dict"].values())
@@ -327,6 +329,20 @@ def test_pipeline_config_precedence_and_chaining():
     assert (adjust.steps, restore.steps, restore.patch_size) == (7, 9, 384)
     assert adjust.decom_weights == restore.decom_weights == "mine.pt"
     assert restore.adjust_weights == str(pipeline.weights_dir / "adjust.pt") and adjust.out_dir == "runs/pipeline/adjust"
+
+
+def test_a_pipeline_of_some_stages_names_the_other_networks_for_kind_enhance(tmp_path):
+    """Trained alone, a restore stage exports only restore.pt: kind enhance needs the others named."""
+    overrides = [f"out_dir={tmp_path}", "stages=[restore]", "restore.decom_weights=v0.1", "restore.adjust_weights=my/adjust.pt"]
+    pipeline = load_pipeline_config(ROOT / "configs" / "pipeline.yaml", overrides)
+    assert pipeline.weights_spec() == "decom=v0.1,adjust=my/adjust.pt,restore=shipped"  # nothing exported yet
+    pipeline.weights_dir.mkdir()
+    (pipeline.weights_dir / "restore.pt").write_bytes(b"")
+    restore = pipeline.weights_dir / "restore.pt"
+    assert pipeline.weights_spec() == f"decom=v0.1,adjust=my/adjust.pt,restore={restore}"
+    assert parse_mixed(pipeline.weights_spec())["restore"] == str(restore)
+    decom_only = load_pipeline_config(ROOT / "configs" / "pipeline.yaml", [f"out_dir={tmp_path}", "stages=[decom]"])
+    assert decom_only.weights_spec() == f"decom=shipped,adjust=shipped,restore={restore}"  # its decom.pt: not yet
 
 
 def test_restore_validation_scores_the_pipeline_like_the_official_protocol(dataset, weights_dir, tmp_path):

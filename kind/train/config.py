@@ -249,6 +249,22 @@ class PipelineConfig:
     def weights_dir(self) -> Path:
         return Path(self.out_dir) / "weights"
 
+    def weights_spec(self) -> str:
+        """The weights set the pipeline ends in, for ``kind enhance --weights``: ``weights_dir`` when
+        it holds all three networks, else a mixed spec (:mod:`kind.weights.spec`) taking each missing
+        network from the stage configs (``decom_weights``, ``adjust_weights``), or ``shipped``."""
+        named = {"decom": "", "adjust": ""}
+        for config in self.stages.values():
+            for network in named:
+                named[network] = named[network] or getattr(config, f"{network}_weights", "")
+        parts = {}
+        for network in STAGE_ORDER:
+            exported = self.weights_dir / f"{network}.pt"
+            parts[network] = str(exported) if exported.is_file() else named.get(network) or "shipped"
+        if all(self.weights_dir / f"{network}.pt" == Path(spec) for network, spec in parts.items()):
+            return str(self.weights_dir)
+        return ",".join(f"{network}={spec}" for network, spec in parts.items())
+
 
 def _field_names(stage: str) -> set[str]:
     return {f.name for f in dataclasses.fields(CONFIGS[stage])}
