@@ -36,9 +36,9 @@ def check_output_files(
     planned: Iterable[PathLike] = (),
 ) -> None:
     """Raise :class:`kind.io.atomic.OutputPathError` when an output file (``option → path``; None:
-    not given) cannot be written (:func:`kind.io.atomic.check_output_path`), is an input file, is an image file inside an input folder (where the command reads
-    images), is written by another option too, or is a file the command will write anyway
-    (``planned``, e.g. an enhanced image)."""
+    not given) cannot be written (:func:`kind.io.atomic.check_output_path`), is an input file, is
+    an image file inside an input folder (where the command reads images), is written by another
+    option too, or is a file the command will write anyway (``planned``, e.g. an enhanced image)."""
     given = {option: check_output_path(path, option) for option, path in outputs.items() if path is not None}
     files = [Path(path) for path in input_files]
     folders = [Path(path) for path in input_folders]
