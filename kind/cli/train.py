@@ -59,7 +59,7 @@ def run_train(args: argparse.Namespace) -> int:
     with process_group(device) as world:
         try:
             if args.stage == "pipeline":
-                _, states = train_pipeline(pipeline, resume=args.resume, overwrite=args.overwrite,
+                weights, states = train_pipeline(pipeline, resume=args.resume, overwrite=args.overwrite,
                                                  progress=not args.quiet)
             else:
                 states = {args.stage: train(args.stage, config, resume=args.resume, overwrite=args.overwrite,
@@ -75,7 +75,7 @@ def run_train(args: argparse.Namespace) -> int:
             out_dir = pipeline.stages[stage].out_dir if args.stage == "pipeline" else config.out_dir
             print(f"trained {stage} to step {state.step}{speed}{best}; checkpoints in {out_dir}")
         if args.stage == "pipeline" and not stopped:
-            print(f"weights for kind enhance --weights: {pipeline.weights_spec()}")
+            print(f"weights for kind enhance --weights: {weights}")
         if stopped:
             words = ["kind", "train", args.stage] + (["--config", args.config] if args.config else [])
             words += [word for override in args.overrides for word in ("--set", override)] + ["--resume", "auto"]

@@ -253,17 +253,16 @@ class PipelineConfig:
         """The weights set the pipeline ends in, for ``kind enhance --weights``: ``weights_dir`` when
         it holds all three networks, else a mixed spec (:mod:`kind.weights.spec`) taking each missing
         network from the stage configs (``decom_weights``, ``adjust_weights``), or ``shipped``."""
-        named = {"decom": "", "adjust": ""}
-        for config in self.stages.values():
-            for network in named:
-                named[network] = named[network] or getattr(config, f"{network}_weights", "")
-        parts = {}
-        for network in STAGE_ORDER:
-            exported = self.weights_dir / f"{network}.pt"
-            parts[network] = str(exported) if exported.is_file() else named.get(network) or "shipped"
-        if all(self.weights_dir / f"{network}.pt" == Path(spec) for network, spec in parts.items()):
+        exported = {network: self.weights_dir / f"{network}.pt" for network in STAGE_ORDER}
+        if all(path.is_file() for path in exported.values()):
             return str(self.weights_dir)
-        return ",".join(f"{network}={spec}" for network, spec in parts.items())
+        return ",".join(f"{network}={path if path.is_file() else self._named_weights(network)}"
+                        for network, path in exported.items())
+
+    def _named_weights(self, network: str) -> str:
+        """The first stage config's ``NETWORK_weights`` (a weights spec), else ``shipped``."""
+        named = (getattr(config, f"{network}_weights", "") for config in self.stages.values())
+        return next((spec for spec in named if spec), "shipped")
 
 
 def _field_names(stage: str) -> set[str]:

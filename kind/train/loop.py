@@ -421,13 +421,14 @@ def stale_upstream(config: TrainConfig, trained_now: list[str]) -> str | None:
 
 
 def train_pipeline(pipeline: PipelineConfig, resume: str | None = None, overwrite: bool = False,
-                   progress: bool = True) -> tuple[Path, dict[str, RunState]]:
+                   progress: bool = True) -> tuple[str, dict[str, RunState]]:
     """Train the pipeline's stages in order, each exporting its weights (``best.pt``, else
-    ``last.pt``) into ``pipeline.weights_dir`` for the next stage and for ``kind enhance
-    --weights``. A stage stopped by ``max_seconds`` is exported and the next one starts; a stage
-    stopped by a signal ends the pipeline (``states[stage].stopped`` says so). With ``resume``,
-    finished stages whose weights were exported are skipped and the others resume — but a stage
-    trained on upstream weights that have changed since (:func:`stale_upstream`) is trained afresh."""
+    ``last.pt``) into ``pipeline.weights_dir`` for the next stage. Returns the weights set for
+    ``kind enhance --weights`` (:meth:`PipelineConfig.weights_spec`) and each stage's state. A
+    stage stopped by ``max_seconds`` is exported and the next one starts; a stage stopped by a
+    signal ends the pipeline (``states[stage].stopped`` says so). With ``resume``, finished stages
+    whose weights were exported are skipped and the others resume — but a stage trained on upstream
+    weights that have changed since (:func:`stale_upstream`) is trained afresh."""
     world = current_world()
     if resume is None and not overwrite:
         for config in pipeline.stages.values():
@@ -458,4 +459,4 @@ def train_pipeline(pipeline: PipelineConfig, resume: str | None = None, overwrit
                   f"{'' if chosen == best else ': no validation wrote best.pt'})", file=sys.stderr)
         if world.distributed:
             torch.distributed.barrier()  # the next stage reads what rank 0 exported
-    return pipeline.weights_dir, states
+    return pipeline.weights_spec(), states
