@@ -12,8 +12,8 @@ against the normal image), adjustment net (PSNR of L̂ against L_high), restorat
 protocol's pipeline R̂·L̂ on the held-out pairs: PSNR, SSIM, and saturation over the ground truth's).
 A ``--stage-run LABEL:STAGE=DIR`` is one stage's run folder (`kind train STAGE`); an ``--offset
 LABEL:STAGE=N`` draws that stage of that run N steps to the right (the steps its start had already
-trained, e.g. a DecomNet continued from v0.2's 9,000). A ``--reference LABEL=JSON`` is a `kind eval --protocol official` result on the same held-out pairs,
-drawn as a horizontal line in the restoration panels; the paper's 20.87 dB (LOL eval15, another set
+trained, e.g. a DecomNet continued from v0.2's 9,000). A ``--reference LABEL=JSON`` is a `kind eval
+--protocol official` result on the same held-out pairs, drawn as a horizontal line in the restoration panels; the paper's 20.87 dB (LOL eval15, another set
 of images) is drawn for scale. Needs matplotlib (not a dependency of kind).
 """
 
@@ -30,6 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 from kind.io.atomic import atomic_path  # noqa: E402
+from kind.train.config import STAGE_ORDER  # noqa: E402
 
 PAPER_PSNR, PAPER_SSIM = 20.87, 0.8022  # KinD, ACM MM 2019, LOL eval15
 PANELS = [  # (stage, title, tags: label -> TensorBoard tag or (numerator, denominator))
@@ -83,13 +84,19 @@ def labelled(values: list[str], what: str) -> list[tuple[str, Path]]:
     return pairs
 
 
+def label_and_stage(key: str, option: str) -> tuple[str, str]:
+    """``LABEL:STAGE`` → (label, stage); SystemExit naming ``option`` otherwise."""
+    label, _, stage = key.partition(":")
+    if not label or stage not in STAGE_ORDER:
+        raise SystemExit(f"{option} {key}: expected LABEL:STAGE with STAGE one of {', '.join(STAGE_ORDER)}")
+    return label, stage
+
+
 def stage_folders(runs: list[tuple[str, Path]], stage_runs: list[tuple[str, Path]]) -> list[tuple[str, dict[str, Path]]]:
     """[(label, {stage: folder})] for pipeline runs (stage subfolders) and single-stage runs (``LABEL:STAGE``)."""
-    folders = [(label, {stage: run / stage for stage in ("decom", "adjust", "restore")}) for label, run in runs]
+    folders = [(label, {stage: run / stage for stage in STAGE_ORDER}) for label, run in runs]
     for key, run in stage_runs:
-        label, _, stage = key.partition(":")
-        if stage not in ("decom", "adjust", "restore"):
-            raise SystemExit(f"--stage-run {key}={run}: expected LABEL:STAGE with STAGE decom, adjust or restore")
+        label, stage = label_and_stage(key, "--stage-run")
         folders.append((label, {stage: run}))
     for label, stages in folders:
         if not any(folder.is_dir() for folder in stages.values()):
@@ -100,11 +107,11 @@ def stage_folders(runs: list[tuple[str, Path]], stage_runs: list[tuple[str, Path
 def step_offsets(values: list[str]) -> dict[tuple[str, str], int]:
     """``LABEL:STAGE=N`` → {(label, stage): N}."""
     offsets = {}
-    for key, path in labelled(values, "--offset"):
-        label, _, stage = key.partition(":")
-        if not stage or not str(path).isdigit():
-            raise SystemExit(f"--offset {key}={path}: expected LABEL:STAGE=STEPS")
-        offsets[(label, stage)] = int(str(path))
+    for value in values:
+        key, _, steps = value.partition("=")
+        if not steps.isdigit():
+            raise SystemExit(f"--offset {value!r}: expected LABEL:STAGE=STEPS")
+        offsets[label_and_stage(key, "--offset")] = int(steps)
     return offsets
 
 
