@@ -27,10 +27,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 from kind.io.atomic import atomic_path  # noqa: E402
 from kind.train.config import STAGE_ORDER  # noqa: E402
+from kind.train.events import read_scalars  # noqa: E402
 
 PAPER_PSNR, PAPER_SSIM = 20.87, 0.8022  # KinD, ACM MM 2019, LOL eval15
 PANELS = [  # (stage, title, tags: label -> TensorBoard tag or (numerator, denominator))
@@ -42,19 +42,6 @@ PANELS = [  # (stage, title, tags: label -> TensorBoard tag or (numerator, denom
     ("restore", "pipeline saturation / ground truth's", {"sat./GT": ("val/pipeline_saturation", "val/gt_saturation")}),
 ]
 REFERENCE_KEYS = {3: "psnr", 4: "ssim"}  # panel index -> key of a kind eval result's means
-
-
-def read_scalars(stage_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """Every scalar tag of the TensorBoard logs in ``stage_dir``: tag -> [(step, value)], by step."""
-    if not stage_dir.is_dir():
-        return {}
-    events = EventAccumulator(str(stage_dir), size_guidance={"scalars": 0})
-    events.Reload()
-    series: dict[str, dict[int, float]] = {}
-    for tag in events.Tags()["scalars"]:
-        for event in events.Scalars(tag):
-            series.setdefault(tag, {})[event.step] = event.value  # a resumed run's repeated steps: the last
-    return {tag: sorted(points.items()) for tag, points in series.items()}
 
 
 def curve(scalars: dict[str, list[tuple[int, float]]], tag: str | tuple[str, str]) -> list[tuple[int, float]]:

@@ -398,6 +398,20 @@ def test_bench_train_takes_a_recipes_batch_patch_and_precision(tmp_path, capsys)
 
 
 
+def test_bench_train_times_a_grid_of_sizes_and_precisions_in_pixels(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--train", "--stages", "restore", "--steps", "2", "--warmup", "1", "--device", "cpu",
+                 "--sizes", "2x16,1x32", "--precisions", "fp32,bf16", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["grid"]
+    assert [(r["batch_size"], r["patch_size"], r["amp"]) for r in rows] == [
+        (2, 16, "none"), (2, 16, "bf16"), (1, 32, "none"), (1, 32, "bf16")]
+    assert all(r["pixels_per_second"] == pytest.approx(r["steps_per_second"] * r["batch_size"] * r["patch_size"] ** 2)
+               for r in rows)
+    assert "| restore | 1 × 32² | bf16 autocast |" in capsys.readouterr().out
+    assert main(["bench", "--train", "--device", "cpu", "--sizes", "8by96"]) == 2
+    assert main(["bench", "--train", "--device", "cpu", "--sizes", "2x16", "--precisions", "fp16"]) == 2
+
+
 # --- extra_losses (issue 16) ------------------------------------------------------------------------
 
 

@@ -44,11 +44,12 @@ def synthetic_data(stage: str, device: torch.device, images: int = IMAGES) -> St
 
 
 def stage_config(stage: str, device: torch.device, steps: int, out_dir: str, overrides: list[str] = ()):
-    """The stage's official config (bf16 on CUDA), no validation or numbered checkpoints; then
+    """The stage's official config (bf16 on CUDA), no validation or numbered checkpoints, a log
+    every 100 steps as a long run has; then
     ``overrides`` (``key=value``, e.g. a recipe's batch size, patch size and precision)."""
     amp = "bf16" if device.type == "cuda" else "none"
     return load_config(stage, None, [f"steps={steps}", f"out_dir={out_dir}", f"device={device}", f"amp={amp}",
-                                     "val_every=0", "save_every=0", *overrides])
+                                     "val_every=0", "save_every=0", "log_every=100", *overrides])  # logs as a long run
 
 
 RECIPE_FIELDS = ("batch_size", "patch_size", "amp", "channels_last")  # what a recipe changes in the timed step
@@ -115,42 +116,77 @@ def bare_speed(stage: str, device: torch.device, steps: int, warmup: int, overri
     return steps / (time.perf_counter() - start)
 
 
+def measure(stage: str, device: torch.device, steps: int, warmup: int, overrides: list[str]) -> dict:
+    """One row: the loop's and the bare step's speed for ``stage`` with ``overrides``, in steps,
+    patches and pixels (batch × patch² × steps) a second."""
+    config = stage_config(stage, device, 1, "unused", overrides)
+    loop = loop_speed(stage, device, steps, warmup, overrides)
+    bare = bare_speed(stage, device, steps, warmup, overrides)
+    pixels = config.batch_size * config.patch_size**2
+    return {
+        "stage": stage,
+        "steps_per_second": loop,
+        "patches_per_second": loop * config.batch_size,
+        "pixels_per_second": loop * pixels,
+        "bare_steps_per_second": bare,
+        "bare_pixels_per_second": bare * pixels,
+        "ratio": loop / bare,
+        "device": device_label(device),
+        "threads": torch.get_num_threads() if device.type == "cpu" else None,
+        "batch_size": config.batch_size,
+        "patch_size": config.patch_size,
+        "amp": config.amp,
+        "compiled": uses_compile(config, device),
+    }
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """``"8x96,4x192"`` → [(8, 96), (4, 192)] (batch × patch)."""
+    sizes = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        batch, sep, patch = part.lower().partition("x")
+        if not (sep and batch.isdigit() and patch.isdigit() and int(batch) > 0 and int(patch) > 0):
+            raise ValueError(f"--sizes: expected BATCHxPATCH items such as 8x96,4x192, got {part!r}")
+        sizes.append((int(batch), int(patch)))
+    if not sizes:
+        raise ValueError("--sizes: expected BATCHxPATCH items such as 8x96,4x192")
+    return sizes
+
+
+PRECISIONS = {"fp32": "none", "bf16": "bf16"}  # --precisions name → the config's amp
+
+
 def run_train_bench(stages: list[str], device: str = "auto", steps: int = 200, warmup: int | None = None,
-                    recipe: dict[str, TrainConfig] | None = None) -> dict:
-    """``{"stages": {STAGE: {steps_per_second, patches_per_second, bare_steps_per_second, ratio,
-    device, batch_size, patch_size, amp, compiled}}}``. ``warmup`` defaults to 100 steps on CUDA
-    (compilation, CUDA graphs) and 3 elsewhere. ``recipe`` (stage → config, e.g. a pipeline
-    config's stages) sets each stage's batch size, patch size and precision; else the official ones."""
+                    recipe: dict[str, TrainConfig] | None = None, sizes: list[tuple[int, int]] | None = None,
+                    precisions: list[str] | None = None) -> dict:
+    """``{"stages": {STAGE: row}}`` (rows of :func:`measure`), or with ``sizes`` and/or
+    ``precisions`` ``{"grid": [row, ...]}``, one row per stage, size and precision. ``warmup``
+    defaults to 100 steps on CUDA (compilation, CUDA graphs) and 3 elsewhere. ``recipe`` (stage →
+    config, e.g. a pipeline config's stages) sets each stage's batch size, patch size and precision;
+    else the official ones (bf16 on CUDA)."""
     from kind.inference.runner import resolve_device
 
     device = resolve_device(device)
     warmup = (100 if device.type == "cuda" else 3) if warmup is None else warmup
-    result: dict = {"stages": {}}
-    for stage in stages:
-        overrides = recipe_overrides((recipe or {}).get(stage))
-        config = stage_config(stage, device, 1, "unused", overrides)
-        loop = loop_speed(stage, device, steps, warmup, overrides)
-        bare = bare_speed(stage, device, steps, warmup, overrides)
-        result["stages"][stage] = {
-            "steps_per_second": loop,
-            "patches_per_second": loop * config.batch_size,
-            "bare_steps_per_second": bare,
-            "ratio": loop / bare,
-            "device": device_label(device),
-            "batch_size": config.batch_size,
-            "patch_size": config.patch_size,
-            "amp": config.amp,
-            "compiled": uses_compile(config, device),
-        }
-    return result
+    if sizes or precisions:
+        unknown = sorted(set(precisions or []) - set(PRECISIONS))
+        if unknown:
+            raise ValueError(f"--precisions: expected some of {', '.join(PRECISIONS)}, got {unknown}")
+        grid = [[f"batch_size={b}", f"patch_size={p}"] for b, p in sizes] if sizes else [[]]
+        amps = [[f"amp={PRECISIONS[name]}"] for name in precisions] if precisions else [[]]
+        return {"grid": [measure(stage, device, steps, warmup, size + amp) for stage in stages for size in grid for amp in amps]}
+    return {"stages": {stage: measure(stage, device, steps, warmup, recipe_overrides((recipe or {}).get(stage)))
+                       for stage in stages}}
 
 
 def format_train_table(result: dict) -> str:
-    lines = ["| stage | batch × patch | precision | loop steps/s | patches/s | bare step steps/s | loop / bare | device |",
-             "|---|---|---|---|---|---|---|---|"]
-    for stage, row in result["stages"].items():
+    lines = ["| stage | batch × patch | precision | loop steps/s | patches/s | Mpixels/s | bare step steps/s | loop / bare | device |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    rows = result.get("grid") or list(result["stages"].values())
+    for row in rows:
         precision = "fp32" if row["amp"] == "none" else f"{row['amp']} autocast"
-        lines.append(f"| {stage} | {row['batch_size']} × {row['patch_size']}² | {precision} | {row['steps_per_second']:.1f} | "
-                     f"{row['patches_per_second']:.0f} | {row['bare_steps_per_second']:.1f} | {row['ratio']:.2f} | "
-                     f"{row['device']}{' (compiled)' if row['compiled'] else ''} |")
+        threads = f", {row['threads']} thread{'s' if row['threads'] != 1 else ''}" if row.get("threads") else ""
+        lines.append(f"| {row['stage']} | {row['batch_size']} × {row['patch_size']}² | {precision} | {row['steps_per_second']:.2f} | "
+                     f"{row['patches_per_second']:.1f} | {row['pixels_per_second'] / 1e6:.2f} | {row['bare_steps_per_second']:.2f} | "
+                     f"{row['ratio']:.2f} | {row['device']}{threads}{' (compiled)' if row['compiled'] else ''} |")
     return "\n".join(lines)

@@ -32,6 +32,9 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--recipe", metavar="PIPELINE_YAML",
                    help="--train: each stage's batch size, patch size and precision from this pipeline config "
                         "(e.g. configs/pipeline-cpu-long.yaml; default: the official sizes, bf16 on CUDA)")
+    p.add_argument("--sizes", metavar="BxP,...",
+                   help="--train: time each batch × patch size instead, e.g. 8x96,4x192,1x384 (pixels/s per row)")
+    p.add_argument("--precisions", metavar="fp32,bf16", help="--train: time each precision (fp32, bf16 autocast)")
     p.add_argument("--steps", type=int, default=200,
                    help="--train: timed steps per stage, after --warmup steps (default 100 on CUDA, 3 on a CPU)")
     return p
@@ -46,7 +49,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     if args.json:
         check_output_files({"--json": args.json}, input_folders=[args.folder] if args.folder else [])
     if args.train:
-        from kind.bench.training import format_train_table, run_train_bench
+        from kind.bench.training import format_train_table, parse_sizes, run_train_bench
 
         stages = [s.strip() for s in args.stages.split(",") if s.strip()]
         unknown = sorted(set(stages) - set(NETWORK_NAMES))
@@ -59,7 +62,12 @@ def run_bench_command(args: argparse.Namespace) -> int:
             from kind.train.config import load_pipeline_config
 
             recipe = load_pipeline_config(args.recipe).stages
-        result = run_train_bench(stages, device=args.device, steps=args.steps, warmup=args.warmup, recipe=recipe)
+        sizes = parse_sizes(args.sizes) if args.sizes else None
+        precisions = [p.strip() for p in args.precisions.split(",") if p.strip()] if args.precisions else None
+        if args.recipe and (sizes or precisions):
+            raise ValueError("--recipe and --sizes/--precisions both set the sizes and precision: choose one")
+        result = run_train_bench(stages, device=args.device, steps=args.steps, warmup=args.warmup, recipe=recipe,
+                                 sizes=sizes, precisions=precisions)
         print(format_train_table(result))
         if args.json:
             atomic_write_json(args.json, result)

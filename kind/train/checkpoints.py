@@ -6,7 +6,12 @@ state (never ``module.`` or ``_orig_mod.`` prefixed), with the rest of the run a
 
     {"optimizer": ..., "step": int, "best": float | None, "best_metric": str | None, "config": {...}, "data": [pair names],
      "world_size": int, "trainer_version": 2, "extra_state": {...}, "torch_rng": ...,
-     "upstream": {"decom_weights": sha256, ...}}   # the frozen weights it trained on (kind.train.upstream)
+     "upstream": {"decom_weights": sha256, ...},   # the frozen weights it trained on (kind.train.upstream)
+     "cpu_seconds": float,                         # training CPU time over all starts (max_cpu_seconds)
+     "train_state_dict": {...}}                    # with ema_decay: the trained weights; state_dict is their average
+
+With ``ema_decay`` the ``state_dict`` is the weight average that validation scored, so ``best.pt``
+and exports hold what was selected; a resume continues the trained weights from ``train_state_dict``.
 
 The patch draws are a pure function of (seed, rank, step) (:class:`kind.train.data.PatchSampler`), so
 the step is all a resumed run needs of the sampler.
@@ -29,7 +34,7 @@ TRAINER_VERSION = 2  # 1: kind 0.1 (a stateful numpy sampler, no data or world-s
 # Config fields a resumed run may change (the change is logged); any other difference is refused.
 RESUMABLE_CHANGES = (
     "steps", "max_seconds", "val_every", "log_every", "save_every", "val_images", "device", "threads",
-    "check_every", "compile", "out_dir",
+    "check_every", "compile", "out_dir", "max_cpu_seconds",
 )
 RUN_FILES = ("last.pt", "best.pt")  # a folder holding one of these (or step_*.pt) holds a run
 
@@ -48,6 +53,7 @@ class RunState:
     last_checkpoint: Path | None = None
     losses: list[float] = field(default_factory=list)  # this process's step losses
     seconds: float = 0.0  # this process's training time (steps, not data preparation)
+    cpu_seconds: float = 0.0  # the run's training CPU time over all its starts (validation not counted)
     stopped: str | None = None  # why the run ended early: "max_seconds", "SIGINT", "SIGTERM"
     timeline: list[tuple[int, float]] = field(default_factory=list)  # (step, seconds) at each check
 
@@ -66,12 +72,15 @@ def unwrap(model: nn.Module) -> nn.Module:
 def save_checkpoint(
     path: Path, stage: str, model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
     state: RunState, data: list[str], world_size: int, extra_state: dict | None = None,
-    upstream: dict[str, str] | None = None,
+    upstream: dict[str, str] | None = None, average: nn.Module | None = None,
 ) -> Path:
-    """Write a resumable checkpoint atomically; returns ``path``."""
+    """Write a resumable checkpoint atomically; returns ``path``. With ``average`` (the EMA of the
+    weights) the ``state_dict`` is the average and ``train_state_dict`` the trained weights."""
+    trained = unwrap(model).state_dict()
+    extra = {"train_state_dict": {k: v.detach().cpu() for k, v in trained.items()}} if average is not None else {}
     record = weight_record(
         stage,
-        unwrap(model).state_dict(),
+        average.state_dict() if average is not None else trained,
         source=f"kind train {stage} ({config.out_dir})",
         optimizer=optimizer.state_dict(),
         step=state.step,
@@ -84,6 +93,8 @@ def save_checkpoint(
         extra_state=extra_state or {},
         torch_rng=torch.get_rng_state(),
         upstream=upstream or {},
+        cpu_seconds=state.cpu_seconds,
+        **extra,
     )
     save_record(path, record)
     return path
@@ -115,9 +126,11 @@ def config_changes(saved: dict, config: TrainConfig) -> tuple[list[str], list[st
     """(refused, allowed): ``"name: old → new"`` for each field that differs between a
     checkpoint's config and ``config``."""
     now = dataclasses.asdict(config)
+    defaults = dataclasses.asdict(type(config)())  # a field added since the checkpoint was written had its default
     refused, allowed = [], []
     for name in sorted(set(saved) | set(now)):
-        old, new = _comparable(name, saved.get(name, "<absent>")), _comparable(name, now.get(name, "<absent>"))
+        old = _comparable(name, saved.get(name, defaults.get(name, "<absent>")))
+        new = _comparable(name, now.get(name, "<absent>"))
         if old != new:
             (allowed if name in RESUMABLE_CHANGES else refused).append(f"{name}: {old!r} → {new!r}")
     return refused, allowed
@@ -128,6 +141,9 @@ def check_resume(record: dict, path: Path, config: TrainConfig, world_size: int)
     differ from the checkpoint's beyond :data:`RESUMABLE_CHANGES`; returns the allowed changes, to
     be logged. The training pairs are checked once loaded (:func:`check_resume_data`)."""
     refused, allowed = config_changes(record["config"], config)
+    if getattr(config, "lr_schedule", "") == "cosine" and not config.cosine_steps and any(c.startswith("steps:") for c in allowed):
+        refused.append("steps, with lr_schedule: cosine and cosine_steps 0 (the cosine ends at steps: set cosine_steps "
+                       f"to the first run's {record['config'].get('steps')} to keep its schedule)")
     if record.get("world_size", 1) != world_size:
         refused.append(f"world size: {record.get('world_size', 1)} → {world_size} (patches are drawn per rank)")
     if refused:

@@ -57,6 +57,9 @@ class TrainConfig:
     val_images: int = 4  # validation images shown in TensorBoard
     threads: int = 0  # CPU threads for torch during the run (0 = torch's default)
     max_seconds: float = 0.0  # stop (validating and writing last.pt) after this much training time; 0 = no limit
+    max_cpu_seconds: float = 0.0  # stop once the run's training steps used this much process CPU time, over all its resumes (validation not counted); 0 = no limit
+    ema_decay: float = 0.0  # keep an exponential moving average of the weights (e.g. 0.999): it is validated, selected and exported; 0 = off
+    patch_schedule: list = dataclasses.field(default_factory=list)  # progressive patches: [{step: N, patch_size: P, batch_size: B}, ...], each from step N on
 
 
 @dataclass
@@ -93,8 +96,13 @@ class RestoreConfig(TrainConfig):
     steps: int = 121_000
     batch_size: int = 4
     patch_size: int = 384
-    lr_decay_step: int = 96_800  # the step at which lr is multiplied by lr_decay (epoch 800)
+    lr_schedule: str = "step"  # step (official: lr, × lr_decay from lr_decay_step) | cosine (linear warm-up, cosine to min_lr)
+    lr_decay_step: int = 96_800  # step schedule: the step at which lr is multiplied by lr_decay (epoch 800)
     lr_decay: float = 0.5
+    warmup_steps: int = 0  # cosine schedule: lr rises linearly from 0 over these steps
+    cosine_steps: int = 0  # cosine schedule: lr reaches min_lr at this step, then stays there; 0 = steps
+    min_lr: float = 0.0  # cosine schedule: the final lr
+    square_weight: float = 1.0  # weight of the official squared-error term (0 with an l1 extra term: L1 instead of MSE)
     target_gamma: float = 1.2  # the target is R_high ** target_gamma
     save_every: int = 6050  # every 50 epochs
 
@@ -102,6 +110,8 @@ class RestoreConfig(TrainConfig):
 CONFIGS: dict[str, type[TrainConfig]] = {"decom": DecomConfig, "adjust": AdjustConfig, "restore": RestoreConfig}
 
 AMP_CHOICES = ("none", "bf16")
+LR_SCHEDULES = ("step", "cosine")
+PHASE_KEYS = ("step", "patch_size", "batch_size")
 COMPILE_CHOICES = ("auto", "on", "off")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -170,6 +180,9 @@ def validate(config: TrainConfig, origin: str) -> TrainConfig:
     need(0 <= config.seed < 2**32, "seed", "a whole number from 0 to 2**32 - 1")
     need(math.isfinite(config.lr) and config.lr > 0, "lr", "a positive number")
     need(math.isfinite(config.max_seconds) and config.max_seconds >= 0, "max_seconds", "≥ 0 (0 = no limit)")
+    need(math.isfinite(config.max_cpu_seconds) and config.max_cpu_seconds >= 0, "max_cpu_seconds", "≥ 0 (0 = no limit)")
+    need(math.isfinite(config.ema_decay) and 0 <= config.ema_decay < 1, "ema_decay", "in [0, 1) (0 = off)")
+    config.patch_schedule = check_patch_schedule(config.patch_schedule, origin)
     need(config.amp in AMP_CHOICES, "amp", f"one of {AMP_CHOICES}")
     need(config.compile in COMPILE_CHOICES, "compile", f"one of {COMPILE_CHOICES}")
     need(bool(DEVICE_PATTERN.match(config.device)), "device", "auto, cpu, mps, cuda or cuda:N")
@@ -189,10 +202,46 @@ def validate(config: TrainConfig, origin: str) -> TrainConfig:
     if isinstance(config, (AdjustConfig, RestoreConfig)):
         need(bool(config.decom_weights.strip()), "decom_weights", "a weight file (the frozen DecomNet)")
     if isinstance(config, RestoreConfig):
+        need(config.lr_schedule in LR_SCHEDULES, "lr_schedule", f"one of {LR_SCHEDULES}")
         need(config.lr_decay_step >= 0, "lr_decay_step", "≥ 0")
         need(math.isfinite(config.lr_decay) and config.lr_decay > 0, "lr_decay", "a positive number")
+        need(config.warmup_steps >= 0, "warmup_steps", "≥ 0")
+        need(config.cosine_steps >= 0, "cosine_steps", "≥ 0 (0 = steps)")
+        need(math.isfinite(config.min_lr) and 0 <= config.min_lr <= config.lr, "min_lr", "from 0 to lr")
+        need(math.isfinite(config.square_weight) and config.square_weight >= 0, "square_weight", "≥ 0")
         need(math.isfinite(config.target_gamma) and config.target_gamma > 0, "target_gamma", "a positive number")
     return config
+
+
+def check_patch_schedule(phases: list, origin: str) -> list[dict[str, int]]:
+    """``patch_schedule`` checked: a list of ``{step, patch_size, batch_size}`` mappings of positive
+    whole numbers (step ≥ 1: before the first phase the run uses ``patch_size`` and ``batch_size``),
+    in increasing step order."""
+    checked = []
+    for index, phase in enumerate(phases):
+        where = f"{origin}: patch_schedule[{index}]"
+        if not isinstance(phase, dict) or sorted(phase) != sorted(PHASE_KEYS):
+            raise ConfigError(f"{where} must be a mapping with exactly the keys {list(PHASE_KEYS)}, got {phase!r}")
+        for key in PHASE_KEYS:
+            value = phase[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{where}.{key} must be a positive whole number, got {value!r}")
+        if checked and phase["step"] <= checked[-1]["step"]:
+            raise ConfigError(f"{where}.step must be after the previous phase's step {checked[-1]['step']}, got {phase['step']}")
+        checked.append({key: phase[key] for key in PHASE_KEYS})
+    return checked
+
+
+def batch_phases(config: TrainConfig) -> list[tuple[int, int, int]]:
+    """(first step, batch size, patch size) of each phase of the run: the config's own sizes from
+    step 0, then each ``patch_schedule`` entry."""
+    return [(0, config.batch_size, config.patch_size)] + [
+        (phase["step"], phase["batch_size"], phase["patch_size"]) for phase in config.patch_schedule]
+
+
+def largest_patch(config: TrainConfig) -> int:
+    """The largest patch any phase cuts (every training image must be at least this large)."""
+    return max(patch for _, _, patch in batch_phases(config))
 
 
 def parse_override(text: str) -> tuple[str, object]:

@@ -55,30 +55,34 @@ def _load(path: Path, stretch: bool) -> Tensor:
     return minmax_stretch(image[None])[0] if stretch else image
 
 
-def load_pairs(folders: str | Path | list[str], stretch: bool = True, min_size: int = 1) -> PairedImages:
+def load_pairs(folders: str | Path | list[str], stretch: bool = True, min_size: int = 1, last: int | None = None) -> PairedImages:
     """Read every pair of one folder or a list of folders, in order (see :func:`find_pairs`),
-    stretched like the official loader.
+    stretched like the official loader; with ``last``, only the last ``last`` pairs of them all
+    (the others are not read).
 
     Raises :class:`DataError` naming the files for an unreadable image, a pair of different sizes,
     or an image smaller than ``min_size`` on a side.
     """
     names, lows, highs = [], [], []
-    for folder in [str(folders)] if isinstance(folders, (str, Path)) else folder_list(folders):
-        for low_path, high_path in find_pairs(folder):
-            try:
-                low, high = _load(low_path, stretch), _load(high_path, stretch)
-            except ValueError as error:
-                raise DataError(str(error)) from error
-            if low.shape != high.shape:
-                raise DataError(
-                    f"{low_path} is {low.shape[2]}×{low.shape[1]} but {high_path} is {high.shape[2]}×{high.shape[1]}"
-                )
-            if min(low.shape[1:]) < min_size:
-                raise DataError(f"{low_path}: {low.shape[2]}×{low.shape[1]} is smaller than the {min_size}-pixel patches")
-            names.append(f"{Path(folder).name}/{low_path.name}")
-            lows.append(low)
-            highs.append(high)
-    if not names:
+    listed = [(folder, pair) for folder in ([str(folders)] if isinstance(folders, (str, Path)) else folder_list(folders))
+              for pair in find_pairs(folder)]
+    if last is not None:
+        listed = listed[len(listed) - last:] if last else []
+    for folder, (low_path, high_path) in listed:
+        try:
+            low, high = _load(low_path, stretch), _load(high_path, stretch)
+        except ValueError as error:
+            raise DataError(str(error)) from error
+        if low.shape != high.shape:
+            raise DataError(
+                f"{low_path} is {low.shape[2]}×{low.shape[1]} but {high_path} is {high.shape[2]}×{high.shape[1]}"
+            )
+        if min(low.shape[1:]) < min_size:
+            raise DataError(f"{low_path}: {low.shape[2]}×{low.shape[1]} is smaller than the {min_size}-pixel patches")
+        names.append(f"{Path(folder).name}/{low_path.name}")
+        lows.append(low)
+        highs.append(high)
+    if not names and last != 0:
         raise DataError("no training folders given")
     return PairedImages(names, lows, highs)
 
@@ -138,11 +142,14 @@ class PatchSampler:
         batch_size, patch: patches per step and their side.
         seed, rank: the run's seed and this process's rank (ranks draw different patches).
         modes: augmentation modes drawn from ``0 … modes-1`` (8; the adjustment stage uses 7).
+        phase: the phase of a progressive-patch schedule (0: the first, whose draws are those of a
+            run without a schedule); each phase draws its own sequence from its own step 0.
     """
 
     CHUNK = 256
 
-    def __init__(self, sizes: list[tuple[int, int]], batch_size: int, patch: int, seed: int, rank: int = 0, modes: int = 8):
+    def __init__(self, sizes: list[tuple[int, int]], batch_size: int, patch: int, seed: int, rank: int = 0, modes: int = 8,
+                 phase: int = 0):
         if not sizes:
             raise ValueError("PatchSampler: no images")
         small = [i for i, (h, w) in enumerate(sizes) if min(h, w) < patch]
@@ -151,6 +158,7 @@ class PatchSampler:
         self.heights = np.array([h for h, _ in sizes], dtype=np.int64)
         self.widths = np.array([w for _, w in sizes], dtype=np.int64)
         self.batch_size, self.patch, self.seed, self.rank, self.modes = batch_size, patch, seed, rank, modes
+        self._key = [seed, rank] + ([phase] if phase else [])  # phase 0 keeps the draws of a run without phases
         self._orders: dict[int, np.ndarray] = {}
         self._chunk: tuple[tuple[int, torch.device], PatchDraws] | None = None
 
@@ -162,7 +170,7 @@ class PatchSampler:
         if epoch not in self._orders:
             if len(self._orders) > 4:
                 self._orders.clear()
-            self._orders[epoch] = np.random.default_rng([self.seed, self.rank, 0, epoch]).permutation(self.num_images)
+            self._orders[epoch] = np.random.default_rng([*self._key, 0, epoch]).permutation(self.num_images)
         return self._orders[epoch]
 
     def _draw_chunk(self, chunk: int) -> PatchDraws:
@@ -173,7 +181,7 @@ class PatchSampler:
         for epoch in np.unique(epochs):
             here = epochs == epoch
             image[here] = self._order(int(epoch))[positions[here]]
-        rng = np.random.default_rng([self.seed, self.rank, 1, chunk])
+        rng = np.random.default_rng([*self._key, 1, chunk])
         top = np.floor(rng.random(q.shape) * (self.heights[image] - self.patch + 1)).astype(np.int64)
         left = np.floor(rng.random(q.shape) * (self.widths[image] - self.patch + 1)).astype(np.int64)
         mode = rng.integers(0, self.modes, q.shape)
@@ -259,3 +267,30 @@ def patch_batches(maps: dict[str, list[Tensor]], batch_size: int, patch: int, co
     source = PatchSource(maps, device)
     sampler = PatchSampler(source.sizes, batch_size, patch, seed)
     return [source.cut(sampler.draws(step, device), patch) for step in range(count)]
+
+
+class ScheduledSampler:
+    """The draws of a run whose batch and patch sizes change at given steps (``patch_schedule``):
+    phase ``i`` (from step ``start_i``) draws as a :class:`PatchSampler` of its own sizes at step
+    ``step − start_i``, so draws remain a pure function of ``(seed, rank, step)``; a run of one
+    phase draws exactly what :class:`PatchSampler` draws.
+
+    Args:
+        sizes: (height, width) of each training image.
+        phases: (first step, batch size, patch size) per phase, the first from step 0.
+        seed, rank, modes: as :class:`PatchSampler`.
+    """
+
+    def __init__(self, sizes: list[tuple[int, int]], phases: list[tuple[int, int, int]], seed: int, rank: int = 0,
+                 modes: int = 8):
+        if not phases or phases[0][0] != 0:
+            raise ValueError(f"ScheduledSampler: the first phase must start at step 0, got {phases}")
+        self.starts = [start for start, _, _ in phases]
+        self.patches = [patch for _, _, patch in phases]
+        self.samplers = [PatchSampler(sizes, batch, patch, seed, rank, modes, phase=index)
+                         for index, (_, batch, patch) in enumerate(phases)]
+
+    def draws(self, step: int, device: torch.device | str = "cpu") -> tuple[PatchDraws, int]:
+        """(the draws of ``step``, the patch size to cut them at)."""
+        index = max(i for i, start in enumerate(self.starts) if start <= step)
+        return self.samplers[index].draws(step - self.starts[index], device), self.patches[index]

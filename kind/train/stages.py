@@ -19,7 +19,7 @@ from kind.inference.fused import cpu_fusion_available, fuse_for_cpu, prepare_inp
 from kind.inference.pipeline import lol_ratio
 from kind.metrics import psnr_torch, saturation_torch, ssim_torch
 from kind.progress import Progress
-from kind.train.config import AdjustConfig, DecomConfig, RestoreConfig, TrainConfig, folder_list
+from kind.train.config import AdjustConfig, DecomConfig, RestoreConfig, TrainConfig, folder_list, largest_patch
 from kind.train.data import PairedImages, PatchDraws, load_pairs, patch_batches, split_holdout
 from kind.train.decomposition_cache import cache_key, load_cached, save_cache
 from kind.weights.format import content_sha256, load_network, resolve_weight_file
@@ -85,6 +85,12 @@ def load_splits(config: TrainConfig, min_size: int, stretch: bool | None = None)
     return train, val
 
 
+def load_validation(config: TrainConfig, stretch: bool) -> PairedImages:
+    """The validation pairs of :func:`load_splits` alone (the training pairs are not read)."""
+    val = load_pairs(config.train_dir, stretch, last=config.holdout)
+    return val + load_pairs(config.val_dir, stretch) if folder_list(config.val_dir) else val
+
+
 def to_device(images: list[Tensor], device: torch.device) -> list[Tensor]:
     return [x.to(device) for x in images]
 
@@ -93,7 +99,7 @@ def to_device(images: list[Tensor], device: torch.device) -> list[Tensor]:
 
 
 def decom_prepare(config: TrainConfig, device: torch.device, progress: bool = False) -> StageData:
-    train, val = load_splits(config, config.patch_size)
+    train, val = load_splits(config, largest_patch(config))
     val_maps = {"low": to_device(val.low, device), "high": to_device(val.high, device)}
     return StageData({"low": train.low, "high": train.high}, val_maps, train.names,
                      val_batches=held_out_batches(val_maps, config, device))
@@ -208,7 +214,7 @@ def frozen_decomposition(config: AdjustConfig | RestoreConfig, device: torch.dev
 
 
 def adjust_prepare(config: TrainConfig, device: torch.device, progress: bool = False) -> StageData:
-    train, val, names = frozen_decomposition(config, device, config.patch_size, progress)
+    train, val, names = frozen_decomposition(config, device, largest_patch(config), progress)
     keep = ("L_low", "L_high")
     return StageData({k: train[k] for k in keep}, {k: val[k] for k in keep}, names)
 
@@ -258,7 +264,7 @@ def adjust_validate(model: nn.Module, data: StageData, config: TrainConfig) -> t
 
 
 def restore_prepare(config: TrainConfig, device: torch.device, progress: bool = False) -> StageData:
-    train, val, names = frozen_decomposition(config, device, config.patch_size, progress)
+    train, val, names = frozen_decomposition(config, device, largest_patch(config), progress)
 
     def target(split: Maps) -> list[Tensor]:
         return [r.clamp(min=0) ** config.target_gamma for r in split["R_high"]]
@@ -270,7 +276,7 @@ def restore_prepare(config: TrainConfig, device: torch.device, progress: bool = 
     val_maps = {"R_low": val["R_low"], "L_low": val["L_low"], "target": target(val)}
     if config.adjust_weights:
         nets["adjust"] = load_network(config.adjust_weights, "adjust", device)
-        _, raw = load_splits(config, config.patch_size, stretch=False)  # the ground truth as saved
+        raw = load_validation(config, stretch=False)  # the ground truth as saved
         val_maps |= {"L_high": val["L_high"], "gt": to_device(raw.high, device)}
     return StageData(train_maps, val_maps, names, nets)
 
@@ -278,6 +284,8 @@ def restore_prepare(config: TrainConfig, device: torch.device, progress: bool = 
 def restore_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig, wanted: frozenset = frozenset()) -> LossOut:
     restored = model(batch["R_low"], batch["L_low"])
     total, terms = losses.restoration_loss(restored, batch["target"])
+    if config.square_weight != 1.0:  # the official total with the squared-error term reweighted
+        total = total + (config.square_weight - 1.0) * terms["square"]
     outputs = {"restored": lambda: (restored, batch["target"]), "product": lambda: (restored * batch["L_high"], batch["high"])}
     return total, terms, {name: outputs[name]() for name in wanted}
 
@@ -297,7 +305,8 @@ def restore_validate(model: nn.Module, data: StageData, config: RestoreConfig) -
         for j, i in enumerate(indices):
             out, target = restored[j : j + 1], batch["target"][j : j + 1]
             total, _ = losses.restoration_loss(out, target)
-            row = {"loss": float(total), **quality(out, target)}
+            row = {"loss": float(total), **quality(out, target), "saturation": float(saturation_torch(out.float().clamp(0, 1))[0]),
+                   "target_saturation": float(saturation_torch(target.float().clamp(0, 1))[0])}  # R̂ greyer than its target
             if adjust is not None:
                 gt = batch["gt"][j : j + 1]
                 row |= quality(output[j : j + 1], gt, "pipeline_")

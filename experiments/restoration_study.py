@@ -1,0 +1,185 @@
+"""The restoration study (docs/restoration-study.md): short fine-tunes of the restoration net at an
+equal budget of CPU time, one lever changed at a time, compared on 60 held-out pairs.
+
+``run`` trains the arms (``kind train restore --config configs/restore-study.yaml`` plus each arm's
+overrides, in ``runs/study/ARM``, resumable), ``--parallel`` at a time, each on one thread;
+``report`` reads their TensorBoard events and writes the table (JSON and Markdown) and the curves
+against CPU minutes:
+
+    python scripts/split_pairs.py ...   # the held-out split (configs/restore-study.yaml says which)
+    python experiments/restoration_study.py run --arms v0.3,base,ema --parallel 2
+    python experiments/restoration_study.py report --out docs/figures/restoration-study.png \\
+        --json docs/figures/restoration-study.json
+
+Arm ``v0.3`` is the shipped net scored by the same validation: one step at lr 1e-30, which leaves
+its weights as they were but for the 10 of its 7.8 M weights that are exactly zero, which move by
+1e-30 (a change no validation metric can see).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kind.train.events import read_scalars
+
+CONFIG = "configs/restore-study.yaml"
+ROOT = Path("runs/study")
+EMA = "ema_decay=0.995"  # a ~200-step average: short runs; the long run uses 0.999
+ARMS: dict[str, list[str]] = {
+    "v0.3": ["steps=1", "lr=1e-30", "max_cpu_seconds=0"],
+    "base": [],  # configs/restore-finetune-cpu.yaml's recipe: 4 × 192², lr 5e-5 constant
+    "ema": [EMA],
+    "cosine": [EMA, "lr_schedule=cosine", "lr=2e-4", "warmup_steps=50", "cosine_steps=850", "min_lr=1e-6"],
+    "product": [EMA, "extra_losses=[{name: mse, weight: 1, on: product}]"],
+    "extra": [EMA, "train_dir=[../shared/data/lol/train80, runs/lol-split/extra-train, ../shared/data/lol/train160]"],
+    "l1": [EMA, "square_weight=0", "extra_losses=[{name: l1, weight: 1, on: restored}]"],
+    "p96": [EMA, "batch_size=8", "patch_size=96", "val_every=300"],
+    "progressive": [EMA, "batch_size=8", "patch_size=96",
+                    "patch_schedule=[{step: 300, patch_size: 192, batch_size: 4}, {step: 600, patch_size: 384, batch_size: 1}]"],
+    "color": [EMA, "extra_losses=[{name: color_angle, weight: 1, on: restored}]"],
+    "scratch": [EMA, "init_weights=", "lr_schedule=cosine", "lr=2e-4", "warmup_steps=50", "cosine_steps=850", "min_lr=1e-6"],
+}
+METRICS = ("pipeline_psnr", "pipeline_ssim", "pipeline_saturation", "gt_saturation", "psnr", "ssim", "saturation",
+           "target_saturation")
+
+
+def command(arm: str, budget: float | None) -> list[str]:
+    overrides = [f"out_dir={ROOT / arm}", *ARMS[arm]] + ([f"max_cpu_seconds={budget}"] if budget and arm != "v0.3" else [])
+    return [sys.executable, "-m", "kind", "train", "restore", "--config", CONFIG, "--resume", "auto",
+            *[part for text in overrides for part in ("--set", text)]]
+
+
+def share_decompositions(arm: str) -> None:
+    """Link the frozen decompositions other arms cached into ``arm``'s folder (each is 1.8 GB; an
+    arm reads the one whose key fits its DecomNet and pairs, and computes its own otherwise)."""
+    folder = ROOT / arm
+    folder.mkdir(parents=True, exist_ok=True)
+    for cached in ROOT.glob("*/decomposition-*.pt"):
+        link = folder / cached.name
+        if not cached.is_symlink() and not link.exists():
+            link.symlink_to(cached.resolve())
+
+
+def study_processes() -> int:
+    """Arms training now on this machine (this command's and any other's)."""
+    found = subprocess.run(["pgrep", "-f", "--", f"--config {CONFIG}"], capture_output=True, text=True).stdout.split()
+    return len(found)
+
+
+def run(arms: list[str], parallel: int, budget: float | None) -> None:
+    """Train ``arms``, at most ``parallel`` arms training on the machine at a time (counting those
+    another ``run`` started); each logs to ``runs/study/ARM.log``."""
+    ROOT.mkdir(parents=True, exist_ok=True)
+    waiting, running = list(arms), []
+    while waiting or running:
+        while waiting and study_processes() < parallel:
+            arm = waiting.pop(0)
+            share_decompositions(arm)
+            log = open(ROOT / f"{arm}.log", "a")
+            print(f"start {arm}: {' '.join(command(arm, budget))}", flush=True)
+            running.append((arm, subprocess.Popen(command(arm, budget), stdout=log, stderr=subprocess.STDOUT), log))
+        time.sleep(5)
+        for item in list(running):
+            arm, process, log = item
+            if process.poll() is not None:
+                log.close()
+                running.remove(item)
+                print(f"done {arm}: exit {process.returncode}", flush=True)
+
+
+def summarise(arm: str) -> dict:
+    """The arm's validations (step, CPU minutes, metrics), its final, best and last-3 mean, and
+    the noise: the std of the differences between consecutive validations over the last four, / √2."""
+    tags = read_scalars(ROOT / arm)
+    cpu = dict(tags.get("train/cpu_seconds", []))
+    rows = []
+    for step, psnr in tags.get("val/pipeline_psnr", []):
+        row = {"step": step, "cpu_minutes": round(cpu.get(step, float("nan")) / 60, 2)}
+        row |= {key: dict(tags.get(f"val/{key}", [])).get(step) for key in METRICS}
+        rows.append(row)
+    summary: dict = {"arm": arm, "overrides": ARMS[arm], "validations": rows}
+    if rows:
+        last = rows[-3:]
+        summary["final"] = rows[-1]
+        summary["best"] = max(rows, key=lambda r: r["pipeline_psnr"])
+        summary["last3"] = {key: statistics.fmean(r[key] for r in last) for key in METRICS if last[0][key] is not None}
+        diffs = [b["pipeline_psnr"] - a["pipeline_psnr"] for a, b in zip(rows[-4:], rows[-3:])]
+        summary["noise_psnr"] = statistics.pstdev(diffs) / 2**0.5 if len(diffs) > 1 else None
+    return summary
+
+
+def plot(summaries: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = (("pipeline_psnr", "pipeline PSNR (dB)"), ("pipeline_ssim", "pipeline SSIM"),
+              ("pipeline_saturation", "pipeline saturation / GT's"), ("psnr", "R̂ PSNR vs R_high^1.2 (dB)"))
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    reference = next((s for s in summaries if s["arm"] == "v0.3" and s["validations"]), None)
+    for axis, (key, title) in zip(axes, panels):
+        for summary in summaries:
+            rows = summary["validations"]
+            if summary["arm"] == "v0.3" or not rows:
+                continue
+            values = [r[key] / r["gt_saturation"] if key == "pipeline_saturation" else r[key] for r in rows]
+            axis.plot([r["cpu_minutes"] for r in rows], values, marker=".", label=summary["arm"])
+        if reference is not None:
+            row = reference["validations"][-1]
+            axis.axhline(row[key] / row["gt_saturation"] if key == "pipeline_saturation" else row[key],
+                         color="k", linestyle="--", label="v0.3")
+        axis.set_title(title)
+        axis.set_xlabel("training CPU minutes (1 thread)")
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out, dpi=90)
+
+
+def report(arms: list[str], out: Path | None, json_out: Path | None) -> None:
+    summaries = [summarise(arm) for arm in arms if (ROOT / arm).is_dir()]
+    header = "| arm | steps | CPU min | final PSNR | final SSIM | final sat./GT | last-3 PSNR | best PSNR (step) | R̂ PSNR | R̂ sat./target | noise |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for s in summaries:
+        if "final" not in s:
+            continue
+        f, best = s["final"], s["best"]
+        noise = f"{s['noise_psnr']:.3f}" if s.get("noise_psnr") is not None else "—"
+        print(f"| {s['arm']} | {f['step']} | {f['cpu_minutes']:.1f} | {f['pipeline_psnr']:.3f} | {f['pipeline_ssim']:.4f} | "
+              f"{f['pipeline_saturation'] / f['gt_saturation']:.3f} | {s['last3']['pipeline_psnr']:.3f} | "
+              f"{best['pipeline_psnr']:.3f} ({best['step']}) | {f['psnr']:.3f} | {f['saturation'] / f['target_saturation']:.3f} | {noise} |")
+    if json_out:
+        json_out.write_text(json.dumps(summaries, indent=1))
+    if out:
+        plot(summaries, out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=("run", "report"))
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, of {', '.join(ARMS)}")
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--budget", type=float, help="max_cpu_seconds for every arm (default: the config's)")
+    parser.add_argument("--out", type=Path, help="report: the curves (PNG)")
+    parser.add_argument("--json", type=Path, help="report: the table and every validation (JSON)")
+    args = parser.parse_args()
+    arms = [a for a in args.arms.split(",") if a]
+    unknown = sorted(set(arms) - set(ARMS))
+    if unknown:
+        parser.error(f"unknown arms {unknown}; known: {', '.join(ARMS)}")
+    if args.action == "run":
+        run(arms, args.parallel, args.budget)
+    else:
+        report(arms, args.out, args.json)
+
+
+if __name__ == "__main__":
+    main()

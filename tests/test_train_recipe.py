@@ -1,0 +1,164 @@
+"""The restoration study's training levers: warm-up + cosine learning rate, an EMA of the weights
+(validated, selected, exported, resumed exactly), progressive patch sizes, a CPU-time budget kept
+across resumes, the squared-error weight, and checkpoints of the previous format still resuming."""
+
+import math
+
+import pytest
+import torch
+from conftest import write_pairs
+
+from kind.train.checkpoints import ResumeError
+from kind.train.config import ConfigError, batch_phases, largest_patch, load_config
+from kind.train.data import PatchSampler, ScheduledSampler
+from kind.train.ema import WeightAverage
+from kind.train.loop import learning_rate, train
+from kind.weights.format import export_weights, load_network, read_record, save_record
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_pairs(tmp_path_factory.mktemp("pairs"), count=6, height=40, width=56)
+
+
+def restore_config(dataset, weights_dir, out_dir, **changes):
+    values = {"train_dir": str(dataset), "holdout": 2, "out_dir": str(out_dir), "steps": 8, "batch_size": 2,
+              "patch_size": 16, "lr": 1e-3, "device": "cpu", "val_every": 4, "save_every": 0, "log_every": 2,
+              "val_images": 1, "seed": 3, "decom_weights": str(weights_dir / "decom.pt"), "threads": 1}
+    values.update(changes)
+    return load_config("restore", None, [f"{k}={v}" for k, v in values.items()])
+
+
+def test_cosine_schedule_warms_up_then_decays_to_min_lr():
+    config = load_config("restore", None, ["lr=2e-4", "lr_schedule=cosine", "warmup_steps=10", "cosine_steps=110",
+                                           "min_lr=1e-6", "steps=200"])
+    assert learning_rate(config, 0) == pytest.approx(2e-5) and learning_rate(config, 9) == pytest.approx(2e-4)
+    assert learning_rate(config, 10) == pytest.approx(2e-4)
+    assert learning_rate(config, 60) == pytest.approx(1e-6 + (2e-4 - 1e-6) / 2)
+    assert learning_rate(config, 110) == pytest.approx(1e-6) and learning_rate(config, 199) == pytest.approx(1e-6)
+    steps_end = load_config("restore", None, ["lr_schedule=cosine", "steps=100"])  # cosine_steps 0: the run's steps
+    assert learning_rate(steps_end, 50) == pytest.approx(1e-4 / 2) and learning_rate(steps_end, 100) == 0
+
+
+@pytest.mark.parametrize("override, match", [
+    ("lr_schedule=linear", "lr_schedule must be one of"),
+    ("ema_decay=1", r"ema_decay must be in \[0, 1\)"),
+    ("min_lr=1", "min_lr must be from 0 to lr"),
+    ("max_cpu_seconds=-1", "max_cpu_seconds must be ≥ 0"),
+    ("patch_schedule=[{step: 5, patch_size: 32}]", r"patch_schedule\[0\] must be a mapping with exactly the keys"),
+    ("patch_schedule=[{step: 5, patch_size: 32, batch_size: 0}]", r"patch_schedule\[0\]\.batch_size must be a positive"),
+    ("patch_schedule=[{step: 5, patch_size: 32, batch_size: 2}, {step: 5, patch_size: 64, batch_size: 1}]",
+     r"patch_schedule\[1\]\.step must be after the previous phase's step 5"),
+])
+def test_bad_recipe_settings_are_refused_naming_the_field(override, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config("restore", None, [override])
+
+
+def test_phases_and_the_largest_patch():
+    config = load_config("restore", None, ["batch_size=8", "patch_size=96",
+                                           "patch_schedule=[{step: 300, patch_size: 384, batch_size: 1}]"])
+    assert batch_phases(config) == [(0, 8, 96), (300, 1, 384)] and largest_patch(config) == 384
+
+
+def test_a_schedule_of_one_phase_draws_what_the_plain_sampler_draws():
+    sizes = [(40, 56), (48, 60), (40, 40)]
+    plain = PatchSampler(sizes, 4, 16, seed=5)
+    scheduled = ScheduledSampler(sizes, [(0, 4, 16), (7, 2, 24)], seed=5)
+    for step in range(7):
+        draws, patch = scheduled.draws(step)
+        assert patch == 16 and torch.equal(draws.image, plain.draws(step).image) and torch.equal(draws.top, plain.draws(step).top)
+    later, patch = scheduled.draws(9)
+    heights = torch.tensor([h for h, _ in sizes])
+    assert patch == 24 and len(later.image) == 2 and bool((later.top <= heights[later.image] - 24).all())
+
+
+def test_the_weight_average_follows_the_weights():
+    model = torch.nn.Linear(2, 1)
+    average = WeightAverage(model, 0.9)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    before = average.model.weight.clone()
+    average.update(model)
+    assert torch.allclose(average.model.weight, before + 0.1) and not average.model.weight.requires_grad
+
+
+@pytest.mark.slow
+def test_an_ema_run_validates_exports_and_resumes_its_average_exactly(dataset, weights_dir, tmp_path):
+    straight = train("restore", restore_config(dataset, weights_dir, tmp_path / "a", ema_decay=0.9), progress=False)
+    record = read_record(tmp_path / "a" / "last.pt")
+    trained, average = record["train_state_dict"], record["state_dict"]
+    assert any(not torch.equal(trained[k], average[k]) for k in trained)  # the average is what best.pt and exports hold
+    export_weights(tmp_path / "a" / "last.pt", tmp_path / "restore.pt")
+    exported = load_network(tmp_path / "restore.pt", "restore").state_dict()
+    assert all(torch.equal(exported[k], average[k]) for k in exported)
+    train("restore", restore_config(dataset, weights_dir, tmp_path / "b", ema_decay=0.9, steps=4), progress=False)
+    resumed = train("restore", restore_config(dataset, weights_dir, tmp_path / "b", ema_decay=0.9), resume="auto",
+                    progress=False)
+    assert resumed.losses == straight.losses[4:]
+    final = read_record(tmp_path / "b" / "last.pt")
+    assert all(torch.equal(final["state_dict"][k], average[k]) for k in average)
+    assert all(torch.equal(final["train_state_dict"][k], trained[k]) for k in trained)
+
+
+@pytest.mark.slow
+def test_progressive_patches_train_and_resume_exactly(dataset, weights_dir, tmp_path):
+    schedule = "[{step: 3, patch_size: 24, batch_size: 1}, {step: 6, patch_size: 32, batch_size: 1}]"
+    straight = train("restore", restore_config(dataset, weights_dir, tmp_path / "a", patch_schedule=schedule), progress=False)
+    train("restore", restore_config(dataset, weights_dir, tmp_path / "b", patch_schedule=schedule, steps=5), progress=False)
+    resumed = train("restore", restore_config(dataset, weights_dir, tmp_path / "b", patch_schedule=schedule),
+                    resume="auto", progress=False)
+    assert len(straight.losses) == 8 and resumed.losses == straight.losses[5:]
+
+
+@pytest.mark.slow
+def test_the_cpu_budget_stops_the_run_and_counts_across_resumes(dataset, weights_dir, tmp_path):
+    first = train("restore", restore_config(dataset, weights_dir, tmp_path, steps=10_000, max_cpu_seconds=1.0),
+                  progress=False)
+    assert first.stopped == "max_cpu_seconds" and 0 < first.step < 10_000
+    spent = read_record(tmp_path / "last.pt")["cpu_seconds"]
+    assert 1.0 <= spent < 10
+    again = train("restore", restore_config(dataset, weights_dir, tmp_path, steps=10_000, max_cpu_seconds=spent + 0.5),
+                  resume="auto", progress=False)
+    assert again.stopped == "max_cpu_seconds" and again.step > first.step
+    assert read_record(tmp_path / "last.pt")["cpu_seconds"] >= spent + 0.5
+
+
+@pytest.mark.slow
+def test_square_weight_zero_drops_the_squared_term(dataset, weights_dir, tmp_path):
+    plain = train("restore", restore_config(dataset, weights_dir, tmp_path / "a", steps=1, val_every=0), progress=False)
+    zero = train("restore", restore_config(dataset, weights_dir, tmp_path / "b", steps=1, val_every=0, square_weight=0),
+                 progress=False)
+    square = read_record(tmp_path / "a" / "last.pt")  # same weights, same draws: the totals differ by the square term
+    assert zero.losses[0] < plain.losses[0] and square["step"] == 1
+    assert math.isfinite(zero.losses[0])
+
+
+@pytest.mark.slow
+def test_a_checkpoint_of_the_previous_format_resumes(dataset, weights_dir, tmp_path):
+    """Written before the recipe fields (max_cpu_seconds, ema_decay, patch_schedule, lr_schedule,
+    warmup_steps, cosine_steps, min_lr, square_weight) and cpu_seconds existed: it resumes with
+    their defaults, and a changed recipe is still refused."""
+    train("restore", restore_config(dataset, weights_dir, tmp_path, steps=4), progress=False)
+    record = read_record(tmp_path / "last.pt")
+    new_fields = ("max_cpu_seconds", "ema_decay", "patch_schedule", "lr_schedule", "warmup_steps", "cosine_steps",
+                  "min_lr", "square_weight")
+    record["config"] = {k: v for k, v in record["config"].items() if k not in new_fields}
+    del record["cpu_seconds"]
+    for key in ("sha256", "checksum"):
+        record.pop(key, None)
+    save_record(tmp_path / "last.pt", record)
+    state = train("restore", restore_config(dataset, weights_dir, tmp_path), resume="auto", progress=False)
+    assert state.step == 8
+    with pytest.raises(ResumeError, match="ema_decay: 0.0 → 0.5"):
+        train("restore", restore_config(dataset, weights_dir, tmp_path, steps=12, ema_decay=0.5), resume="auto",
+              progress=False)
+
+
+@pytest.mark.slow
+def test_two_fresh_runs_in_one_process_start_from_the_same_weights(dataset, weights_dir, tmp_path):
+    """The initialisation is seeded right before the network is built: preparing the frozen
+    decomposition (which may draw from torch's generator the first time) does not move it."""
+    first = train("restore", restore_config(dataset, weights_dir, tmp_path / "a", steps=2, val_every=0), progress=False)
+    second = train("restore", restore_config(dataset, weights_dir, tmp_path / "b", steps=2, val_every=0), progress=False)
+    assert first.losses == second.losses
