@@ -257,7 +257,6 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
     def checkpoint_to(name: str) -> Path:
         path = out_dir / name
         if main:
-            state.cpu_seconds = stop.cpu_seconds()
             save_checkpoint(path, stage_name, model, optimizer, config, state, data.names, world.size, extra.state_dict(),
                             upstream, average=ema.model if ema is not None else None)
         return path
@@ -271,7 +270,7 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         model.train()
         for key, value in metrics.items():
             writer.add_scalar(f"val/{key}", value, state.step)
-        writer.add_scalar("train/cpu_seconds", stop.cpu_seconds(), state.step)
+        writer.add_scalar("train/cpu_seconds", state.cpu_seconds, state.step)
         for key, images in shown.items():
             labels = STRIP_LABELS[stage_name + ("+pipeline" if getattr(config, "adjust_weights", "") else "")]
             writer.add_image(f"val/{key}", labelled_strip(images.clamp(0, 1), labels), state.step, dataformats="HWC")
@@ -348,6 +347,7 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         if reason is not None:
             state.stopped = reason
             validating = True
+        state.cpu_seconds = stop.cpu_seconds()  # what validation logs and checkpoints keep: training alone
         with stop.not_counted():
             if validating:
                 validate()
