@@ -93,7 +93,7 @@ def build_app(model: KinD, workspace: Workspace, *, preview_pixels: int = PREVIE
         with gr.Row(equal_height=False):
             download_button = gr.Button("Full-resolution result", variant="primary", elem_id="download")
             zip_button = gr.Button("Apply these settings to all (zip)", elem_id="zip")
-            download = gr.File(label="Download", elem_id="download-file", interactive=False, height=90)
+            download = gr.File(label="Download", elem_id="download-file", interactive=False, visible=False)
         with gr.Accordion("Before / after", open=False):
             compare = gr.ImageSlider(label="Before / after", type="filepath", elem_id="compare", height=PREVIEW_HEIGHT)
         with gr.Accordion("Maps: R, L, R̂, L̂ (they follow the slider)", open=False) as maps_panel:
@@ -189,11 +189,10 @@ def build_app(model: KinD, workspace: Workspace, *, preview_pixels: int = PREVIE
         strength.release(on_settle, settings, views, show_progress="hidden", **preview_events)
         pipeline.change(on_settle, settings, views, show_progress="hidden", **preview_events)
 
-        def on_maps(opened: bool, ratio: RatioChoice, mode: str, level: float, request: gr.Request):
-            return opened, *on_settle(ratio, mode, level, opened, request)
+        def on_maps(ratio: RatioChoice, mode: str, level: float, request: gr.Request):
+            return True, *on_settle(ratio, mode, level, True, request)
 
-        maps_panel.expand(lambda *args: on_maps(True, *args), [choice, pipeline, strength], [maps_open, *views],
-                          **preview_events)
+        maps_panel.expand(on_maps, [choice, pipeline, strength], [maps_open, *views], **preview_events)
         maps_panel.collapse(lambda: False, None, [maps_open], api_visibility=PAGE_ONLY)
 
         def on_auto(mode: str, level: float, maps_on: bool, request: gr.Request):
@@ -217,21 +216,23 @@ def build_app(model: KinD, workspace: Workspace, *, preview_pixels: int = PREVIE
             if session.current is None:
                 return user_error("Upload a photo first: there is nothing to download.", 1)[0]
             progress(0, desc="enhancing at full resolution")
-            return str(session.full_resolution(ratio, PIPELINES[mode], level, tile_progress(progress, "tile")))
+            path = session.full_resolution(ratio, PIPELINES[mode], level, tile_progress(progress, "tile"))
+            return gr.update(value=str(path), visible=True)
 
-        download_button.click(on_download, [choice, pipeline, strength], [download], concurrency_limit=1,
-                              api_visibility=PAGE_ONLY)
+        downloads = dict(concurrency_limit=1, show_progress_on=[preview], api_visibility=PAGE_ONLY)
+        download_button.click(on_download, [choice, pipeline, strength], [download], **downloads)
 
         def on_zip(ratio: RatioChoice, mode: str, level: float, request: gr.Request, progress=gr.Progress()):
             session = session_of(request)
             if session.current is None:
                 return user_error("Upload a photo first: there is nothing to download.", 1)[0]
             try:
-                return str(session.all_photos(ratio, PIPELINES[mode], level, tile_progress(progress, "photo")))
+                path = session.all_photos(ratio, PIPELINES[mode], level, tile_progress(progress, "photo"))
+                return gr.update(value=str(path), visible=True)
             except ValueError as error:
                 raise gr.Error(str(error), print_exception=False) from None
 
-        zip_button.click(on_zip, [choice, pipeline, strength], [download], concurrency_limit=1, api_visibility=PAGE_ONLY)
+        zip_button.click(on_zip, [choice, pipeline, strength], [download], **downloads)
 
         def on_leave(request: gr.Request) -> None:
             sessions.close(request.session_hash)
