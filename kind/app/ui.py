@@ -72,8 +72,8 @@ def build_app(model: KinD, workspace: Workspace, *, preview_pixels: int = PREVIE
             with gr.Column(scale=1, min_width=300):
                 files = gr.File(label="Add photos", file_count="multiple", file_types=["image"], elem_id="uploads",
                                 height=120)
-                gallery = gr.Gallery(label="Gallery (click one to view it)", columns=4, height=170, allow_preview=False,
-                                     elem_id="gallery", interactive=False, buttons=[])
+                gallery = gr.Gallery(label="Gallery (click one to view it)", columns=4, height=150, allow_preview=False,
+                                     elem_id="gallery", interactive=False, buttons=[], object_fit="contain")
                 remove_button = gr.Button("Remove this photo", size="sm", elem_id="remove")
                 sample = gr.Image(type="filepath", visible=False, label="sample")
                 examples_row = gr.Column()
