@@ -12,6 +12,7 @@ of every photo are what ``kind enhance --ratio R --strength S`` writes: they com
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import shutil
@@ -104,7 +105,7 @@ class Session:
         self.photos: list[UploadedPhoto] = []
         self.current: int | None = None
         self._prepared: OrderedDict[Path, PreviewPhoto] = OrderedDict()  # by the photo's copy, last viewed last
-        self._files = 0  # a counter for unique file names
+        self._files = itertools.count(1)  # unique folder names, from any thread (downloads run beside previews)
         self._previews: list[Path] = []
         self._shown: tuple | None = None  # what the last preview file shows: (ratio, pipeline, strength)
         self._map_files: dict[tuple, Path] = {}  # the ratio-free maps of the photo on view, as files
@@ -266,8 +267,7 @@ class Session:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _new_folder(self, kind: str) -> Path:
-        self._files += 1
-        folder = self.folder / kind / str(self._files)
+        folder = self.folder / kind / str(next(self._files))
         folder.mkdir(parents=True)
         return folder
 
