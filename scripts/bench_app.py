@@ -8,8 +8,9 @@
    apart, as a hand drags, the preview following), each timed from the mouse button's release to
    the preview *of the released value* loaded and drawn in the page (the app names each preview
    file by its ratio, so an in-flight preview of an earlier position does not count). Median and
-   95th percentile (nearest rank), min and max; and how many previews the server made after each
-   release (the goal: at most one).
+   95th percentile (nearest rank), min and max; and how many previews the server finished after
+   each release: the final one, and the one of an earlier position if one was being computed at
+   the release (the release itself starts at most one).
 3. ``kind enhance`` on the same file in this process (the networks loaded): what the
    full-resolution download costs.
 
@@ -61,7 +62,7 @@ def previews_made(session_folder: Path) -> int:
 
 
 def release_latencies(page, count: int, steps: int, pause_ms: int, session_folder: Path | None) -> tuple[list[float], list[int]]:
-    """Seconds from each release to the final preview on screen, and the previews made after each release."""
+    """Seconds from each release to the final preview on screen, and the previews finished after each release."""
     seconds, made_after = [], []
     for index in range(count):
         start, end = DRAGS[index % len(DRAGS)]
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_count": os.cpu_count(), "load_average_before": load_before, "load_average_after": os.getloadavg(),
         "release_to_final_preview_ms": {"median": statistics.median(ms), "p95": percentile(ms, 0.95),
                                         "min": min(ms), "max": max(ms), "all": ms},
-        "previews_made_after_a_release": made_after,
+        "previews_finished_after_a_release": made_after,
         "preview_size": preview_size, "big_size": list(big_size),
         "upload_to_first_preview_s": first_view, "kind_enhance_big_s": enhance_s,
     }
@@ -142,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  slider release -> final preview on screen ({preview_size[0]} x {preview_size[1]} preview), {args.n} drags: "
           f"median {stats['median']:.0f} ms, p95 {stats['p95']:.0f} ms (min {stats['min']:.0f}, max {stats['max']:.0f})")
     if session_folder is not None:
-        print(f"  previews made after a release: {statistics.mean(made_after):.2f} on average, at most {max(made_after)}")
+        print(f"  previews finished after a release (the final one, and one in flight at the release): "
+              f"{statistics.mean(made_after):.2f} on average, at most {max(made_after)}")
     if enhance_s is not None:
         print(f"  kind enhance on the photo (networks loaded, {args.precision}): {enhance_s:.2f} s")
     if args.json:

@@ -45,7 +45,8 @@ PAGE_ONLY = "undocumented"  # the page's own events: not listed with the API end
 PREVIEW_QUEUE = "preview"  # the events that compute previews, one at a time
 PREVIEW_HEIGHT = 480  # CSS pixels: a 4:3 preview of PREVIEW_PIXELS shows at its own size
 SAMPLES = sorted(str(path) for path in ASSETS_DIR.glob("*.png"))
-CSS = "#status p { margin: 0; } footer { margin-top: 0 !important; }"
+CSS = ("#status p { margin: 0; } footer { margin-top: 0 !important; } "
+       "#gallery .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }")  # one photo: a third
 log = logging.getLogger("kind.app")
 
 
@@ -72,8 +73,8 @@ def build_app(model: KinD, workspace: Workspace, *, preview_pixels: int = PREVIE
             with gr.Column(scale=1, min_width=300):
                 files = gr.File(label="Add photos", file_count="multiple", file_types=["image"], elem_id="uploads",
                                 height=120)
-                gallery = gr.Gallery(label="Gallery (click one to view it)", columns=4, height=150, allow_preview=False,
-                                     elem_id="gallery", interactive=False, buttons=[], object_fit="contain")
+                gallery = gr.Gallery(label="Gallery (click one to view it)", columns=3, rows=1, height=140, allow_preview=False,
+                                     elem_id="gallery", interactive=False, buttons=[], object_fit="cover")
                 remove_button = gr.Button("Remove this photo", size="sm", elem_id="remove")
                 sample = gr.Image(type="filepath", visible=False, label="sample")
                 examples_row = gr.Column()
