@@ -185,9 +185,11 @@ def build_app(model: KinD, workspace: Workspace, *, preview_pixels: int = PREVIE
             ratio = round(float(value), 2)
             return ratio, *on_settle(ratio, mode, level, maps_on, request)
 
+        # every release is sent, even while an earlier one waits (Gradio's default, "once", would drop it
+        # and leave the page on the last position an input event sent)
         slider.release(on_release, [slider, pipeline, strength, maps_open], [choice, *views], show_progress="hidden",
-                       **preview_events)
-        strength.release(on_settle, settings, views, show_progress="hidden", **preview_events)
+                       trigger_mode="multiple", **preview_events)
+        strength.release(on_settle, settings, views, show_progress="hidden", trigger_mode="multiple", **preview_events)
         pipeline.change(on_settle, settings, views, show_progress="hidden", **preview_events)
 
         def on_maps(ratio: RatioChoice, mode: str, level: float, request: gr.Request):
