@@ -23,9 +23,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from kind.constants import AUTO_TILE_PIXELS, DEFAULT_MAX_PIXELS, DEFAULT_RATIO, MAP_SUFFIXES, MIN_TILE
+from kind.constants import AUTO_TILE_PIXELS, DEFAULT_MAX_PIXELS, DEFAULT_RATIO, DEFAULT_STRENGTH, MAP_SUFFIXES, MIN_TILE
 from kind.imageops import stretch, stretch_bounds, to_uint16, to_uint8
-from kind.inference.pipeline import Enhanced, RatioChoice, check_pipeline, check_ratio
+from kind.inference.pipeline import Enhanced, RatioChoice, check_pipeline, check_ratio, check_strength
 from kind.inference.runner import Runner, load_runner
 from kind.inference.tiling import MAP_FIELDS, Maps, TileProgress, decompose_photo, enhance_photo, needs_tiling, photo_auto_ratio
 from kind.io.read import check_size, image_samples, sample_scale
@@ -81,7 +81,9 @@ class KinD:
     ``runner``: the networks on a device (:class:`kind.inference.runner.Runner`; usually built by
     :meth:`from_pretrained`). ``max_pixels``: larger images are refused before any work (default
     ``DEFAULT_MAX_PIXELS``, 150 MP). ``tile``: always work in tiles of this side; by default only
-    images over ``auto_tile_pixels`` (2.5 MP) are tiled, in 512-pixel tiles.
+    images over ``auto_tile_pixels`` (2.5 MP) are tiled, in 512-pixel tiles. ``strength``: the
+    denoise strength of every call that gives none, from 0 (the unrestored reflectance R: texture
+    and noise kept) to 1 (KinD's restored R̂, the default): the output uses ``R + strength · (R̂ − R)``.
 
     Constructing it changes no process-wide setting (see :func:`kind.tune_process`).
     """
@@ -93,11 +95,14 @@ class KinD:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         tile: int | None = None,
         auto_tile_pixels: int = AUTO_TILE_PIXELS,
+        strength: float = DEFAULT_STRENGTH,
     ) -> None:
         if max_pixels < 1:
             raise ValueError(f"max_pixels: expected at least 1, got {max_pixels}")
         if tile is not None and tile < MIN_TILE:
             raise ValueError(f"tile: expected at least {MIN_TILE} pixels, got {tile}")
+        check_strength(strength)
+        self.strength = float(strength)
         self.runner = runner
         self.max_pixels = max_pixels
         self.tile = tile
@@ -112,12 +117,12 @@ class KinD:
         *,
         fast: bool = True,
         compile: bool = False,
-        **options: int | None,
+        **options: float | None,
     ) -> KinD:
         """Load a weights spec (None or ``"shipped"``: the weights inside the package; a version
         such as ``"v0.1"``; a folder with decom.pt, restore.pt, adjust.pt) onto ``device``
         (``auto``: CUDA when present) in ``precision`` (``fp32``, or ``bf16``, checked against fp32
-        at load). ``options``: ``max_pixels``, ``tile``, ``auto_tile_pixels`` (see the class)."""
+        at load). ``options``: ``max_pixels``, ``tile``, ``auto_tile_pixels``, ``strength`` (see the class)."""
         return cls(load_runner(weights, device, precision, fast=fast, compile=compile), **options)
 
     def __repr__(self) -> str:
@@ -127,7 +132,7 @@ class KinD:
 
     def __call__(
         self, image: ImageLike | Sequence[ImageLike], ratio: RatioChoice = DEFAULT_RATIO, *,
-        progress: TileProgress | None = None, pipeline: str = "photo",
+        progress: TileProgress | None = None, pipeline: str = "photo", strength: float | None = None,
     ) -> ImageLike | list[ImageLike]:
         """Enhance ``image`` at brightening ``ratio`` (a number ≥ 0, default 5.0, or ``"auto"``).
 
@@ -137,25 +142,28 @@ class KinD:
         float32 tensor N×3×H×W in [0, 1] on the same device. A list gives a list; its images of
         one size are enhanced in batches (up to ``auto_tile_pixels`` pixels a batch). ``progress``
         is called with (tiles done, tiles in all) for tiled images. ``pipeline``: ``photo`` (the
-        authors' photo pipeline) or ``lol`` (the LOL protocol's plain ``R̂ · L̂``).
+        authors' photo pipeline) or ``lol`` (the LOL protocol's plain ``R̂ · L̂``). ``strength``: the
+        denoise strength from 0 to 1 (None: the model's, see the class).
         """
         check_ratio(ratio)
         check_pipeline(pipeline)
+        strength = self._strength(strength)
         if isinstance(image, (list, tuple)):
-            return self._enhance_list(list(image), ratio, progress, pipeline)
-        return self._enhance_list([image], ratio, progress, pipeline)[0]
+            return self._enhance_list(list(image), ratio, progress, pipeline, strength)
+        return self._enhance_list([image], ratio, progress, pipeline, strength)[0]
 
     def enhance_samples(
         self, samples: np.ndarray, ratio: RatioChoice = DEFAULT_RATIO, *, maps: bool = False, bits: int = 8,
-        progress: TileProgress | None = None, pipeline: str = "photo",
+        progress: TileProgress | None = None, pipeline: str = "photo", strength: float | None = None,
     ) -> Photo:
         """Enhance one image of integer samples (H×W×3 uint8 or uint16, e.g.
         :attr:`kind.io.read.LoadedImage.samples`) for saving: the output in ``bits`` (8 or 16), and
         the four maps with ``maps`` (what ``kind enhance`` runs for each file)."""
         check_ratio(ratio)
         check_pipeline(pipeline)
+        strength = self._strength(strength)
         self._check_size(samples.shape[1], samples.shape[0])
-        return self._enhance_arrays(samples[None], ratio, maps, bits, progress, pipeline)[0]
+        return self._enhance_arrays(samples[None], ratio, maps, bits, progress, pipeline, strength=strength)[0]
 
     def prepare(self, image: Image.Image | np.ndarray) -> Prepared:
         """Decompose and restore ``image`` (a PIL image or a uint8/uint16 array, as for
@@ -163,8 +171,16 @@ class KinD:
         product, giving the same pixels as ``self(image, ratio)``."""
         return Prepared(self, image)
 
+    def _strength(self, strength: float | None) -> float:
+        """A call's denoise strength, checked (None: the model's)."""
+        if strength is None:
+            return self.strength
+        check_strength(strength)
+        return float(strength)
+
     def _enhance_list(
-        self, images: list[ImageLike], ratio: RatioChoice, progress: TileProgress | None, pipeline: str
+        self, images: list[ImageLike], ratio: RatioChoice, progress: TileProgress | None, pipeline: str,
+        strength: float,
     ) -> list[ImageLike]:
         inputs = [_Input.of(image) for image in images]
         for item in inputs:
@@ -173,7 +189,8 @@ class KinD:
         groups: dict[tuple, list[int]] = {}
         for index, item in enumerate(inputs):
             if item.tensor is not None:
-                output = self.enhance(item.tensor, ratio, progress=progress, pipeline=pipeline).output.clamp(0, 1)
+                output = self.enhance(item.tensor, ratio, progress=progress, pipeline=pipeline,
+                                      strength=strength).output.clamp(0, 1)
                 results[index] = output.to(item.tensor.device)
             else:
                 groups.setdefault((item.samples.shape, item.samples.dtype.str), []).append(index)
@@ -182,7 +199,7 @@ class KinD:
             for batch in self._batches(len(members), height, width):
                 chosen = [members[i] for i in batch]
                 stacked = np.stack([inputs[i].samples for i in chosen])
-                photos = self._enhance_arrays(stacked, ratio, False, 8, progress, pipeline)
+                photos = self._enhance_arrays(stacked, ratio, False, 8, progress, pipeline, strength=strength)
                 for index, photo in zip(chosen, photos):
                     results[index] = inputs[index].wrap(photo.output)
         return results
@@ -196,10 +213,10 @@ class KinD:
 
     def _enhance_arrays(
         self, samples: np.ndarray, ratio: RatioChoice, maps: bool, bits: int, progress: TileProgress | None,
-        pipeline: str = "photo", runner: Runner | None = None,
+        pipeline: str = "photo", runner: Runner | None = None, strength: float = DEFAULT_STRENGTH,
     ) -> list[Photo]:
         """N×H×W×3 integer samples of one size → N photos, written band by band into integer arrays
-        (``runner``: the networks, by default ``self.runner``)."""
+        (``runner``: the networks, by default ``self.runner``; ``strength`` checked by the caller)."""
         if bits not in (8, 16):
             raise ValueError(f"bits: expected 8 or 16, got {bits}")
         count, height, width = samples.shape[:3]
@@ -216,7 +233,7 @@ class KinD:
                     map_arrays[name][:, top:bottom] = to_uint8(pixels)  # one channel (L) fills all three
 
         ratios = enhance_photo(runner or self.runner, _ArraySource(samples), sink, ratio, maps, self.tile,
-                               self.auto_tile_pixels, progress, pipeline)
+                               self.auto_tile_pixels, progress, pipeline, strength)
         return [
             Photo(output[i], {MAP_NAMES[name]: array[i] for name, array in map_arrays.items()}, float(ratios[i]))
             for i in range(count)
@@ -224,14 +241,15 @@ class KinD:
 
     def enhance(
         self, images: Tensor, ratio: RatioChoice = DEFAULT_RATIO, *, maps: bool = False,
-        progress: TileProgress | None = None, pipeline: str = "photo",
+        progress: TileProgress | None = None, pipeline: str = "photo", strength: float | None = None,
     ) -> Enhanced:
         """The pipeline's whole result for float images N×3×H×W in [0, 1]: ``output`` float32
         N×3×H×W as the pipeline computes it (not clipped: the official conversion clips), the
-        ratio of each image, and with ``maps`` the four maps; all on the CPU. ``pipeline`` as for
-        :meth:`__call__`."""
+        ratio of each image, and with ``maps`` the four maps; all on the CPU. ``pipeline`` and
+        ``strength`` as for :meth:`__call__`."""
         check_ratio(ratio)
         check_pipeline(pipeline)
+        strength = self._strength(strength)
         _Input.of(images)
         self._check_size(images.shape[3], images.shape[2])
         count, _, height, width = images.shape
@@ -247,7 +265,7 @@ class KinD:
                     result[name][part, :, top:bottom] = value.float().cpu()
 
             ratios.append(enhance_photo(self.runner, _TensorSource(images[part]), sink, ratio, maps, self.tile,
-                                        self.auto_tile_pixels, progress, pipeline))
+                                        self.auto_tile_pixels, progress, pipeline, strength))
         empty = torch.empty(0)
         return Enhanced(*(result.get(name, empty) for name in ("output", *MAP_FIELDS)), torch.cat(ratios))
 
@@ -316,16 +334,19 @@ class Prepared:
         return self._input.width, self._input.height
 
     def photo(self, ratio: RatioChoice = DEFAULT_RATIO, *, pipeline: str = "photo", maps: bool = False,
-              bits: int = 8) -> Photo:
+              bits: int = 8, strength: float | None = None) -> Photo:
         """The image at ``ratio`` for saving, as :meth:`KinD.enhance_samples` gives it."""
         check_ratio(ratio)
         check_pipeline(pipeline)
         samples = self._input.samples[None]
-        return self._model._enhance_arrays(samples, ratio, maps, bits, None, pipeline, self._networks)[0]
+        return self._model._enhance_arrays(samples, ratio, maps, bits, None, pipeline, self._networks,
+                                           self._model._strength(strength))[0]
 
-    def relight(self, ratio: RatioChoice = DEFAULT_RATIO, *, pipeline: str = "photo") -> Image.Image | np.ndarray:
-        """The image at ``ratio``, in the kind :meth:`KinD.__call__` gives (PIL or uint8 array)."""
-        return self._input.wrap(self.photo(ratio, pipeline=pipeline).output)
+    def relight(self, ratio: RatioChoice = DEFAULT_RATIO, *, pipeline: str = "photo",
+                strength: float | None = None) -> Image.Image | np.ndarray:
+        """The image at ``ratio`` (and denoise ``strength``), in the kind :meth:`KinD.__call__` gives
+        (PIL or uint8 array)."""
+        return self._input.wrap(self.photo(ratio, pipeline=pipeline, strength=strength).output)
 
 
 class _CachedNetworks:

@@ -11,6 +11,7 @@ DEFAULT_OPSET = 17  # kind export-onnx --opset
 DEFAULT_RATIO = 5.0  # the official photo script's brightening ratio
 MAX_RATIO = 1000.0  # the largest brightening ratio accepted (the authors find 0-5 useful; far above, every pixel saturates)
 AUTO = "auto"  # the ratio chosen per image from its own illumination
+DEFAULT_STRENGTH = 1.0  # denoise strength: 1 is KinD's restored reflectance R̂, 0 the unrestored R
 MAP_SUFFIXES = ("R", "L", "R_restored", "L_adjusted")  # --save-maps files: <stem>_<suffix>.png
 
 # SSIM (Wang et al. 2004), as the evaluation metric (MATLAB ssim.m, BasicSR) and the official training
@@ -54,4 +55,12 @@ def ratio_problem(ratio: float | str) -> str | None:
         return None if ratio == AUTO else f"expected a number or 'auto', got {ratio!r}"
     if not 0 <= float(ratio) <= MAX_RATIO:  # also refuses nan and inf
         return f"expected a number from 0 to {MAX_RATIO:g} or 'auto', got {ratio!r}"
+    return None
+
+
+def strength_problem(strength: float) -> str | None:
+    """What is wrong with a denoise strength, or None: a number from 0 (the unrestored reflectance
+    R) to 1 (KinD's restoration R̂, the default)."""
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= float(strength) <= 1:
+        return f"expected a number from 0 to 1, got {strength!r}"
     return None

@@ -20,8 +20,10 @@ from PIL import Image
 
 from kind.api import KinD
 from kind.app.endpoints import decompose_endpoint, enhance_endpoint
-from kind.app.serve import INSTALL_HINT, is_loopback
-from kind.app.session import Session, Sessions, UploadError, parse_ratio, reduce_for_preview, take_upload
+from kind.app import preview as preview_module
+from kind.app.serve import INSTALL_HINT, check_host, is_loopback
+from kind.app.session import (Session, Sessions, UploadError, distinct_name, parse_ratio, reduce_for_preview,
+                              take_upload)
 from kind.app.workspace import Workspace
 from kind.cli import main
 
@@ -106,6 +108,25 @@ def test_loopback_hosts():
     assert not any(is_loopback(host) for host in ("0.0.0.0", "192.168.1.4", "::", "example.org"))
 
 
+def test_a_host_the_app_cannot_listen_on_is_named_before_starting():
+    check_host("127.0.0.1")
+    with pytest.raises(ValueError, match="^--host 256.1.1.1: not a valid IP address"):
+        check_host("256.1.1.1")
+    with pytest.raises(ValueError, match="^--host 192.0.2.1: cannot listen on this address"):
+        check_host("192.0.2.1")  # TEST-NET-1: never an address of this machine
+    run = subprocess.run([sys.executable, "-m", "kind", "app", "--host", "256.1.1.1"], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert run.returncode == 2 and run.stderr.strip().splitlines() == [
+        "kind app: error: --host 256.1.1.1: not a valid IP address or known host name (e.g. 127.0.0.1, 0.0.0.0 "
+        "for every interface)"], run.stderr
+
+
+def test_distinct_names():
+    taken: set[str] = set()
+    assert [distinct_name(name, taken) for name in ("a.png", "a.png", "b.png", "a.png", "a-2.png")] == [
+        "a.png", "a-2.png", "b.png", "a-3.png", "a-2-2.png"]
+
+
 # --- uploads --------------------------------------------------------------------------------------
 
 
@@ -153,24 +174,57 @@ def test_take_upload_raises_upload_error(tmp_path):
 # --- what the page shows ------------------------------------------------------------------------
 
 
-def test_the_preview_is_the_prepared_relight(session, model, tmp_path):
-    session.add([_save(tmp_path / "a.png", _photo(60, 80))])
+def test_the_preview_is_the_pipeline_with_a_reduced_adjustment(session, model, tmp_path, monkeypatch):
+    """Without the reduction the preview is the pipeline's output (to float32 rounding, the
+    truncating conversion: off by one at most); with it, a close picture of it."""
+    session.add([_save(tmp_path / "a.png", _photo(64, 96))])
     before = session.photo.before
-    for ratio in (0.5, 2.0, "auto"):
-        for pipeline in ("photo", "lol"):
-            np.testing.assert_array_equal(session.preview(ratio, pipeline), model(before, ratio, pipeline=pipeline))
-    assert session.auto_ratio == model.prepare(before).auto_ratio
+    reduced = {(ratio, pipeline): session.preview(ratio, pipeline) for ratio in (0.5, 2.0, "auto") for pipeline in ("photo", "lol")}
+    monkeypatch.setattr(preview_module, "ADJUST_REDUCTION", 1)
+    exact = Session(model, session.folder.parent / "exact", preview_pixels=600)
+    exact.add([session.photo.path])
+    for (ratio, pipeline), picture in reduced.items():
+        expected = model(before, ratio, pipeline=pipeline).astype(int)
+        assert np.abs(exact.preview(ratio, pipeline).astype(int) - expected).max() <= 1
+        assert np.abs(picture.astype(int) - expected).mean() < 12
+    for strength in (0.0, 0.4):
+        expected = model(before, 2.0, strength=strength).astype(int)
+        assert np.abs(exact.preview(2.0, "photo", strength).astype(int) - expected).max() <= 1
+    assert session.auto_ratio == pytest.approx(model.prepare(before).auto_ratio, abs=1e-6)
     assert not np.array_equal(session.preview(1.0), session.preview(8.0))
     maps = session.maps(3.0)
     assert list(maps) == ["reflectance R", "illumination L", "restored R̂", "adjusted L̂"]
     assert all(array.shape == before.shape for array in maps.values())
+    files = session.map_files(3.0, 0.5)
+    assert [label for _, label in files] == list(maps) and all(path.is_file() for path, _ in files)
+    again = session.map_files(4.0, 0.5)
+    assert [a == b for (a, _), (b, _) in zip(files, again)] == [True, True, True, False]  # only L̂ follows the ratio
 
 
-def test_preview_files_are_bounded(session, tmp_path):
+def test_preview_files_are_named_bounded_and_not_made_twice(session, tmp_path):
     session.add([_save(tmp_path / "a.png", _photo())])
-    paths = [session.preview_file(session.preview(ratio)) for ratio in np.linspace(1, 9, 12)]
-    assert len(set(paths)) == 12 and all(session.folder in path.parents for path in paths)
+    made = [session.preview_file(ratio) for ratio in np.linspace(1, 9, 12)]
+    paths = [path for path, new in made]
+    assert all(new for _, new in made) and len(set(paths)) == 12 and all(session.folder in path.parents for path in paths)
+    assert paths[0].name == "preview-r1.00-s1.00-photo.jpg"
     assert [path.exists() for path in paths] == [False] * 4 + [True] * 8
+    assert session.preview_file(9.0) == (paths[-1], False)  # the release after the last move: nothing to make
+    path, new = session.preview_file(9.0, "photo", 0.5)
+    assert new and path.name == "preview-r9.00-s0.50-photo.jpg"
+
+
+def test_removing_photos(session, tmp_path):
+    session.add([_save(tmp_path / name, _photo(seed=i)) for i, name in enumerate(("a.png", "b.png", "c.png"))])
+    session.select(1)
+    gone = session.photos[0].path.parent
+    session.remove(0)
+    assert [p.name for p in session.photos] == ["b.png", "c.png"] and session.photo.name == "b.png" and not gone.exists()
+    session.remove(0)
+    assert session.photo.name == "c.png"
+    session.remove(0)
+    assert session.photos == [] and session.current is None
+    with pytest.raises(ValueError, match="photo 0"):
+        session.remove(0)
 
 
 def test_selecting_a_photo(session, tmp_path):
@@ -181,6 +235,8 @@ def test_selecting_a_photo(session, tmp_path):
     assert session.photo.name == "b.png" and not np.array_equal(first, session.preview(3.0))
     with pytest.raises(ValueError, match="photo 2"):
         session.select(2)
+    session.add([_save(tmp_path / "c.png", _photo(seed=2))])
+    assert session.photo.name == "c.png"  # a new upload is shown
 
 
 def test_an_empty_session_says_upload_first(session):
@@ -213,6 +269,27 @@ def test_the_lol_download_is_kind_enhance_pipeline_lol(session, weights_dir, tmp
     assert session.full_resolution(4.0, "lol").read_bytes() == expected.read_bytes()
 
 
+def test_the_download_at_a_strength_is_kind_enhance_strength(session, weights_dir, tmp_path):
+    upload = _save(tmp_path / "up" / "x.png", _photo())
+    session.add([upload])
+    expected = _kind_enhance(upload, tmp_path / "cli", weights_dir, "--ratio", "3", "--strength", "0.3")
+    heard = []
+    assert session.full_resolution(3.0, "photo", 0.3, lambda *step: heard.append(step)).read_bytes() == expected.read_bytes()
+
+
+def test_the_zip_keeps_photos_of_one_name_apart(session, weights_dir, tmp_path):
+    uploads = [_save(tmp_path / f"up{i}" / "IMG_0001.JPG", _photo(seed=i), quality=95) for i in range(2)]
+    session.add(uploads)
+    heard = []
+    archive = session.all_photos(2.0, progress=lambda *step: heard.append(step))
+    assert heard == [(0, 2), (1, 2)]
+    with zipfile.ZipFile(archive) as bundle:
+        assert bundle.namelist() == ["IMG_0001.png", "IMG_0001-2.png"]
+        for upload, name in zip(uploads, bundle.namelist()):
+            expected = _kind_enhance(upload, tmp_path / f"cli-{upload.parent.name}", weights_dir, "--ratio", "2")
+            assert bundle.read(name) == (expected.parent / "IMG_0001.png").read_bytes()
+
+
 def test_apply_to_all_zips_kind_enhances_files(session, weights_dir, tmp_path):
     uploads = [_save(tmp_path / "up" / f"{name}.png", _photo(seed=i)) for i, name in enumerate(("one", "two"))]
     session.add(uploads)
@@ -238,6 +315,10 @@ def test_enhance_endpoint(model, workspace, weights_dir, tmp_path):
         enhance_endpoint(model, workspace, upload, "bright")
     with pytest.raises(UploadError, match="^bomb.png: .*too large"):
         enhance_endpoint(model, workspace, _bomb(tmp_path / "bomb.png"), 2.0)
+    with pytest.raises(UploadError, match="^image: an image file is required"):
+        enhance_endpoint(model, workspace, None, 2.0)
+    with pytest.raises(UploadError, match="^image: an image file is required"):
+        decompose_endpoint(model, workspace, None)
 
 
 def test_decompose_endpoint_is_kind_enhances_maps(model, workspace, weights_dir, tmp_path):
@@ -277,13 +358,15 @@ def test_sessions_are_isolated_and_cleaned(model, workspace, tmp_path):
     assert not any(path.is_file() for path in workspace.root.rglob("*"))
 
 
-def test_discarding_uploads_only_inside_the_workspace(workspace, tmp_path):
-    received = workspace.root / "abc123" / "photo.png"
-    received.parent.mkdir()
-    received.write_bytes(b"x")
-    outside = _write(tmp_path / "mine.png", b"y")
-    workspace.discard([received, outside])
-    assert not received.parent.exists() and outside.exists()
+def test_sessions_uploading_one_file_do_not_touch_it(model, workspace, tmp_path):
+    """Gradio keeps uploads by content: two sessions (and API calls) may get the very same path."""
+    received = _save(workspace.root / "gradio" / "abc123" / "photo.png", _photo())
+    sessions = Sessions(model, workspace, preview_pixels=600)
+    alice, bob = sessions.get("alice"), sessions.get("bob")
+    assert alice.add([received]) == [] and received.exists()
+    assert bob.add([received]) == [] and received.exists()
+    assert enhance_endpoint(model, workspace, received, 2.0).is_file()
+    assert alice.photo.path != bob.photo.path and received.exists()
 
 
 def test_workspace_must_exist(tmp_path):

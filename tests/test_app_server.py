@@ -75,5 +75,9 @@ def test_bad_input_gets_a_message(app, tmp_path):
     big.write_bytes(b"\0" * (2 * 1024 * 1024))  # over --max-upload-mb 1: refused on upload
     with pytest.raises(Exception):
         client.predict(client_module.handle_file(str(big)), 2.0, api_name="/enhance")
+    with pytest.raises(Exception, match="image: an image file is required"):
+        client.predict(None, 2.0, api_name="/enhance")
+    with pytest.raises(Exception, match="image: an image file is required"):
+        client.predict(None, api_name="/decompose")
     # the app still answers
     assert Path(client.predict(client_module.handle_file(str(image)), 1.0, api_name="/enhance")).stat().st_size > 0

@@ -34,6 +34,11 @@ PREVIEW_LOADED = """old => {
     const img = document.querySelector('#preview img');
     return img !== null && img.src !== '' && img.src !== old && img.complete && img.naturalWidth > 0;
 }"""
+# the preview of a given ratio, loaded and drawn: the app names each preview file by what it shows
+PREVIEW_OF = """tag => {
+    const img = document.querySelector('#preview img');
+    return img !== null && img.src.includes(tag) && img.complete && img.naturalWidth > 0;
+}"""
 
 
 def free_port() -> int:
@@ -122,6 +127,12 @@ def wait_for_new_preview(page: Page, old: str, timeout_ms: int = TIMEOUT_MS) -> 
     return preview_source(page)
 
 
+def wait_for_preview_of(page: Page, ratio: str | float, timeout_ms: int = TIMEOUT_MS) -> str:
+    """Wait until the preview at ``ratio`` (the slider's number) is loaded and drawn; returns its address."""
+    page.wait_for_function(PREVIEW_OF, arg=f"preview-r{float(ratio):.2f}-", timeout=timeout_ms, polling="raf")
+    return preview_source(page)
+
+
 def upload(page: Page, *paths: str | os.PathLike, timeout_ms: int = TIMEOUT_MS) -> str:
     """Drop photos on the page; returns the address of the first preview once it is on screen."""
     old = preview_source(page)
@@ -135,15 +146,20 @@ def click_slider(page: Page, fraction: float) -> None:
     page.mouse.click(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2)
 
 
-def drag_slider(page: Page, start: float, end: float, steps: int = 8) -> None:
-    """Drag the ratio slider's thumb from ``start`` to ``end`` (fractions of the track), then release it."""
+def drag_slider(page: Page, start: float, end: float, steps: int = 8, release: bool = True, pause_ms: int = 0) -> None:
+    """Drag the ratio slider's thumb from ``start`` to ``end`` (fractions of the track) in ``steps``
+    moves ``pause_ms`` apart, then release it (unless ``release`` is False: then ``page.mouse.up()``
+    releases it)."""
     box = page.locator("#ratio input[type=range]").bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + start * box["width"], y)
     page.mouse.down()
     for step in range(1, steps + 1):
         page.mouse.move(box["x"] + (start + (end - start) * step / steps) * box["width"], y)
-    page.mouse.up()
+        if pause_ms:
+            page.wait_for_timeout(pause_ms)
+    if release:
+        page.mouse.up()
 
 
 def slider_value(page: Page) -> str:

@@ -11,6 +11,7 @@ import importlib.util
 import ipaddress
 import os
 import signal
+import socket
 import sys
 import tempfile
 import warnings
@@ -35,7 +36,7 @@ class AppSettings:
     port: int = DEFAULT_PORT
     max_pixels: int = APP_MAX_PIXELS
     max_upload_mb: int = 200
-    preview_pixels: int = 1_000_000
+    preview_pixels: int = 307_200  # 640 × 480: the page shows a 4:3 preview at this size
 
 
 def add_app_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,6 +58,7 @@ def run_app(args: argparse.Namespace) -> int:
                           ("--max-upload-mb", args.max_upload_mb), ("--preview-pixels", args.preview_pixels)):
         if value < 1 or (option == "--port" and value > 65535):
             raise ValueError(f"{option}: expected {'1 to 65535' if option == '--port' else 'at least 1'}, got {value}")
+    check_host(args.host)
     return serve(AppSettings(args.weights, args.device, args.precision, args.host, args.port, args.max_pixels,
                              args.max_upload_mb, args.preview_pixels))
 
@@ -79,6 +81,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_host(host: str) -> None:
+    """Raise ValueError, naming ``--host``, unless the app can listen on ``host``: a valid address
+    (or a name that resolves) of this machine."""
+    try:
+        if host.replace(".", "").isdigit():  # looks like an IPv4 address: no name lookup for it
+            ipaddress.IPv4Address(host)
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (ValueError, socket.gaierror, UnicodeError):
+        raise ValueError(f"--host {host}: not a valid IP address or known host name (e.g. 127.0.0.1, "
+                         "0.0.0.0 for every interface)") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address[0], 0))
+        except OSError as error:
+            raise ValueError(f"--host {host}: cannot listen on this address ({error.strerror}); it must be an "
+                             "address of this machine (e.g. 127.0.0.1, or 0.0.0.0 for every interface)") from None
+
+
 def serve(settings: AppSettings) -> int:
     """Serve the app until interrupted; returns the exit status (2 without Gradio)."""
     if gradio_missing():
@@ -93,6 +114,9 @@ def serve(settings: AppSettings) -> int:
     from kind.api import KinD
 
     model = KinD.from_pretrained(settings.weights, settings.device, settings.precision, max_pixels=settings.max_pixels)
+    from kind.app.preview import preview_runner
+
+    previews = preview_runner(model.runner, settings.weights)  # bf16 where the CPU has it; downloads stay as asked
     with tempfile.TemporaryDirectory(prefix="kind-app-") as root:
         os.environ["GRADIO_TEMP_DIR"] = root  # Gradio's uploads and cache: inside the app's folder
         os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -100,10 +124,11 @@ def serve(settings: AppSettings) -> int:
         from kind.app.workspace import Workspace
 
         max_bytes = settings.max_upload_mb * 1024 * 1024
-        demo = build_app(model, Workspace(root), preview_pixels=settings.preview_pixels, max_upload_bytes=max_bytes)
+        demo = build_app(model, Workspace(root), preview_pixels=settings.preview_pixels, max_upload_bytes=max_bytes,
+                         preview_runner=previews)
         previous = signal.signal(signal.SIGTERM, _interrupt)  # a terminated app cleans its folder too
         try:
-            print(f"kind app: serving {model!r} at http://{settings.host}:{settings.port} (Ctrl-C stops it)",
+            print(f"kind app: serving {model!r} (previews in {previews.precision}) at http://{settings.host}:{settings.port} (Ctrl-C stops it)",
                   flush=True)
             launch(demo, settings.host, settings.port, max_upload_bytes=max_bytes)
         except KeyboardInterrupt:

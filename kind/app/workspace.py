@@ -4,7 +4,6 @@ they are ``max_age`` seconds old) and the whole folder when the app stops."""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import tempfile
 import threading
@@ -50,15 +49,6 @@ class Workspace:
     def owns(self, path: str | Path) -> bool:
         """Whether ``path`` lies inside the workspace."""
         return Path(path).resolve().is_relative_to(self.root)
-
-    def discard(self, paths: list[str | Path]) -> None:
-        """Remove files the web framework received into the workspace (uploads, once copied into a
-        session), and the folders they leave empty; paths outside the workspace are left alone."""
-        for path in map(Path, paths):
-            if self.owns(path) and path.is_file():
-                path.unlink()
-                with contextlib.suppress(OSError):
-                    path.parent.rmdir()  # only when empty
 
     def _new_folder(self, kind: str) -> Path:
         parent = self.root / kind

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from kind.constants import DEFAULT_MAX_PIXELS, PRECISIONS, SHIPPED, ratio_problem
+from kind.constants import DEFAULT_MAX_PIXELS, DEFAULT_STRENGTH, PRECISIONS, SHIPPED, ratio_problem, strength_problem
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -57,6 +57,24 @@ def ratio_argument(text: str) -> float | str:
     if problem:
         raise argparse.ArgumentTypeError(problem.replace(repr(value), repr(text)))
     return value
+
+
+def strength_argument(text: str) -> float:
+    """``--strength``: the denoise strength, a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if strength_problem(value):
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
+def add_strength_argument(p: argparse.ArgumentParser) -> None:
+    """``--strength S``: the denoise strength (:class:`kind.KinD`'s ``strength``)."""
+    p.add_argument("--strength", type=strength_argument, default=DEFAULT_STRENGTH, metavar="S",
+                   help="denoise strength from 0 to 1: the output uses R + S·(R̂ − R), from the unrestored "
+                   "reflectance R (0: texture and noise kept) to KinD's restored R̂ (1, the default)")
 
 
 def ratio_sweep_argument(text: str) -> float | str | list[float | str]:

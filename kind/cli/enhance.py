@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kind.cli.arguments import add_runner_arguments, pixels_argument, ratio_sweep_argument, tune_for_command
+from kind.cli.arguments import add_runner_arguments, add_strength_argument, pixels_argument, ratio_sweep_argument, tune_for_command
 from kind.constants import DEFAULT_MAX_PIXELS, DEFAULT_QUALITY, DEFAULT_RATIO, LOSSY_FORMATS, MIN_TILE, OUTPUT_FORMATS
 
 
@@ -30,6 +30,7 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
                    "illumination); several, e.g. 1,3,5, write one output per ratio named by it (photo_r3.png)")
     p.add_argument("--pipeline", choices=["photo", "lol"], default="photo",
                    help="photo: the authors' photo pipeline (default); lol: the LOL protocol's plain R̂·L̂")
+    add_strength_argument(p)
     p.add_argument("--format", choices=list(OUTPUT_FORMATS), default="png",
                    help="output format (default png); EXIF (orientation reset) and ICC profile are carried over")
     p.add_argument("--quality", type=pixels_argument(1, 100, "quality levels"), metavar="Q",
@@ -77,7 +78,8 @@ def run_enhance(args: argparse.Namespace) -> int:
                            [target for job in plan.jobs for target in job.targets()])
         wait_for_all(world)  # every rank has checked the output folder before any rank writes into it
         device = str(rank_device(args.device, world)) if world.distributed else args.device
-        model = KinD.from_pretrained(args.weights, device, args.precision, max_pixels=args.max_pixels, tile=args.tile)
+        model = KinD.from_pretrained(args.weights, device, args.precision, max_pixels=args.max_pixels, tile=args.tile,
+                                     strength=args.strength)
         share = shard_plan(plan, world.rank, world.size)
         summary = enhance_jobs(share, model, ratio=sweep[0] if sweep else args.ratio, skip_existing=args.skip_existing,
                                progress=not args.quiet and world.is_main, save=save, pipeline=args.pipeline)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kind.constants import DEFAULT_RATIO, MAP_SUFFIXES, ratio_problem
+from kind.constants import DEFAULT_RATIO, DEFAULT_STRENGTH, MAP_SUFFIXES, ratio_problem, strength_problem
 from kind.imageops import blend_with_input, darkness_weight
 from kind.models import Ratio
 
@@ -83,6 +83,22 @@ def ratios_for(choice: float | Tensor, count: int) -> Tensor:
     return torch.full((count,), float(choice))
 
 
+def check_strength(strength: float) -> None:
+    """Raise ValueError unless ``strength`` is a number from 0 to 1 (:func:`kind.constants.strength_problem`)."""
+    problem = strength_problem(strength)
+    if problem:
+        raise ValueError(f"strength: {problem}")
+
+
+def denoised(reflectance: Tensor, restored: Tensor, strength: float = DEFAULT_STRENGTH) -> Tensor:
+    """The reflectance the output uses at denoise ``strength``: ``R + strength · (R̂ − R)``, a
+    linear blend of the unrestored R (0: its texture and noise kept) and KinD's restored R̂
+    (1, the default: R̂ itself, untouched)."""
+    if strength == 1:
+        return restored
+    return torch.lerp(reflectance, restored.to(reflectance.dtype), float(strength))
+
+
 # --- pipelines ----------------------------------------------------------------------------
 
 
@@ -102,10 +118,13 @@ class Enhanced:
         return dict(zip(MAP_SUFFIXES, (self.reflectance, self.illumination, self.restored, self.adjusted)))
 
 
-def _networks(runner: Networks, image: Tensor, ratio: RatioChoice | None, high: Tensor | None) -> Enhanced:
+def _networks(runner: Networks, image: Tensor, ratio: RatioChoice | None, high: Tensor | None,
+              strength: float = DEFAULT_STRENGTH) -> Enhanced:
     """Decompose, restore and re-light ``image``; ``output`` left empty for the caller.
 
     ``ratio=None`` takes the ground truth's, :func:`lol_ratio` of the decomposed ``high``.
+    ``restored`` is R̂ blended with R at denoise ``strength`` (:func:`denoised`; 0 skips the
+    restoration net).
     """
     if ratio is not None:
         check_ratio(ratio)
@@ -118,20 +137,25 @@ def _networks(runner: Networks, image: Tensor, ratio: RatioChoice | None, high: 
         ratios = auto_ratio(illumination)
     else:
         ratios = ratios_for(ratio, illumination.shape[0])
-    restored = runner.restore_reflectance(reflectance, illumination)
+    if strength == 0:
+        restored = reflectance
+    else:
+        restored = denoised(reflectance, runner.restore_reflectance(reflectance, illumination), strength)
     adjusted = runner.adjust_illumination(illumination, ratios)
     return Enhanced(torch.empty(0), reflectance, illumination, restored, adjusted, ratios)
 
 
 def enhance_general(
-    runner: Networks, image: Tensor, ratio: RatioChoice | None = DEFAULT_RATIO, high: Tensor | None = None
+    runner: Networks, image: Tensor, ratio: RatioChoice | None = DEFAULT_RATIO, high: Tensor | None = None,
+    strength: float = DEFAULT_STRENGTH,
 ) -> Enhanced:
     """The official pipeline for photos: ``image`` N×3×H×W already min-max stretched.
 
     ``out = L·S + (1 − L)·(R̂ · w · L̂)`` with ``w`` the darkness weight of R; ``ratio`` a number,
-    ``'auto'``, a (N,) tensor, or None for the ground truth's (from ``high``, stretched).
+    ``'auto'``, a (N,) tensor, or None for the ground truth's (from ``high``, stretched);
+    ``strength`` the denoise strength (:func:`denoised`: R̂ at 1, the default).
     """
-    result = _networks(runner, image, ratio, high)
+    result = _networks(runner, image, ratio, high, strength)
     image = image.to(result.restored.device)
     # float64 like the official numpy code, whose scikit-image weight promotes the arithmetic
     enhanced = result.restored.double() * darkness_weight(result.reflectance) * result.adjusted.double()
@@ -139,21 +163,24 @@ def enhance_general(
     return result
 
 
-def enhance_lol(runner: Networks, low: Tensor, high: Tensor | None, ratio: RatioChoice | None = None) -> Enhanced:
+def enhance_lol(runner: Networks, low: Tensor, high: Tensor | None, ratio: RatioChoice | None = None,
+                strength: float = DEFAULT_STRENGTH) -> Enhanced:
     """The authors' LOL evaluation: ``out = R̂(R_low, L_low) · L̂(L_low, ratio)``.
 
     With ``ratio=None`` the ratio is the ground truth's, :func:`lol_ratio` of the decomposed
     ``high`` (``low``/``high`` N×3×H×W, both already min-max stretched); else a number or ``'auto'``.
+    ``strength``: the denoise strength (:func:`denoised`).
     """
-    result = _networks(runner, low, ratio, high)
+    result = _networks(runner, low, ratio, high, strength)
     result.output = result.restored * result.adjusted
     return result
 
 
-def enhance_plain(runner: Networks, image: Tensor, ratio: RatioChoice = DEFAULT_RATIO) -> Enhanced:
+def enhance_plain(runner: Networks, image: Tensor, ratio: RatioChoice = DEFAULT_RATIO,
+                  strength: float = DEFAULT_STRENGTH) -> Enhanced:
     """The LOL protocol's product ``R̂ · L̂`` at a chosen ratio (a number, ``'auto'`` or a (N,)
     tensor), for photos without ground truth: :func:`enhance_lol` without ``high``."""
-    return enhance_lol(runner, image, None, ratio)
+    return enhance_lol(runner, image, None, ratio, strength)
 
 
 PIPELINES = {"photo": enhance_general, "lol": enhance_plain}  # KinD(..., pipeline=NAME)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from kind.constants import AUTO_TILE_PIXELS, DEFAULT_TILE
+from kind.constants import AUTO_TILE_PIXELS, DEFAULT_STRENGTH, DEFAULT_TILE
 from kind.inference.pipeline import PIPELINES, Networks, RatioChoice, auto_ratio, ratios_for
 
 TILE_ALIGN = 16  # the restoration net pools 4 times: tiles on a 16-pixel grid see the same pooling cells
@@ -173,17 +173,19 @@ def enhance_photo(
     auto_tile_pixels: int = AUTO_TILE_PIXELS,
     progress: TileProgress | None = None,
     pipeline: str = "photo",
+    strength: float = DEFAULT_STRENGTH,
 ) -> Tensor:
     """The photo pipeline (:func:`kind.inference.pipeline.enhance_general`; ``pipeline="lol"``: the
     LOL protocol's ``R̂ · L̂``, :func:`kind.inference.pipeline.enhance_plain`) on ``source``: the maps
     ``output`` (and with ``keep_maps`` the four of ``MAP_FIELDS``) go to ``sink``. Tiled in
     ``tile``-pixel tiles when ``tile`` is given or the image has over ``auto_tile_pixels``
-    pixels (then in ``DEFAULT_TILE`` tiles). Returns the ratio of each image, (N,). ``ratio`` and
-    ``pipeline`` are checked by the caller (:class:`kind.KinD`)."""
+    pixels (then in ``DEFAULT_TILE`` tiles). Returns the ratio of each image, (N,). ``strength``: the
+    denoise strength (:func:`kind.inference.pipeline.denoised`). ``ratio``, ``pipeline`` and
+    ``strength`` are checked by the caller (:class:`kind.KinD`)."""
     run = PIPELINES[pipeline]
     fields = ("output", *MAP_FIELDS) if keep_maps else ("output",)
     if not needs_tiling(source.height, source.width, tile, auto_tile_pixels):
-        result = run(runner, source.read(0, source.height, 0, source.width), ratio)
+        result = run(runner, source.read(0, source.height, 0, source.width), ratio, strength=strength)
         sink(0, source.height, {name: getattr(result, name) for name in fields})
         return result.ratio
     if isinstance(ratio, str):  # 'auto': decided once, from the whole image
@@ -191,7 +193,7 @@ def enhance_photo(
     ratios = ratios_for(ratio, source.count)
 
     def process(x: Tensor) -> Maps:
-        result = run(runner, x, ratios)
+        result = run(runner, x, ratios, strength=strength)
         return {name: getattr(result, name) for name in fields}
 
     blend_tiles(source, process, sink, tile or DEFAULT_TILE, progress=progress)
