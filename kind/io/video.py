@@ -59,6 +59,7 @@ class VideoInfo:
     container: str
     copied: tuple[int, ...]
     dropped: tuple[str, ...]
+    duration: float = 0.0  # seconds, from the stream or the container header (0: unknown)
 
     @property
     def seconds(self) -> float:
@@ -90,7 +91,9 @@ def _open(path: Path) -> Any:
     try:
         return av.open(str(path), metadata_errors="replace")
     except av.error.FFmpegError as error:
-        raise VideoReadError(f"{path}: not a video file PyAV can read ({_reason(error)})") from None
+        hint = ("; an mp4/mov file cut short before its index (moov) was written cannot be read"
+                if path.suffix.lower() in (".mp4", ".mov", ".m4v") else "")
+        raise VideoReadError(f"{path}: not a video file PyAV can read ({_reason(error)}){hint}") from None
 
 
 def _reason(error: BaseException) -> str:
@@ -109,10 +112,11 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             kinds = ", ".join(sorted({stream.type for stream in container.streams})) or "no streams"
             raise VideoReadError(f"{path}: no video stream (it holds {kinds})")
         stream = videos[0]
-        codec = stream.codec_context.name if stream.codec_context is not None else "unknown"
-        if stream.codec_context is None or not _can_decode(av, codec):
-            tag = stream.codec_context.codec_tag if stream.codec_context is not None else "?"
-            raise VideoReadError(f"{path}: unsupported video codec {codec!r} (tag {tag!r}): this PyAV cannot decode it")
+        codec = stream.codec_context.name if stream.codec_context is not None else None
+        if codec is None or not _can_decode(av, codec):
+            named = f"its video codec {codec!r}" if codec else "its video codec (unknown to FFmpeg)"
+            raise VideoReadError(f"{path}: unsupported codec: {named} has no decoder in this PyAV "
+                                 f"({av.__version__}); convert the clip to H.264 first")
         copied, dropped = [], []
         for other in container.streams:
             if other is stream:
@@ -128,9 +132,13 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             raise VideoReadError(f"{path}: its first frame does not decode ({_reason(error)})") from None
         if first is None:
             raise VideoReadError(f"{path}: its video stream holds no frame that decodes")
+        if stream.duration:
+            duration = float(stream.duration * stream.time_base)
+        else:
+            duration = container.duration / 1_000_000 if container.duration else 0.0
         return VideoInfo(path, stream.width or first.width, stream.height or first.height, stream.frames,
                          Fraction(rate), Fraction(stream.time_base), int(first.rotation or 0) % 360, codec,
-                         container.format.name, tuple(copied), tuple(dropped))
+                         container.format.name, tuple(copied), tuple(dropped), duration)
 
 
 def _can_decode(av: Any, codec: str) -> bool:
@@ -174,6 +182,17 @@ def demux(info: VideoInfo, container: Any) -> Iterator[DecodedFrame | Any]:
     if info.frames and count < info.frames:
         raise VideoReadError(f"{info.path}: truncated: {_stopped(info, count, last_pts)}, "
                              f"of the {info.frames} its index lists")
+    if not info.frames and _ends_early(info, last_pts):
+        raise VideoReadError(f"{info.path}: truncated: {_stopped(info, count, last_pts)}, "
+                             f"of the {info.duration:.2f} s its header gives")
+
+
+def _ends_early(info: VideoInfo, pts: int | None, frames: float = 2.0) -> bool:
+    """Whether the last frame, at ``pts``, comes over ``frames`` frame durations before the end the
+    header gives (a file without a frame index, e.g. Matroska, cut short)."""
+    if pts is None or not info.duration or not info.rate:
+        return False
+    return float(pts * info.time_base) + float(frames / info.rate) < info.duration
 
 
 def _stopped(info: VideoInfo, count: int, pts: int | None) -> str:

@@ -72,25 +72,32 @@ def write_dark_clip(
     codec: str = "libx264",
     crf: int = 0,
     options: dict[str, str] | None = None,
+    rotation: int = 0,
+    times_ms: list[int] | None = None,
 ) -> None:
     """Write a dark noisy clip of ``photo`` (H×W×3 uint8): ``frames`` at ``rate`` fps, ``size``
     (width, height), the window moving as ``motion`` says; ``cut`` (frame, other photo) shows the
     other photo from that frame on; ``audio`` adds a mono 440 Hz AAC tone as long as the clip.
     ``crf`` 0 (lossless H.264) keeps the noise as it was made; ``options``: the container's
-    (``{"movflags": "faststart"}`` puts an mp4's index first)."""
+    (``{"movflags": "faststart"}`` puts an mp4's index first); ``rotation``: degrees for players
+    to turn it; ``times_ms``: each frame's timestamp in milliseconds (a variable frame rate)."""
     av = require_av()
     rng = np.random.default_rng(seed)
     with av.open(str(path), "w", options=options or {}) as container:
         video = container.add_stream(codec, rate=rate, options={"crf": str(crf)} if codec == "libx264" else {})
         video.width, video.height = size
         video.pix_fmt = "yuv420p"
+        base = Fraction(1, 1000) if times_ms is not None else Fraction(1, rate)
+        video.codec_context.time_base = base
+        if rotation:
+            video.set_display_rotation(rotation)
         sound = container.add_stream("aac", rate=16000, layout="mono") if audio else None
         for index in range(frames):
             source = cut[1] if cut is not None and index >= cut[0] else photo
             clean = frame_of(source, size, index / max(frames - 1, 1), motion)
             frame = av.VideoFrame.from_ndarray(add_sensor_noise(clean, rng, photons, read_noise), format="rgb24")
-            frame.pts = index
-            frame.time_base = Fraction(1, rate)
+            frame.pts = times_ms[index] if times_ms is not None else index
+            frame.time_base = base
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
         if sound is not None:
