@@ -74,13 +74,15 @@ def write_dark_clip(
     options: dict[str, str] | None = None,
     rotation: int = 0,
     times_ms: list[int] | None = None,
+    gain: float = 1.0,
 ) -> None:
     """Write a dark noisy clip of ``photo`` (H×W×3 uint8): ``frames`` at ``rate`` fps, ``size``
     (width, height), the window moving as ``motion`` says; ``cut`` (frame, other photo) shows the
     other photo from that frame on; ``audio`` adds a mono 440 Hz AAC tone as long as the clip.
     ``crf`` 0 (lossless H.264) keeps the noise as it was made; ``options``: the container's
     (``{"movflags": "faststart"}`` puts an mp4's index first); ``rotation``: degrees for players
-    to turn it; ``times_ms``: each frame's timestamp in milliseconds (a variable frame rate)."""
+    to turn it; ``times_ms``: each frame's timestamp in milliseconds (a variable frame rate);
+    ``gain``: the photo's light scaled by it before the noise (0.5: a stop darker)."""
     av = require_av()
     rng = np.random.default_rng(seed)
     with av.open(str(path), "w", options=options or {}) as container:
@@ -94,7 +96,7 @@ def write_dark_clip(
         sound = container.add_stream("aac", rate=16000, layout="mono") if audio else None
         for index in range(frames):
             source = cut[1] if cut is not None and index >= cut[0] else photo
-            clean = frame_of(source, size, index / max(frames - 1, 1), motion)
+            clean = frame_of(source, size, index / max(frames - 1, 1), motion) * gain
             frame = av.VideoFrame.from_ndarray(add_sensor_noise(clean, rng, photons, read_noise), format="rgb24")
             frame.pts = times_ms[index] if times_ms is not None else index
             frame.time_base = base
