@@ -2,6 +2,7 @@
 
     python scripts/bench_video.py                      # fps at 640x360, 1280x720, 1920x1080, fp32 and bf16
     python scripts/bench_video.py --memory-minutes 3   # instead, the memory of a 3-minute clip
+    python scripts/bench_video.py --memory-minutes 5 --memory-size 640x360 --no-network   # the streaming alone
 
 Each clip is made here (kind/video/synthetic.py: a slow pan across kind's bundled dark photo with
 sensor noise), then enhanced by KinD.enhance_video on the CPU with the shipped weights. ``fps``
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kind import KinD  # noqa: E402
+from kind.video.stream import enhance_video  # noqa: E402
 from kind.video.synthetic import Motion, write_dark_clip  # noqa: E402
 
 PHOTO = ROOT / "kind" / "assets" / "chelsea-dark.png"
@@ -67,7 +69,8 @@ def fps_row(model: KinD, folder: Path, size: tuple[int, int], frames: int) -> di
             "fps": round(fps, 3), "network_alone_fps": round(alone, 3), "wall_s": round(total, 1)}
 
 
-def memory_row(model: KinD, folder: Path, size: tuple[int, int], minutes: float, rate: int = 24) -> dict:
+def memory_row(model: KinD, folder: Path, size: tuple[int, int], minutes: float, network: bool = True,
+               rate: int = 24) -> dict:
     photo = np.asarray(Image.open(PHOTO).convert("RGB"))
     frames = int(minutes * 60 * rate)
     clip = folder / "long.mp4"
@@ -80,8 +83,12 @@ def memory_row(model: KinD, folder: Path, size: tuple[int, int], minutes: float,
             samples[index] = round(resident_mb(), 1)
 
     start = time.perf_counter()
-    result = model.enhance_video(clip, folder / "long_out.mp4", ratio="auto", observe=observe, progress=True)
-    return {"size": f"{size[0]}x{size[1]}", "minutes": minutes, "frames": result.frames,
+    if network:
+        result = model.enhance_video(clip, folder / "long_out.mp4", ratio="auto", observe=observe, progress=True)
+    else:  # the streaming alone: decode, copy each frame through, encode, with the audio
+        result = enhance_video(clip, folder / "long_out.mp4", lambda samples, ratio, bounds: (samples, 1.0), 5.0,
+                               observe=observe, progress=True)
+    return {"size": f"{size[0]}x{size[1]}", "minutes": minutes, "network": network, "frames": result.frames,
             "resident_mb_before": round(before, 1), "resident_mb_by_frame": samples,
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "wall_s": round(time.perf_counter() - start, 1)}
@@ -96,6 +103,8 @@ def main() -> None:
     parser.add_argument("--memory-minutes", type=float, default=0,
                         help="measure memory on a clip this long instead (a process of its own, so the peak is its)")
     parser.add_argument("--memory-size", type=size_argument, default=(96, 54), help="its size (default 96x54)")
+    parser.add_argument("--no-network", action="store_true",
+                        help="memory of the streaming alone: frames copied through instead of enhanced (fast)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     rows = []
@@ -108,7 +117,8 @@ def main() -> None:
                 rows.append(fps_row(model, folder, size, args.frames))
                 print(json.dumps(rows[-1]), flush=True)
         if args.memory_minutes:
-            rows.append(memory_row(KinD.from_pretrained(device="cpu"), folder, args.memory_size, args.memory_minutes))
+            rows.append(memory_row(KinD.from_pretrained(device="cpu"), folder, args.memory_size, args.memory_minutes,
+                                   network=not args.no_network))
             print(json.dumps(rows[-1]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")

@@ -140,7 +140,8 @@ def enhance_video(
     info = probe(src)
     rule: RatioChoice = SteadyLight(float(info.rate) or 25.0) if isinstance(ratio, str) else ratio
     stream = None if isinstance(progress, bool) else progress
-    bar = Progress(info.frames, desc=src.name, unit="frame", stream=stream, enabled=progress is not False)
+    total = info.frames or round(info.duration * float(info.rate))  # Matroska indexes no frame count
+    bar = Progress(total, desc=src.name, unit="frame", stream=stream, enabled=progress is not False)
     run = _Run(info, enhance, rule, bar, observe)
     try:
         with atomic_path(dst) as tmp:
