@@ -252,6 +252,8 @@ def enhance_jobs(
         summary.notices.append(f"removed {len(stale)} temporary file(s) left by a killed run (e.g. {stale[0]})")
     stream = None if isinstance(progress, bool) else progress  # None: stderr
     clips = [job for job in todo if job.error is None and is_video_name(job.source.path)]
+    if clips:
+        video.check()  # a bad --codec or --crf refused before any work
     runnable = [job for job in todo if job.error is None and not is_video_name(job.source.path)]
     bar = Progress(len(runnable), desc="enhance", unit="img", stream=stream, enabled=progress is not False,
                    log_interval=PROGRESS_LOG_S)

@@ -45,6 +45,8 @@ def clips(av, tmp_path_factory) -> dict[str, Path]:
 
     folder = tmp_path_factory.mktemp("clips")
     made = {name: folder / f"{name}.mp4" for name in ("static", "cut", "whole", "vfr")}
+    made["subtitled"] = folder / "subtitled.mkv"
+    write_dark_clip(made["subtitled"], _photo(), frames=4, size=SIZE, audio=True, subtitle="in the dark")
     write_dark_clip(made["static"], _photo(), frames=10, size=SIZE, rate=12, audio=True, rotation=90)
     write_dark_clip(made["cut"], _photo(), frames=10, size=SIZE, cut=(5, _photo("coffee-dark.png")))
     write_dark_clip(made["whole"], _photo(), frames=30, size=SIZE, options={"movflags": "faststart"})
@@ -78,6 +80,16 @@ def test_clip_keeps_frames_rate_size_rotation_and_sound(av, clips, model, tmp_pa
     assert len(frames) == result.frames == 10
     assert {(f.width, f.height, f.rotation) for f in frames} == {(64, 48, 90)}
     assert result.copied == 1 and result.ratio == 3.0
+
+
+def test_subtitles_and_audio_copied_into_matroska(av, clips, tmp_path):
+    from kind.video.stream import enhance_video
+
+    out = tmp_path / "subtitled.mkv"
+    enhance_video(clips["subtitled"], out, _identity, 5.0)
+    with av.open(str(out)) as dst:
+        assert [s.type for s in dst.streams] == ["video", "audio", "subtitle"]
+        assert [bytes(p) for p in dst.demux(subtitles=0) if p.size] == [b"in the dark"]
 
 
 def test_fixed_ratio_frames_equal_kind_enhance_of_each_frame(av, clips, model, tmp_path):
@@ -193,6 +205,13 @@ def test_folder_mixing_photos_and_clips(av, clips, tmp_path, capsys):
     stamp = (out / "static.mp4").stat().st_mtime_ns
     assert main(args + ["--skip-existing"]) == 1
     assert json.loads(report.read_text())["skipped"] == 2 and (out / "static.mp4").stat().st_mtime_ns == stamp
+
+
+def test_bad_codec_refused_before_any_work(av, clips, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["enhance", str(clips["static"]), "-o", str(out), "--codec", "nope", "--quiet", "--device", "cpu"]) == 2
+    assert "codec: 'nope' is not a video encoder" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_ctrl_c_leaves_no_file_and_no_thread(av, clips, tmp_path):

@@ -59,7 +59,7 @@ class VideoInfo:
     container: str
     copied: tuple[int, ...]
     dropped: tuple[str, ...]
-    duration: float = 0.0  # seconds, from the stream or the container header (0: unknown)
+    duration: float = 0.0  # the video stream's seconds from the header, where it says (0: unknown)
 
     @property
     def seconds(self) -> float:
@@ -132,13 +132,21 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             raise VideoReadError(f"{path}: its first frame does not decode ({_reason(error)})") from None
         if first is None:
             raise VideoReadError(f"{path}: its video stream holds no frame that decodes")
-        if stream.duration:
+        duration = _tagged_seconds(stream.metadata.get("DURATION", ""))  # Matroska's per-stream tag
+        if not duration and stream.duration and len(container.streams) == 1:
             duration = float(stream.duration * stream.time_base)
-        else:
-            duration = container.duration / 1_000_000 if container.duration else 0.0
         return VideoInfo(path, stream.width or first.width, stream.height or first.height, stream.frames,
                          Fraction(rate), Fraction(stream.time_base), int(first.rotation or 0) % 360, codec,
                          container.format.name, tuple(copied), tuple(dropped), duration)
+
+
+def _tagged_seconds(text: str) -> float:
+    """``HH:MM:SS.fraction`` (a Matroska DURATION tag) in seconds; 0 when absent or malformed."""
+    try:
+        hours, minutes, seconds = text.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return 0.0
 
 
 def _can_decode(av: Any, codec: str) -> bool:

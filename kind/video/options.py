@@ -1,4 +1,4 @@
-"""How ``kind enhance`` encodes clips: the video encoder and its constant rate factor (torch-free)."""
+"""How ``kind enhance`` encodes clips: the video encoder and its constant rate factor."""
 
 from __future__ import annotations
 
@@ -14,6 +14,16 @@ class VideoOptions:
 
     codec: str = DEFAULT_VIDEO_CODEC
     crf: int = DEFAULT_CRF
+
+    def check(self) -> None:
+        """Raise ValueError for an encoder PyAV lacks or a crf out of its range; without PyAV
+        nothing (each clip then fails saying how to install it)."""
+        try:
+            from kind.io.video_write import check_codec
+
+            check_codec(self.codec, self.crf)
+        except ImportError:
+            return
 
 
 __all__ = ["VideoOptions"]

@@ -75,6 +75,7 @@ def write_dark_clip(
     rotation: int = 0,
     times_ms: list[int] | None = None,
     gain: float = 1.0,
+    subtitle: str | None = None,
 ) -> None:
     """Write a dark noisy clip of ``photo`` (H×W×3 uint8): ``frames`` at ``rate`` fps, ``size``
     (width, height), the window moving as ``motion`` says; ``cut`` (frame, other photo) shows the
@@ -82,7 +83,8 @@ def write_dark_clip(
     ``crf`` 0 (lossless H.264) keeps the noise as it was made; ``options``: the container's
     (``{"movflags": "faststart"}`` puts an mp4's index first); ``rotation``: degrees for players
     to turn it; ``times_ms``: each frame's timestamp in milliseconds (a variable frame rate);
-    ``gain``: the photo's light scaled by it before the noise (0.5: a stop darker)."""
+    ``gain``: the photo's light scaled by it before the noise (0.5: a stop darker); ``subtitle``:
+    one SubRip cue over the whole clip (Matroska, ``.mkv``, only)."""
     av = require_av()
     rng = np.random.default_rng(seed)
     with av.open(str(path), "w", options=options or {}) as container:
@@ -94,6 +96,13 @@ def write_dark_clip(
         if rotation:
             video.set_display_rotation(rotation)
         sound = container.add_stream("aac", rate=16000, layout="mono") if audio else None
+        if subtitle is not None:
+            cue = av.Packet(subtitle.encode("utf-8"))
+            cue.stream = container.add_mux_stream("subrip")
+            cue.pts = cue.dts = 0
+            cue.duration = round(1000 * frames / rate)
+            cue.time_base = Fraction(1, 1000)
+            container.mux(cue)
         for index in range(frames):
             source = cut[1] if cut is not None and index >= cut[0] else photo
             clean = frame_of(source, size, index / max(frames - 1, 1), motion) * gain
