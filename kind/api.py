@@ -17,6 +17,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 import torch
@@ -30,6 +31,9 @@ from kind.inference.runner import Runner, load_runner
 from kind.inference.tiling import MAP_FIELDS, Maps, TileProgress, decompose_photo, enhance_photo, needs_tiling, photo_auto_ratio
 from kind.io.read import check_size, image_samples, sample_scale
 from kind.io.write import convert_alpha
+
+if TYPE_CHECKING:
+    from kind.video.stream import ClipResult, FrameObserver
 
 MAP_NAMES = dict(zip(MAP_FIELDS, MAP_SUFFIXES))  # Enhanced field → --save-maps file-name suffix
 ImageLike = Image.Image | np.ndarray | Tensor
@@ -50,13 +54,17 @@ class _ArraySource:
     """N images of integer samples (N×H×W×3 uint8/uint16), read as stretched float32 N×3×h×w
     pieces: ``samples / white`` in numpy float32, then the whole image's stretch."""
 
-    def __init__(self, samples: np.ndarray) -> None:
+    def __init__(self, samples: np.ndarray, bounds: tuple[float, float] | None = None) -> None:
         self.samples = samples
         self.count, self.height, self.width = samples.shape[:3]
         self.white = np.float32(sample_scale(samples))
-        flat = samples.reshape(self.count, -1)
-        self.low = torch.from_numpy(flat.min(axis=1).astype(np.float32) / self.white).view(-1, 1, 1, 1)
-        self.high = torch.from_numpy(flat.max(axis=1).astype(np.float32) / self.white).view(-1, 1, 1, 1)
+        if bounds is None:
+            flat = samples.reshape(self.count, -1)
+            low, high = flat.min(axis=1).astype(np.float32) / self.white, flat.max(axis=1).astype(np.float32) / self.white
+        else:  # given in [0, 1], the same for every image
+            low, high = np.full(self.count, bounds[0], np.float32), np.full(self.count, bounds[1], np.float32)
+        self.low = torch.from_numpy(low).view(-1, 1, 1, 1)
+        self.high = torch.from_numpy(high).view(-1, 1, 1, 1)
 
     def read(self, top: int, bottom: int, left: int, right: int) -> Tensor:
         piece = self.samples[:, top:bottom, left:right].astype(np.float32) / self.white
@@ -155,15 +163,45 @@ class KinD:
     def enhance_samples(
         self, samples: np.ndarray, ratio: RatioChoice = DEFAULT_RATIO, *, maps: bool = False, bits: int = 8,
         progress: TileProgress | None = None, pipeline: str = "photo", strength: float | None = None,
+        bounds: tuple[float, float] | None = None,
     ) -> Photo:
         """Enhance one image of integer samples (H×W×3 uint8 or uint16, e.g.
         :attr:`kind.io.read.LoadedImage.samples`) for saving: the output in ``bits`` (8 or 16), and
-        the four maps with ``maps`` (what ``kind enhance`` runs for each file)."""
+        the four maps with ``maps`` (what ``kind enhance`` runs for each file). ``bounds``: the
+        stretch's black and white points (fractions of full scale) instead of the image's own min
+        and max (a clip's steady ones, :class:`kind.inference.steady.SteadyLight`)."""
         check_ratio(ratio)
         check_pipeline(pipeline)
         strength = self._strength(strength)
         self._check_size(samples.shape[1], samples.shape[0])
-        return self._enhance_arrays(samples[None], ratio, maps, bits, progress, pipeline, strength=strength)[0]
+        return self._enhance_arrays(samples[None], ratio, maps, bits, progress, pipeline, strength=strength,
+                                    bounds=bounds)[0]
+
+    def enhance_video(
+        self, src: str | os.PathLike, dst: str | os.PathLike, ratio: RatioChoice = DEFAULT_RATIO, *,
+        codec: str | None = None, crf: int | None = None, progress: bool | TextIO = False,
+        pipeline: str = "photo", observe: FrameObserver | None = None, strength: float | None = None,
+    ) -> ClipResult:
+        """Enhance the clip ``src`` into ``dst`` (needs PyAV, ``pip install 'kind[video]'``): the same
+        frames, rate, size and rotation, audio and subtitles copied, H.264 (``codec``, ``crf``) by
+        default, streamed frame by frame and renamed into place at the end. A number ``ratio`` gives
+        each frame exactly what :meth:`enhance_samples` gives it; ``'auto'`` a ratio smoothed over
+        time (:class:`kind.inference.steady.SteadyLight`). ``observe`` sees each frame's (index,
+        input, output) before encoding. See :func:`kind.video.stream.enhance_video` for the errors."""
+        from kind.video.stream import enhance_video
+
+        check_ratio(ratio)
+        check_pipeline(pipeline)
+        strength = self._strength(strength)
+
+        def frame(samples: np.ndarray, rule: RatioChoice, bounds: tuple[float, float] | None) -> tuple[np.ndarray, float]:
+            photo = self.enhance_samples(samples, rule, pipeline=pipeline, strength=strength, bounds=bounds)
+            return photo.output, photo.ratio
+
+        options = {"codec": codec} if codec is not None else {}
+        if crf is not None:
+            options["crf"] = crf
+        return enhance_video(src, dst, frame, ratio, progress=progress, observe=observe, **options)
 
     def prepare(self, image: Image.Image | np.ndarray) -> Prepared:
         """Decompose and restore ``image`` (a PIL image or a uint8/uint16 array, as for
@@ -214,6 +252,7 @@ class KinD:
     def _enhance_arrays(
         self, samples: np.ndarray, ratio: RatioChoice, maps: bool, bits: int, progress: TileProgress | None,
         pipeline: str = "photo", runner: Runner | None = None, strength: float = DEFAULT_STRENGTH,
+        bounds: tuple[float, float] | None = None,
     ) -> list[Photo]:
         """N×H×W×3 integer samples of one size → N photos, written band by band into integer arrays
         (``runner``: the networks, by default ``self.runner``; ``strength`` checked by the caller)."""
@@ -232,7 +271,7 @@ class KinD:
                 else:
                     map_arrays[name][:, top:bottom] = to_uint8(pixels)  # one channel (L) fills all three
 
-        ratios = enhance_photo(runner or self.runner, _ArraySource(samples), sink, ratio, maps, self.tile,
+        ratios = enhance_photo(runner or self.runner, _ArraySource(samples, bounds), sink, ratio, maps, self.tile,
                                self.auto_tile_pixels, progress, pipeline, strength)
         return [
             Photo(output[i], {MAP_NAMES[name]: array[i] for name, array in map_arrays.items()}, float(ratios[i]))

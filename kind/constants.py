@@ -34,6 +34,13 @@ LOSSY_FORMATS = ("jpg", "webp")  # the formats --quality applies to
 SIXTEEN_BIT_FORMATS = ("png", "tiff")  # the formats --bits 16 can write
 DEFAULT_QUALITY = 95  # JPEG/WebP quality (1-100)
 
+# Video clips (kind[video], PyAV). An input with one of VIDEO_SUFFIXES is enhanced frame by frame
+# into a clip of the same container (VIDEO_CONTAINERS; another suffix gives Matroska, .mkv).
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm")
+VIDEO_CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".m4v": "mp4", ".mkv": "matroska"}  # output suffix → muxer
+DEFAULT_VIDEO_CODEC = "libx264"  # H.264
+DEFAULT_CRF = 18  # x264/x265 constant rate factor (0 lossless, 51 worst; 18 looks like the source)
+
 # Large images. Above AUTO_TILE_PIXELS an image is enhanced in DEFAULT_TILE tiles, streamed band by
 # band, so memory grows by a few bytes a pixel (the decoded input and the output) plus one tile's
 # activations. Images over DEFAULT_MAX_PIXELS are refused from their header, before decoding.

@@ -45,11 +45,14 @@ import numpy as np
 from kind.constants import DEFAULT_QUALITY, DEFAULT_RATIO, LOSSY_FORMATS, OUTPUT_FORMATS, SIXTEEN_BIT_FORMATS
 from kind.inference.pipeline import RatioChoice, check_ratio
 from kind.io.atomic import remove_stale_temp_files
+from kind.io.inputs import is_video_name
 from kind.io.panels import make_panel
 from kind.io.plan import Job, Plan, check_outputs, plan_jobs, ratio_job, ratio_tag
 from kind.io.read import ImageReadError, LoadedImage, as_uint8, header_pixels, read_image
+from kind.io.video import VideoReadError
 from kind.io.write import save_image
 from kind.progress import Progress
+from kind.video.options import VideoOptions
 
 if TYPE_CHECKING:
     from kind.api import KinD, Photo
@@ -184,7 +187,7 @@ def failure_reason(error: BaseException, path: Path) -> str:
     prefix = f"{path}: "
     if text.startswith(prefix):
         text = text[len(prefix) :]
-    return text if isinstance(error, (ImageReadError, OSError)) else f"{type(error).__name__}: {text}"
+    return text if isinstance(error, (ImageReadError, VideoReadError, OSError)) else f"{type(error).__name__}: {text}"
 
 
 def enhance_files(
@@ -229,8 +232,10 @@ def enhance_jobs(
     progress: bool | TextIO = True,
     save: SaveOptions = SaveOptions(),
     pipeline: str = "photo",
+    video: VideoOptions = VideoOptions(),
 ) -> Summary:
     """Run a plan (:func:`plan_jobs`); see :func:`enhance_files`. Returns after every write.
+    Clips (video files) come after the images, one at a time, as ``video`` says (:func:`_run_clip`).
 
     ``progress``: True for a bar on stderr, False for none, or a stream to draw it on. Ctrl-C
     (KeyboardInterrupt) stops the batch after the files being written are complete; the summary
@@ -246,7 +251,10 @@ def enhance_jobs(
     if stale:
         summary.notices.append(f"removed {len(stale)} temporary file(s) left by a killed run (e.g. {stale[0]})")
     stream = None if isinstance(progress, bool) else progress  # None: stderr
-    runnable = [job for job in todo if job.error is None]
+    clips = [job for job in todo if job.error is None and is_video_name(job.source.path)]
+    if clips:
+        video.check()  # a bad --codec or --crf refused before any work
+    runnable = [job for job in todo if job.error is None and not is_video_name(job.source.path)]
     bar = Progress(len(runnable), desc="enhance", unit="img", stream=stream, enabled=progress is not False,
                    log_interval=PROGRESS_LOG_S)
     for job in todo:
@@ -258,6 +266,9 @@ def enhance_jobs(
                 _run_job(job, read, model, writer, summary, bar, ratio if job.ratio is None else job.ratio, save,
                          pipeline)
                 bar.update()
+        bar.close()
+        for job in clips:
+            _run_clip(job, model, summary, bar, ratio if job.ratio is None else job.ratio, pipeline, video, progress)
     except KeyboardInterrupt:
         summary.interrupted = len(todo) - summary.done - len(summary.failed)
     finally:
@@ -293,6 +304,22 @@ def _run_job(
         _notice(summary, bar, notice)
     writer.submit(job, files, {"input": str(job.source.path), "output": str(job.output), "ratio": photo.ratio,
                                "requested": ratio if isinstance(ratio, str) else float(ratio)})
+
+
+def _run_clip(job: Job, model: KinD, summary: Summary, bar: Progress, ratio: RatioChoice, pipeline: str,
+              video: VideoOptions, progress: bool | TextIO) -> None:
+    """Enhance one clip (:meth:`kind.KinD.enhance_video`, its own bar of frames), or record why it
+    failed (a clip cut short keeps its frames up to the damage, and fails with where it stopped)."""
+    try:
+        result = model.enhance_video(job.source.path, job.output, ratio, codec=video.codec, crf=video.crf,
+                                     progress=progress, pipeline=pipeline)
+    except (*IMAGE_ERRORS, ImportError) as error:
+        _fail(summary, bar, job, failure_reason(error, job.source.path))
+        return
+    for notice in result.notices:
+        _notice(summary, bar, notice)
+    summary.done += 1
+    summary.files.append(result.record(ratio))
 
 
 def _fail(summary: Summary, bar: Progress, job: Job, reason: str) -> None:
@@ -392,6 +419,7 @@ __all__ = [
     "Plan",
     "SaveOptions",
     "Summary",
+    "VideoOptions",
     "check_options",
     "check_outputs",
     "enhance_files",

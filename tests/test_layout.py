@@ -14,7 +14,7 @@ LAYERS = (
     ("kind.bench", "kind.evaluation"),
     ("kind.enhance", "kind.train"),
     ("kind", "kind.api"),  # kind: the package's own __init__ (KinD, tune_process)
-    ("kind.inference",),
+    ("kind.inference", "kind.video"),
     ("kind.weights",),
     ("kind.io", "kind.losses", "kind.metrics", "kind.models", "kind.tuning"),
     ("kind.constants", "kind.distributed", "kind.imageops", "kind.progress"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from kind.cli.arguments import add_runner_arguments, add_strength_argument, pixels_argument, ratio_sweep_argument, tune_for_command
-from kind.constants import DEFAULT_MAX_PIXELS, DEFAULT_QUALITY, DEFAULT_RATIO, LOSSY_FORMATS, MIN_TILE, OUTPUT_FORMATS
+from kind.constants import (DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_QUALITY, DEFAULT_RATIO, DEFAULT_VIDEO_CODEC,
+                            LOSSY_FORMATS, MIN_TILE, OUTPUT_FORMATS)
 
 
 def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -22,7 +23,9 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
         "summary. Exit status: 0 all done, 1 some files failed (on any rank), 2 bad arguments, 130 interrupted by "
         "Ctrl-C (after the files being written are complete; the summary says how many inputs were left).",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or glob patterns")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image files, video clips (.mp4 .mov .m4v .mkv .avi .webm), folders (searched recursively) "
+                   "or glob patterns")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
     add_runner_arguments(p)
     p.add_argument("--ratio", type=ratio_sweep_argument, default=DEFAULT_RATIO, metavar="FLOAT|auto[,...]",
@@ -37,6 +40,11 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
                    help=f"JPEG/WebP quality 1-100 (default {DEFAULT_QUALITY})")
     p.add_argument("--bits", type=int, choices=[8, 16], default=8,
                    help="bits a sample of the outputs: 16 for 16-bit PNG/TIFF (default 8)")
+    p.add_argument("--codec", default=DEFAULT_VIDEO_CODEC, metavar="ENCODER",
+                   help=f"clips: the video encoder (default {DEFAULT_VIDEO_CODEC}, H.264; e.g. libx265, mpeg4); "
+                   "audio and subtitles are copied as they are (needs kind[video])")
+    p.add_argument("--crf", type=pixels_argument(0, 63, "levels"), default=DEFAULT_CRF, metavar="N",
+                   help=f"clips: the encoder's constant rate factor, 0 lossless to 51 (default {DEFAULT_CRF})")
     p.add_argument("--max-pixels", type=pixels_argument(1), default=DEFAULT_MAX_PIXELS, metavar="N",
                    help=f"refuse larger images from their header, before decoding (default {DEFAULT_MAX_PIXELS:,}); "
                    "larger photos are enhanced in streamed tiles (100 MP: about 3 GB of memory)")
@@ -65,6 +73,7 @@ def run_enhance(args: argparse.Namespace) -> int:
     from kind.io.plan import plan_jobs
     from kind.io.atomic import atomic_write_json
     from kind.io.output_guard import check_output_files
+    from kind.video.options import VideoOptions
 
     save = SaveOptions(args.format, args.quality or DEFAULT_QUALITY, args.bits)
     sweep = args.ratio if isinstance(args.ratio, list) else None
@@ -82,7 +91,8 @@ def run_enhance(args: argparse.Namespace) -> int:
                                      strength=args.strength)
         share = shard_plan(plan, world.rank, world.size)
         summary = enhance_jobs(share, model, ratio=sweep[0] if sweep else args.ratio, skip_existing=args.skip_existing,
-                               progress=not args.quiet and world.is_main, save=save, pipeline=args.pipeline)
+                               progress=not args.quiet and world.is_main, save=save, pipeline=args.pipeline,
+                               video=VideoOptions(args.codec, args.crf))
         summary = merge_summaries(gather_objects(summary, world))
     if world.is_main:
         if args.json is not None:

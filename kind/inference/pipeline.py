@@ -12,6 +12,7 @@ puts the pieces together for files, arrays and tensors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,19 +60,30 @@ AUTO_EXPONENT = 0.8744
 AUTO_RANGE = (1.0, 10.0)
 
 
+def exposure(illumination_low: Tensor) -> Tensor:
+    """The statistic the automatic ratio follows: the mean illumination of each image, N×1×H×W → (N,)."""
+    return illumination_low.float().flatten(1).mean(dim=1).cpu()
+
+
+def ratio_of_exposure(mean: Tensor) -> Tensor:
+    """The automatic ratio for a mean illumination (:func:`exposure`), elementwise."""
+    return (AUTO_SCALE * mean.clamp(min=1e-4) ** (-AUTO_EXPONENT)).clamp(*AUTO_RANGE)
+
+
 def auto_ratio(illumination_low: Tensor) -> Tensor:
     """A ratio for each image without ground truth, from its own illumination: N×1×H×W → (N,)."""
-    mean = illumination_low.float().flatten(1).mean(dim=1).clamp(min=1e-4)
-    return (AUTO_SCALE * mean ** (-AUTO_EXPONENT)).clamp(*AUTO_RANGE).cpu()
+    return ratio_of_exposure(exposure(illumination_low))
 
 
-RatioChoice = float | str | Tensor
+RatioRule = Callable[[Tensor], Tensor]  # illumination N×1×H×W → (N,) ratios (e.g. kind.inference.steady)
+RatioChoice = float | str | Tensor | RatioRule
 
 
 def check_ratio(choice: RatioChoice) -> None:
-    """Raise ValueError unless ``choice`` is ``'auto'``, a tensor of ratios, or a finite number ≥ 0
-    (:func:`kind.constants.ratio_problem`). The public entry points check once; what they call trusts them."""
-    problem = None if isinstance(choice, Tensor) else ratio_problem(choice)
+    """Raise ValueError unless ``choice`` is ``'auto'``, a tensor of ratios, a :data:`RatioRule`, or a
+    finite number ≥ 0 (:func:`kind.constants.ratio_problem`). The public entry points check once;
+    what they call trusts them."""
+    problem = None if isinstance(choice, Tensor) or callable(choice) else ratio_problem(choice)
     if problem:
         raise ValueError(f"ratio: {problem}")
 
@@ -135,6 +147,8 @@ def _networks(runner: Networks, image: Tensor, ratio: RatioChoice | None, high: 
         ratios = lol_ratio(illumination, runner.decompose(high)[1])
     elif isinstance(ratio, str):
         ratios = auto_ratio(illumination)
+    elif callable(ratio):
+        ratios = ratio(illumination).float().cpu()
     else:
         ratios = ratios_for(ratio, illumination.shape[0])
     if strength == 0:

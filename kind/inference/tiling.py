@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from kind.constants import AUTO_TILE_PIXELS, DEFAULT_STRENGTH, DEFAULT_TILE
-from kind.inference.pipeline import PIPELINES, Networks, RatioChoice, auto_ratio, ratios_for
+from kind.inference.pipeline import PIPELINES, Networks, RatioChoice, RatioRule, auto_ratio, ratios_for
 
 TILE_ALIGN = 16  # the restoration net pools 4 times: tiles on a 16-pixel grid see the same pooling cells
 MAX_DEFAULT_OVERLAP = 128  # the default overlap is a quarter of the tile, at most this
@@ -188,8 +188,8 @@ def enhance_photo(
         result = run(runner, source.read(0, source.height, 0, source.width), ratio, strength=strength)
         sink(0, source.height, {name: getattr(result, name) for name in fields})
         return result.ratio
-    if isinstance(ratio, str):  # 'auto': decided once, from the whole image
-        ratio = photo_auto_ratio(runner, source, tile, auto_tile_pixels)
+    if isinstance(ratio, str) or callable(ratio):  # 'auto' or a rule: decided once, from the whole image
+        ratio = photo_auto_ratio(runner, source, tile, auto_tile_pixels, None if isinstance(ratio, str) else ratio)
     ratios = ratios_for(ratio, source.count)
 
     def process(x: Tensor) -> Maps:
@@ -201,13 +201,16 @@ def enhance_photo(
 
 
 def photo_auto_ratio(
-    runner: Networks, source: Source, tile: int | None = None, auto_tile_pixels: int = AUTO_TILE_PIXELS
+    runner: Networks, source: Source, tile: int | None = None, auto_tile_pixels: int = AUTO_TILE_PIXELS,
+    rule: RatioRule | None = None,
 ) -> Tensor:
-    """The ratio ``'auto'`` gives each image of ``source`` in :func:`enhance_photo`, (N,): from
-    the whole image's illumination, or when tiled from a thumbnail of about one tile."""
+    """The ratio ``'auto'`` (or ``rule``, a :data:`kind.inference.pipeline.RatioRule`) gives each
+    image of ``source`` in :func:`enhance_photo`, (N,): from the whole image's illumination, or
+    when tiled from a thumbnail of about one tile."""
+    rule = rule or auto_ratio
     if needs_tiling(source.height, source.width, tile, auto_tile_pixels):
-        return auto_ratio(runner.decompose(thumbnail(source, tile or DEFAULT_TILE))[1])
-    return auto_ratio(runner.decompose(source.read(0, source.height, 0, source.width))[1])
+        return rule(runner.decompose(thumbnail(source, tile or DEFAULT_TILE))[1])
+    return rule(runner.decompose(source.read(0, source.height, 0, source.width))[1])
 
 
 def decompose_photo(

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kind.constants import IMAGE_SUFFIXES
+from kind.constants import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def output_relpath(relpath: str | os.PathLike, suffix: str = ".png", keep_suffix
     return relpath.with_name(relpath.name + suffix) if keep_suffix else relpath.with_suffix(suffix)
 
 
-def collect_inputs(inputs: list[str]) -> tuple[list[InputFile], list[str]]:
+def collect_inputs(inputs: list[str], videos: bool = False) -> tuple[list[InputFile], list[str]]:
     """Expand file, folder and glob arguments into the images to process, and notices of what was
     passed over.
 
@@ -54,7 +54,8 @@ def collect_inputs(inputs: list[str]) -> tuple[list[InputFile], list[str]]:
     second way into the same folder) is skipped with a notice, as is a folder that cannot be read;
     files without an image suffix are counted in a notice. Folder files get relpaths relative to
     it. A file or glob match gets its name as relpath; glob matches that are folders or not images
-    are skipped. The same file reached twice appears once.
+    are skipped. The same file reached twice appears once. ``videos``: clips (VIDEO_SUFFIXES) count
+    as inputs too.
 
     Raises FileNotFoundError for an argument that matches no image and ValueError for a file
     argument without an image suffix.
@@ -63,7 +64,7 @@ def collect_inputs(inputs: list[str]) -> tuple[list[InputFile], list[str]]:
     notices: list[str] = []
     seen: set[Path] = set()
     for arg in inputs:
-        candidates = _expand(arg, notices)
+        candidates = _expand(arg, notices, videos)
         if not candidates:
             raise FileNotFoundError(f"input {arg!r} matches no image files")
         for item in candidates:
@@ -79,19 +80,28 @@ def is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def _expand(arg: str, notices: list[str]) -> list[InputFile]:
+def is_video_name(path: Path) -> bool:
+    """Whether ``path`` has one of ``VIDEO_SUFFIXES`` (any case): a clip."""
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def _wanted(path: Path, videos: bool) -> bool:
+    return is_image_name(path) or (videos and is_video_name(path))
+
+
+def _expand(arg: str, notices: list[str], videos: bool = False) -> list[InputFile]:
     path = Path(arg)
     if path.is_file():
-        if not is_image_name(path):
-            suffixes = ", ".join(IMAGE_SUFFIXES)
+        if not _wanted(path, videos):
+            suffixes = ", ".join(IMAGE_SUFFIXES + (VIDEO_SUFFIXES if videos else ()))
             raise ValueError(f"input {arg!r} is not an image file (expected a suffix among {suffixes})")
         return [InputFile(path=path, relpath=Path(path.name))]
     if path.is_dir():
-        return _walk_folder(path, notices)
+        return _walk_folder(path, notices, videos)
     if path.exists() and glob.escape(arg) == arg:
         raise ValueError(f"input {arg!r} is not a regular file (a FIFO, socket or device); only regular files are read")
     matches = sorted(_glob(arg, notices))
-    return [InputFile(m, Path(m.name), m.parent) for m in matches if _is_regular(m) and is_image_name(m)]
+    return [InputFile(m, Path(m.name), m.parent) for m in matches if _is_regular(m) and _wanted(m, videos)]
 
 
 def _is_regular(path: Path) -> bool:
@@ -170,11 +180,11 @@ def _walk(root: Path, notices: list[str]) -> Iterator[Path]:
         yield from (Path(folder, name) for name in names if not name.startswith("."))
 
 
-def _walk_folder(root: Path, notices: list[str]) -> list[InputFile]:
+def _walk_folder(root: Path, notices: list[str], videos: bool = False) -> list[InputFile]:
     files = []
     others: Counter[str] = Counter()
     for path in _walk(root, notices):
-        if not is_image_name(path):
+        if not _wanted(path, videos):
             others[path.suffix.lower() or "(no suffix)"] += 1
         elif not _is_regular(path):
             notices.append(f"{path}: skipped, not a regular file (a FIFO, socket or device)")

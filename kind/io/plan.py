@@ -14,7 +14,8 @@ from pathlib import Path
 
 from kind.constants import MAP_SUFFIXES, OUTPUT_FORMATS, ratio_problem
 from kind.io.atomic import check_output_path
-from kind.io.inputs import InputFile, collect_inputs, is_image_name, output_relpath
+from kind.io.inputs import InputFile, collect_inputs, is_image_name, is_video_name, output_relpath
+from kind.io.video import output_suffix
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,7 +52,8 @@ def plan_jobs(
     format: str = "png",
     ratios: Sequence[float | str] | None = None,
 ) -> Plan:
-    """Collect the input images (files, folders, globs) and decide every output path.
+    """Collect the input images and clips (files, folders, globs) and decide every output path (a
+    clip's: :func:`kind.io.video.output_suffix`; ``save_maps`` and ``compare`` apply to images).
 
     ``ratios``: a sweep, one job per image and ratio, each output named by its ratio
     (``photo_r2.5.png``, ``photo_rauto.png``; see :func:`ratio_job`). Writes nothing. Raises FileNotFoundError for an input that matches no image and ValueError for
@@ -59,7 +61,7 @@ def plan_jobs(
     names are resolved as the module docstring says; the renames are listed in ``notices``.
     """
     check_output_path(out_dir, "output folder", folder=True)
-    items, notices = collect_inputs([str(arg) for arg in inputs])
+    items, notices = collect_inputs([str(arg) for arg in inputs], videos=True)
     out_dir = Path(out_dir)
     if is_image_name(out_dir) and not out_dir.is_dir():
         notices.append(f"{out_dir}: named like an image, but it is the output folder: it is created as a folder, "
@@ -81,6 +83,8 @@ def plan_jobs(
 
 
 def _job(item: InputFile, out_dir: Path, suffix: str, save_maps: bool, compare: bool, keep_suffix: bool = False) -> Job:
+    if is_video_name(item.path):  # a clip: a clip of its container (kind.io.video.output_suffix), no maps or panel
+        return Job(item, out_dir / output_relpath(item.relpath, output_suffix(item.path), keep_suffix))
     output = out_dir / output_relpath(item.relpath, suffix, keep_suffix)
 
     def beside(name: str) -> Path:

@@ -1,0 +1,1 @@
+"""Video clips (the ``kind[video]`` extra, PyAV): :mod:`kind.video.stream` enhances one clip, streamed."""
