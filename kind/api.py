@@ -157,11 +157,12 @@ class KinD:
         self._check_size(samples.shape[1], samples.shape[0])
         return self._enhance_arrays(samples[None], ratio, maps, bits, progress, pipeline)[0]
 
-    def prepare(self, image: Image.Image | np.ndarray) -> Prepared:
+    def prepare(self, image: Image.Image | np.ndarray, *, eager: bool = True) -> Prepared:
         """Decompose and restore ``image`` (a PIL image or a uint8/uint16 array, as for
         :meth:`__call__`) once; :meth:`Prepared.relight` then runs only the adjustment net and the
-        product, giving the same pixels as ``self(image, ratio)``."""
-        return Prepared(self, image)
+        product, giving the same pixels as ``self(image, ratio)``. ``eager``: decompose and restore
+        now (else at the first :meth:`Prepared.photo` or :meth:`Prepared.relight`)."""
+        return Prepared(self, image, eager=eager)
 
     def _enhance_list(
         self, images: list[ImageLike], ratio: RatioChoice, progress: TileProgress | None, pipeline: str
@@ -299,7 +300,7 @@ class Prepared:
     Memory: the decomposition and restoration of every tile are kept (about 30 bytes a pixel).
     """
 
-    def __init__(self, model: KinD, image: Image.Image | np.ndarray) -> None:
+    def __init__(self, model: KinD, image: Image.Image | np.ndarray, *, eager: bool = True) -> None:
         if not isinstance(image, (Image.Image, np.ndarray)):
             raise TypeError(f"image: expected a PIL image or a numpy array, got {type(image).__name__}")
         self._model = model
@@ -308,7 +309,8 @@ class Prepared:
         self._networks = _CachedNetworks(model.runner)
         self.auto_ratio = float(photo_auto_ratio(self._networks, _ArraySource(self._input.samples[None]),
                                                  model.tile, model.auto_tile_pixels)[0])
-        self.photo(DEFAULT_RATIO)  # runs the decomposition and the restoration of every tile now
+        if eager:
+            self.photo(DEFAULT_RATIO)  # runs the decomposition and the restoration of every tile now
 
     @property
     def size(self) -> tuple[int, int]:
@@ -316,12 +318,12 @@ class Prepared:
         return self._input.width, self._input.height
 
     def photo(self, ratio: RatioChoice = DEFAULT_RATIO, *, pipeline: str = "photo", maps: bool = False,
-              bits: int = 8) -> Photo:
+              bits: int = 8, progress: TileProgress | None = None) -> Photo:
         """The image at ``ratio`` for saving, as :meth:`KinD.enhance_samples` gives it."""
         check_ratio(ratio)
         check_pipeline(pipeline)
         samples = self._input.samples[None]
-        return self._model._enhance_arrays(samples, ratio, maps, bits, None, pipeline, self._networks)[0]
+        return self._model._enhance_arrays(samples, ratio, maps, bits, progress, pipeline, self._networks)[0]
 
     def relight(self, ratio: RatioChoice = DEFAULT_RATIO, *, pipeline: str = "photo") -> Image.Image | np.ndarray:
         """The image at ``ratio``, in the kind :meth:`KinD.__call__` gives (PIL or uint8 array)."""

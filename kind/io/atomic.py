@@ -1,7 +1,8 @@
 """Atomic file output: write to a temporary file beside the target, then rename over it.
 
 A reader never sees a half-written file, and an interrupted write leaves the old file (if any)
-untouched. Temporary files are named ``.<target name>.kind<PID>.<random>.tmp``: the writer's PID
+untouched. Temporary files are named ``.<target name>.kind<PID>.<random>.tmp`` (the target name
+cut short when the whole would be too long for the file system): the writer's PID
 in the name means no two processes (ranks of one job included) ever touch each other's, and
 :func:`remove_stale_temp_files` can tell ours from anyone else's.
 """
@@ -19,11 +20,30 @@ from typing import Iterator
 TEMP_PATTERN = re.compile(r"^\..+\.kind(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
 
 
+def name_max(folder: str | os.PathLike) -> int:
+    """The longest file name, in bytes, the file system of ``folder`` allows (255 where unknown)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):
+        return 255
+
+
+def temp_name(name: str, limit: int = 255) -> str:
+    """``.name.kind<PID>.<random>.tmp``, with ``name`` cut short (whole characters) when the whole
+    would pass ``limit`` bytes: a temporary name is never why a file that fits cannot be written."""
+    tail = f".kind{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    room = limit - len(tail.encode()) - 1  # the leading dot
+    while len(os.fsencode(name)) > max(room, 1):
+        name = name[:-1]
+    return f".{name or 'x'}{tail}"
+
+
 def _create_temp(folder: Path, name: str) -> Path:
-    """A new empty file ``.name.kind<PID>.<random>.tmp`` in ``folder``, created with mode 0666
-    less the process umask (as any ordinary file)."""
+    """A new empty file :func:`temp_name` in ``folder``, created with mode 0666 less the process
+    umask (as any ordinary file)."""
+    limit = name_max(folder)
     for _ in range(100):
-        tmp = folder / f".{name}.kind{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        tmp = folder / temp_name(name, limit)
         try:
             os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         except FileExistsError:
