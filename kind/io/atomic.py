@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -123,7 +124,8 @@ class OutputPathError(ValueError):
 def check_output_path(path: str | os.PathLike, option: str, folder: bool = False) -> Path:
     """Check, before any work starts, that ``path`` (given as ``option``, e.g. ``--json``) can be
     written: not empty, not an existing folder (for a file) or file (for a folder), and its nearest
-    existing parent is a writable folder. Returns the path; raises :class:`OutputPathError`."""
+    existing parent is a folder in which files can be created (tried). Returns the path; raises
+    :class:`OutputPathError`."""
     if not str(path).strip():
         raise OutputPathError(f"{option}: an empty path; give a {'folder' if folder else 'file'} name")
     path = Path(path)
@@ -138,4 +140,19 @@ def check_output_path(path: str | os.PathLike, option: str, folder: bool = False
         raise OutputPathError(f"{option} {path}: {parent} is a file, so {path} cannot be created")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputPathError(f"{option} {path}: {parent} is not writable")
+    problem = _creation_problem(parent)
+    if problem:
+        raise OutputPathError(f"{option} {path}: nothing can be created in {parent} ({problem}); choose another place")
     return path
+
+
+def _creation_problem(folder: Path) -> str | None:
+    """Why no file can be created in ``folder`` (a read-only or virtual file system such as /proc,
+    which permission bits do not tell), or None: found by creating and removing a hidden file."""
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=".kind-probe-", dir=folder)
+    except OSError as error:
+        return error.strerror or str(error)
+    os.close(descriptor)
+    os.unlink(probe)
+    return None

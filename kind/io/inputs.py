@@ -54,7 +54,7 @@ def collect_inputs(inputs: list[str]) -> tuple[list[InputFile], list[str]]:
     second way into the same folder) is skipped with a notice, as is a folder that cannot be read;
     files without an image suffix are counted in a notice. Folder files get relpaths relative to
     it. A file or glob match gets its name as relpath; glob matches that are folders or not images
-    are skipped. The same file reached twice appears once.
+    are skipped, and those with an image suffix that are not regular files (a FIFO) with a notice. The same file reached twice appears once.
 
     Raises FileNotFoundError for an argument that matches no image and ValueError for a file
     argument without an image suffix.
@@ -63,9 +63,11 @@ def collect_inputs(inputs: list[str]) -> tuple[list[InputFile], list[str]]:
     notices: list[str] = []
     seen: set[Path] = set()
     for arg in inputs:
+        before = len(notices)
         candidates = _expand(arg, notices)
         if not candidates:
-            raise FileNotFoundError(f"input {arg!r} matches no image files")
+            why = "; ".join(notices[before:])
+            raise FileNotFoundError(f"input {arg!r} matches no image files" + (f" ({why})" if why else ""))
         for item in candidates:
             key = item.path.resolve()
             if key not in seen:
@@ -90,8 +92,15 @@ def _expand(arg: str, notices: list[str]) -> list[InputFile]:
         return _walk_folder(path, notices)
     if path.exists() and glob.escape(arg) == arg:
         raise ValueError(f"input {arg!r} is not a regular file (a FIFO, socket or device); only regular files are read")
-    matches = sorted(_glob(arg, notices))
-    return [InputFile(m, Path(m.name), m.parent) for m in matches if _is_regular(m) and is_image_name(m)]
+    found = []
+    for match in sorted(_glob(arg, notices)):
+        if not is_image_name(match) or match.is_dir():
+            continue
+        if _is_regular(match):
+            found.append(InputFile(match, Path(match.name), match.parent))
+        else:
+            notices.append(f"{match}: skipped, not a regular file (a FIFO, socket, device or broken link)")
+    return found
 
 
 def _is_regular(path: Path) -> bool:
@@ -177,7 +186,7 @@ def _walk_folder(root: Path, notices: list[str]) -> list[InputFile]:
         if not is_image_name(path):
             others[path.suffix.lower() or "(no suffix)"] += 1
         elif not _is_regular(path):
-            notices.append(f"{path}: skipped, not a regular file (a FIFO, socket or device)")
+            notices.append(f"{path}: skipped, not a regular file (a FIFO, socket, device or broken link)")
         else:
             files.append(InputFile(path, path.relative_to(root), root))
     if others:

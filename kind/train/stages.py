@@ -20,6 +20,7 @@ from kind.inference.pipeline import lol_ratio
 from kind.metrics import psnr_torch, saturation_torch, ssim_torch
 from kind.progress import Progress
 from kind.train.config import AdjustConfig, DecomConfig, RestoreConfig, TrainConfig, folder_list
+from kind.io.pairs import DataError
 from kind.train.data import PairedImages, PatchDraws, load_pairs, patch_batches, split_holdout
 from kind.train.decomposition_cache import cache_key, load_cached, save_cache
 from kind.weights.format import content_sha256, load_network, resolve_weight_file
@@ -79,10 +80,18 @@ def load_splits(config: TrainConfig, min_size: int, stretch: bool | None = None)
     """(train, validation) pairs: the last ``holdout`` pairs of the ``train_dir`` folders (in
     order) plus all of ``val_dir``."""
     stretch = config.stretch if stretch is None else stretch
-    train, val = split_holdout(load_pairs(config.train_dir, stretch, min_size), config.holdout)
+    train, val = split_holdout(_setting_pairs("train_dir", config.train_dir, stretch, min_size), config.holdout)
     if folder_list(config.val_dir):
-        val = val + load_pairs(config.val_dir, stretch)
+        val = val + _setting_pairs("val_dir", config.val_dir, stretch)
     return train, val
+
+
+def _setting_pairs(setting: str, folders: str | list[str], stretch: bool, min_size: int = 1) -> PairedImages:
+    """:func:`load_pairs` of a config setting's folders; a DataError names the setting first."""
+    try:
+        return load_pairs(folders, stretch, min_size)
+    except DataError as error:
+        raise DataError(f"{setting} {error}") from None
 
 
 def to_device(images: list[Tensor], device: torch.device) -> list[Tensor]:
