@@ -175,3 +175,16 @@ def test_a_sweep_spares_the_files_it_would_replace_beside_its_inputs(tmp_path):
     assert {job.output.name for job in plan.jobs} == {"a.jpg_r1.png", "a.jpg_r3.png"}
     assert any("a_r3.png exists beside the inputs and is kept" in n and "a.jpg_r1.png, a.jpg_r3.png" in n
                for n in plan.notices)
+
+
+def test_an_output_name_too_long_for_the_file_system_fails_with_the_reason(tmp_path, weights_dir):
+    """A 252-byte input name fits; its sweep names (``_r2.5``) would not: those jobs fail, saying so."""
+    from kind.enhance import enhance_jobs
+
+    name = "n" * 248 + ".png"
+    _save(tmp_path / "in" / name, _photo())
+    plan = plan_jobs([str(tmp_path / "in")], tmp_path / "out", ratios=[2.5])
+    summary = enhance_jobs(plan, KinD.from_pretrained(weights_dir, device="cpu"), progress=False)
+    assert summary.done == 0 and "would be 257 bytes, over the file system's 255" in summary.failed[0][1]
+    plan = plan_jobs([str(tmp_path / "in")], tmp_path / "single")
+    assert enhance_jobs(plan, KinD.from_pretrained(weights_dir, device="cpu"), progress=False).done == 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kind.constants import MAP_SUFFIXES, OUTPUT_FORMATS, distinct_ratios, ratio_problem
-from kind.io.atomic import check_output_path
+from kind.io.atomic import check_output_path, name_max
 from kind.io.inputs import InputFile, collect_inputs, is_image_name, output_relpath
 
 
@@ -82,9 +82,27 @@ def plan_jobs(
         notices.append(f"inputs with the same name keep their suffix in the output name: {renamed}")
         jobs = _fail_remaining_clashes(jobs)
     jobs = _spare_files_beside_inputs(jobs, out_dir, suffix, save_maps, compare, notices, written)
-    jobs = [final for job in jobs for final in written(job)]
+    jobs = _fail_long_names([final for job in jobs for final in written(job)], out_dir)
     check_outputs(jobs, out_dir)
     return Plan(jobs, notices)
+
+
+def _fail_long_names(jobs: list[Job], out_dir: Path) -> list[Job]:
+    """Jobs with a file name longer than the file system allows (an input name near the limit, plus
+    a sweep's ``_r2.5``, a map's ``_R_restored`` or a kept suffix) fail, saying so, before any work."""
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    limit = name_max(existing)
+    result = []
+    for job in jobs:
+        long = next((t.name for t in job.targets() if len(os.fsencode(t.name)) > limit), None)
+        if long is not None and job.error is None:
+            job = Job(job.source, job.output, job.maps, job.compare, ratio=job.ratio,
+                      error=f"the output name {long!r} would be {len(os.fsencode(long))} bytes, over the file "
+                            f"system's {limit}; rename the input shorter")
+        result.append(job)
+    return result
 
 
 def _output_names(jobs: Sequence[Job]) -> str:
