@@ -24,7 +24,7 @@ from PIL import Image
 from torch import Tensor
 
 from kind.constants import AUTO_TILE_PIXELS, DEFAULT_MAX_PIXELS, DEFAULT_RATIO, MAP_SUFFIXES, MIN_TILE
-from kind.imageops import stretch, stretch_bounds, to_uint16, to_uint8
+from kind.imageops import darkness_weight, stretch, stretch_bounds, to_uint16, to_uint8
 from kind.inference.pipeline import Enhanced, RatioChoice, check_pipeline, check_ratio
 from kind.inference.runner import Runner, load_runner
 from kind.inference.tiling import MAP_FIELDS, Maps, TileProgress, decompose_photo, enhance_photo, needs_tiling, photo_auto_ratio
@@ -332,12 +332,14 @@ class Prepared:
 
 class _CachedNetworks:
     """A :class:`kind.inference.runner.Runner` stand-in that decomposes each distinct input, and restores
-    each decomposition, once (later calls give the kept tensors); the adjustment net runs each time."""
+    each decomposition, once (later calls give the kept tensors), and keeps each reflectance's darkness
+    weight; the adjustment net runs each time."""
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
         self._decomposed: dict[tuple, tuple[Tensor, Tensor]] = {}
         self._restored: dict[int, tuple[Tensor, Tensor]] = {}  # id(R) → (R, R̂): R kept, so ids stay unique
+        self._weights: dict[int, tuple[Tensor, Tensor]] = {}  # id(R) → (R, darkness weight of R)
 
     def decompose(self, x: Tensor) -> tuple[Tensor, Tensor]:
         digest = hashlib.blake2b(x.detach().float().cpu().numpy().tobytes(), digest_size=16).digest()
@@ -355,6 +357,14 @@ class _CachedNetworks:
 
     def adjust_illumination(self, illumination: Tensor, ratio: float | Tensor) -> Tensor:
         return self.runner.adjust_illumination(illumination, ratio)
+
+    def darkness_weight(self, reflectance: Tensor) -> Tensor:
+        """:func:`kind.imageops.darkness_weight` of a kept reflectance, computed once (it depends on R alone)."""
+        kept = self._weights.get(id(reflectance))
+        if kept is None or kept[0] is not reflectance:
+            kept = (reflectance, darkness_weight(reflectance))
+            self._weights[id(reflectance)] = kept
+        return kept[1]
 
 
 @dataclass
