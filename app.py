@@ -1,8 +1,9 @@
 """Hugging Face Spaces entry point: ``kind app`` on the shipped weights.
 
 A Gradio Space runs ``python app.py``; it sets GRADIO_SERVER_NAME (0.0.0.0) and GRADIO_SERVER_PORT.
-Locally, ``python app.py`` is ``kind app`` (http://127.0.0.1:7860). The Space's requirements.txt
-holds one line, ``.[app]`` (this package with Gradio).
+Locally, ``python app.py`` is ``kind app`` (http://127.0.0.1:7860). The repository has no
+requirements.txt (pip installs from pyproject.toml: ``pip install -e ".[app]"``); a Space needs one,
+written when the Space is made, holding one line: ``.[app]`` (this package with Gradio).
 """
 
 import os

@@ -25,7 +25,7 @@ from PIL import Image
 from torch import Tensor
 
 from kind.constants import AUTO_TILE_PIXELS, DEFAULT_MAX_PIXELS, DEFAULT_RATIO, DEFAULT_STRENGTH, MAP_SUFFIXES, MIN_TILE
-from kind.imageops import stretch, stretch_bounds, to_uint16, to_uint8
+from kind.imageops import darkness_weight, stretch, stretch_bounds, to_uint16, to_uint8
 from kind.inference.pipeline import Enhanced, RatioChoice, check_pipeline, check_ratio, check_strength
 from kind.inference.runner import Runner, load_runner
 from kind.inference.tiling import MAP_FIELDS, Maps, TileProgress, decompose_photo, enhance_photo, needs_tiling, photo_auto_ratio
@@ -203,11 +203,12 @@ class KinD:
             options["crf"] = crf
         return enhance_video(src, dst, frame, ratio, progress=progress, observe=observe, **options)
 
-    def prepare(self, image: Image.Image | np.ndarray) -> Prepared:
+    def prepare(self, image: Image.Image | np.ndarray, *, eager: bool = True) -> Prepared:
         """Decompose and restore ``image`` (a PIL image or a uint8/uint16 array, as for
         :meth:`__call__`) once; :meth:`Prepared.relight` then runs only the adjustment net and the
-        product, giving the same pixels as ``self(image, ratio)``."""
-        return Prepared(self, image)
+        product, giving the same pixels as ``self(image, ratio)``. ``eager``: decompose and restore
+        now (else at the first :meth:`Prepared.photo` or :meth:`Prepared.relight`)."""
+        return Prepared(self, image, eager=eager)
 
     def _strength(self, strength: float | None) -> float:
         """A call's denoise strength, checked (None: the model's)."""
@@ -356,7 +357,7 @@ class Prepared:
     Memory: the decomposition and restoration of every tile are kept (about 30 bytes a pixel).
     """
 
-    def __init__(self, model: KinD, image: Image.Image | np.ndarray) -> None:
+    def __init__(self, model: KinD, image: Image.Image | np.ndarray, *, eager: bool = True) -> None:
         if not isinstance(image, (Image.Image, np.ndarray)):
             raise TypeError(f"image: expected a PIL image or a numpy array, got {type(image).__name__}")
         self._model = model
@@ -365,7 +366,8 @@ class Prepared:
         self._networks = _CachedNetworks(model.runner)
         self.auto_ratio = float(photo_auto_ratio(self._networks, _ArraySource(self._input.samples[None]),
                                                  model.tile, model.auto_tile_pixels)[0])
-        self.photo(DEFAULT_RATIO)  # runs the decomposition and the restoration of every tile now
+        if eager:
+            self.photo(DEFAULT_RATIO)  # runs the decomposition and the restoration of every tile now
 
     @property
     def size(self) -> tuple[int, int]:
@@ -373,12 +375,12 @@ class Prepared:
         return self._input.width, self._input.height
 
     def photo(self, ratio: RatioChoice = DEFAULT_RATIO, *, pipeline: str = "photo", maps: bool = False,
-              bits: int = 8, strength: float | None = None) -> Photo:
+              bits: int = 8, progress: TileProgress | None = None, strength: float | None = None) -> Photo:
         """The image at ``ratio`` for saving, as :meth:`KinD.enhance_samples` gives it."""
         check_ratio(ratio)
         check_pipeline(pipeline)
         samples = self._input.samples[None]
-        return self._model._enhance_arrays(samples, ratio, maps, bits, None, pipeline, self._networks,
+        return self._model._enhance_arrays(samples, ratio, maps, bits, progress, pipeline, self._networks,
                                            self._model._strength(strength))[0]
 
     def relight(self, ratio: RatioChoice = DEFAULT_RATIO, *, pipeline: str = "photo",
@@ -390,12 +392,14 @@ class Prepared:
 
 class _CachedNetworks:
     """A :class:`kind.inference.runner.Runner` stand-in that decomposes each distinct input, and restores
-    each decomposition, once (later calls give the kept tensors); the adjustment net runs each time."""
+    each decomposition, once (later calls give the kept tensors), and keeps each reflectance's darkness
+    weight; the adjustment net runs each time."""
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
         self._decomposed: dict[tuple, tuple[Tensor, Tensor]] = {}
         self._restored: dict[int, tuple[Tensor, Tensor]] = {}  # id(R) → (R, R̂): R kept, so ids stay unique
+        self._weights: dict[int, tuple[Tensor, Tensor]] = {}  # id(R) → (R, darkness weight of R)
 
     def decompose(self, x: Tensor) -> tuple[Tensor, Tensor]:
         digest = hashlib.blake2b(x.detach().float().cpu().numpy().tobytes(), digest_size=16).digest()
@@ -413,6 +417,14 @@ class _CachedNetworks:
 
     def adjust_illumination(self, illumination: Tensor, ratio: float | Tensor) -> Tensor:
         return self.runner.adjust_illumination(illumination, ratio)
+
+    def darkness_weight(self, reflectance: Tensor) -> Tensor:
+        """:func:`kind.imageops.darkness_weight` of a kept reflectance, computed once (it depends on R alone)."""
+        kept = self._weights.get(id(reflectance))
+        if kept is None or kept[0] is not reflectance:
+            kept = (reflectance, darkness_weight(reflectance))
+            self._weights[id(reflectance)] = kept
+        return kept[1]
 
 
 @dataclass

@@ -4,6 +4,8 @@ The ``kind`` command builds its parser from these without importing torch (``kin
 fast); the library modules import the same names, so there is one definition of each.
 """
 
+from collections.abc import Sequence
+
 NETWORK_NAMES = ("decom", "restore", "adjust")  # the three networks, in pipeline order
 PROTOCOLS = ("official", "gt-ratio", "kindpp", "fixed", "auto", "input")  # kind eval --protocol
 PRECISIONS = ("fp32", "bf16")  # network precisions (--precision)
@@ -55,11 +57,20 @@ SHIPPED = "shipped"
 SHIPPED_VERSION = "v0.3"
 
 
+def is_auto(ratio: object) -> bool:
+    """Whether ``ratio`` names the automatic ratio: ``'auto'`` in any case, spaces around allowed
+    (``AUTO``, ``Auto``); the one rule of the command line, the app and the Python API."""
+    return isinstance(ratio, str) and ratio.strip().lower() == AUTO
+
+
 def ratio_problem(ratio: float | str) -> str | None:
-    """What is wrong with a brightening ratio, or None: the one rule, ``'auto'`` or a number from 0
-    to ``MAX_RATIO`` (torch-free, so that the command line checks ``--ratio`` before importing torch)."""
+    """What is wrong with a brightening ratio, or None: the one rule, ``'auto'`` (any case,
+    :func:`is_auto`) or a number from 0 to ``MAX_RATIO`` (torch-free, so that the command line
+    checks ``--ratio`` before importing torch)."""
     if isinstance(ratio, str):
-        return None if ratio == AUTO else f"expected a number or 'auto', got {ratio!r}"
+        return None if is_auto(ratio) else f"expected a number or 'auto', got {ratio!r}"
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
+        return f"expected a number or 'auto', got {type(ratio).__name__} {ratio!r}"
     if not 0 <= float(ratio) <= MAX_RATIO:  # also refuses nan and inf
         return f"expected a number from 0 to {MAX_RATIO:g} or 'auto', got {ratio!r}"
     return None
@@ -71,3 +82,45 @@ def strength_problem(strength: float) -> str | None:
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= float(strength) <= 1:
         return f"expected a number from 0 to 1, got {strength!r}"
     return None
+
+
+def parse_ratio(value: object) -> float | str:
+    """A brightening ratio from text or a number, as every caller reads one (``kind enhance``,
+    ``kind eval``, the app): ``'auto'`` in any case gives ``AUTO``, numeric text and numbers give
+    a float from 0 to ``MAX_RATIO``. Raises ValueError with :func:`ratio_problem`'s words.
+
+    >>> parse_ratio(" AUTO "), parse_ratio("2.5"), parse_ratio(3)
+    ('auto', 2.5, 3.0)
+    """
+    if is_auto(value):
+        return AUTO
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"expected a number or 'auto', got {value!r}") from None
+    problem = ratio_problem(number)
+    if problem:
+        raise ValueError(problem.replace(repr(number), repr(value)) if isinstance(value, str) else problem)
+    return float(number)
+
+
+def distinct_ratios(ratios: Sequence[float | str]) -> tuple[list[float | str], list[str]]:
+    """A sweep's ratios (each checked by :func:`parse_ratio`) without repeats, by value: ``3`` and
+    ``3.0`` are one ratio, as are ``auto`` and ``AUTO``. Returns them in their first order, and a
+    notice for each ratio given more than once.
+
+    >>> ratios, notices = distinct_ratios([3, "auto", 3.0, "AUTO", 1])
+    >>> ratios
+    [3.0, 'auto', 1.0]
+    >>> notices[0]
+    'ratio 3 is given 2 times: its outputs are written once'
+    """
+    given: dict[float | str, int] = {}
+    for ratio in ratios:
+        value = parse_ratio(ratio)
+        given[value] = given.get(value, 0) + 1
+    notices = [f"ratio {value if isinstance(value, str) else format(value, 'g')} is given {count} times: "
+               "its outputs are written once" for value, count in given.items() if count > 1]
+    return list(given), notices

@@ -2,7 +2,9 @@
 
 Each image is read with :func:`kind.io.read.read_image` (its samples as stored, alpha kept apart,
 EXIF and ICC profile kept for the output), enhanced by :meth:`kind.KinD.enhance_samples` — the one
-implementation of the photo pipeline, which the Python API runs too — and written at
+implementation of the photo pipeline, which the Python API runs too; a sweep's ratios of one image
+(``--ratio 1,3,5``) are one read, one decomposition and restoration (:meth:`kind.KinD.prepare`) and
+one relighting per ratio, the same pixels as single runs — and written at
 ``OUTDIR / relpath`` in the chosen format (PNG by default) with any alpha channel, the EXIF
 (orientation reset) and the ICC profile carried over.
 
@@ -63,6 +65,7 @@ READ_THREADS = 2  # decoder threads
 PENDING_WRITES = 2  # finished images waiting for, or in, the writer thread
 BUFFER_PIXELS = 25_000_000  # pixels decoded ahead, and pixels waiting to be written (each queue)
 PROGRESS_LOG_S = 10.0  # seconds between progress lines when stderr is not a terminal
+SWEEP_KEEP_PIXELS = 50_000_000  # a sweep keeps an image's decomposition and restoration (~30 bytes a pixel) up to this
 IMAGE_ERRORS = (ValueError, RuntimeError, OSError, MemoryError)  # per-image failures (ImageReadError is a ValueError)
 
 
@@ -159,12 +162,26 @@ class Summary:
 
 
 def shard_plan(plan: Plan, rank: int, size: int) -> Plan:
-    """Rank ``rank``'s share of a plan among ``size`` processes: jobs ``rank``, ``rank + size``, …
-    (every job in exactly one share, whatever the order the ranks run in); the plan's notices go to
+    """Rank ``rank``'s share of a plan among ``size`` processes: the inputs ``rank``, ``rank + size``,
+    … with all their jobs (:func:`by_image`: a sweep's ratios of one image stay together; every job
+    in exactly one share, whatever the order the ranks run in); the plan's notices go to
     rank 0 alone, so a merged summary lists them once."""
     if not 0 <= rank < size:
         raise ValueError(f"rank {rank} of {size}: expected 0 <= rank < size")
-    return Plan(plan.jobs[rank::size], list(plan.notices) if rank == 0 else [])
+    share = [job for image in by_image(plan.jobs)[rank::size] for job in image]
+    return Plan(share, list(plan.notices) if rank == 0 else [])
+
+
+def by_image(jobs: Sequence[Job]) -> list[list[Job]]:
+    """Consecutive jobs of one input (a sweep's ratios of one image) grouped: each group is read,
+    decomposed and restored once."""
+    groups: list[list[Job]] = []
+    for job in jobs:
+        if groups and groups[-1][0].source is job.source:
+            groups[-1].append(job)
+        else:
+            groups.append([job])
+    return groups
 
 
 def merge_summaries(summaries: Sequence[Summary]) -> Summary:
@@ -261,11 +278,9 @@ def enhance_jobs(
         if job.error is not None:
             _fail(summary, bar, job, job.error)
     try:
-        with _prefetched(runnable, model.max_pixels) as reads, _Writer(summary, bar) as writer:
-            for job, read in reads:
-                _run_job(job, read, model, writer, summary, bar, ratio if job.ratio is None else job.ratio, save,
-                         pipeline)
-                bar.update()
+        with _prefetched(by_image(runnable), model.max_pixels) as reads, _Writer(summary, bar) as writer:
+            for jobs, read in reads:
+                _run_image(jobs, read, model, writer, summary, bar, ratio, save, pipeline)
         bar.close()
         for job in clips:
             _run_clip(job, model, summary, bar, ratio if job.ratio is None else job.ratio, pipeline, video, progress)
@@ -277,15 +292,17 @@ def enhance_jobs(
     return summary
 
 
-def _run_job(
-    job: Job, read: Future, model: KinD, writer: _Writer, summary: Summary, bar: Progress, ratio: RatioChoice,
+def _run_image(
+    jobs: list[Job], read: Future, model: KinD, writer: _Writer, summary: Summary, bar: Progress, ratio: RatioChoice,
     save: SaveOptions, pipeline: str,
 ) -> None:
-    """Enhance one decoded image and hand its files to the writer, or record why it failed.
+    """Enhance one decoded image for each of its jobs (a sweep's ratios: decomposed and restored
+    once, through :meth:`kind.KinD.prepare`, when it has at most ``SWEEP_KEEP_PIXELS``) and hand
+    their files to the writer, or record why they failed.
 
     A function of its own so that the image and its maps are freed as soon as it returns.
     """
-    name = str(job.source.relpath)
+    name = str(jobs[0].source.relpath)
     bar.set_status(name)
 
     def tiles(done: int, total: int) -> None:
@@ -293,17 +310,32 @@ def _run_job(
 
     try:
         loaded = read.result()
-        notices = [f"{job.source.path}: {loaded.frames} frames (animated); the first is enhanced"] if loaded.frames > 1 else []
-        photo = model.enhance_samples(loaded.samples, ratio, maps=bool(job.maps), bits=save.bits, progress=tiles,
-                                      pipeline=pipeline)
-        files, more = files_for(job, loaded, photo, save)
+        kept = len(jobs) > 1 and loaded.samples.shape[0] * loaded.samples.shape[1] <= SWEEP_KEEP_PIXELS
+        prepared = model.prepare(loaded.samples, eager=False) if kept else None
     except IMAGE_ERRORS as error:
-        _fail(summary, bar, job, failure_reason(error, job.source.path))
+        for job in jobs:
+            _fail(summary, bar, job, failure_reason(error, job.source.path))
+            bar.update()
         return
-    for notice in notices + more:
-        _notice(summary, bar, notice)
-    writer.submit(job, files, {"input": str(job.source.path), "output": str(job.output), "ratio": photo.ratio,
-                               "requested": ratio if isinstance(ratio, str) else float(ratio)})
+    if loaded.frames > 1:
+        _notice(summary, bar, f"{jobs[0].source.path}: {loaded.frames} frames (animated); the first is enhanced")
+    for job in jobs:
+        chosen = ratio if job.ratio is None else job.ratio
+        try:
+            if prepared is not None:
+                photo = prepared.photo(chosen, pipeline=pipeline, maps=bool(job.maps), bits=save.bits, progress=tiles)
+            else:
+                photo = model.enhance_samples(loaded.samples, chosen, maps=bool(job.maps), bits=save.bits,
+                                              progress=tiles, pipeline=pipeline)
+            files, notices = files_for(job, loaded, photo, save)
+        except IMAGE_ERRORS as error:
+            _fail(summary, bar, job, failure_reason(error, job.source.path))
+        else:
+            for notice in notices:
+                _notice(summary, bar, notice)
+            writer.submit(job, files, {"input": str(job.source.path), "output": str(job.output), "ratio": photo.ratio,
+                                       "requested": chosen if isinstance(chosen, str) else float(chosen)})
+        bar.update()
 
 
 def _run_clip(job: Job, model: KinD, summary: Summary, bar: Progress, ratio: RatioChoice, pipeline: str,
@@ -335,18 +367,20 @@ def _notice(summary: Summary, bar: Progress, notice: str) -> None:
 
 
 @contextlib.contextmanager
-def _prefetched(jobs: Sequence[Job], max_pixels: int, depth: int = PREFETCH) -> Iterator[Iterator[tuple[Job, Future]]]:
-    """Yield ``(job, future of read_image)`` in order, decoding at most ``depth`` images and (unless
-    nothing else waits) ``BUFFER_PIXELS`` pixels ahead of the one being enhanced."""
+def _prefetched(images: Sequence[list[Job]], max_pixels: int,
+                depth: int = PREFETCH) -> Iterator[Iterator[tuple[list[Job], Future]]]:
+    """Yield ``(jobs of one input, future of read_image)`` in order, decoding at most ``depth``
+    images and (unless nothing else waits) ``BUFFER_PIXELS`` pixels ahead of the one being enhanced."""
     pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="kind-read")
 
-    def ahead() -> Iterator[tuple[Job, Future]]:
-        pending: deque[tuple[Job, Future, int]] = deque()
-        for job in jobs:
-            pixels = header_pixels(job.source.path)
+    def ahead() -> Iterator[tuple[list[Job], Future]]:
+        pending: deque[tuple[list[Job], Future, int]] = deque()
+        for jobs in images:
+            path = jobs[0].source.path
+            pixels = header_pixels(path)
             while pending and (len(pending) > depth or sum(p for *_, p in pending) + pixels > BUFFER_PIXELS):
                 yield pending.popleft()[:2]
-            pending.append((job, pool.submit(read_image, job.source.path, max_pixels), pixels))
+            pending.append((jobs, pool.submit(read_image, path, max_pixels), pixels))
         while pending:
             yield pending.popleft()[:2]
 
@@ -414,6 +448,7 @@ class _Writer:
 
 __all__ = [
     "ASSETS_DIR",
+    "by_image",
     "Job",
     "OutputFile",
     "Plan",

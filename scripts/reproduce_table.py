@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         for folder_noref in args.noref:
             for protocol in NOREF_PROTOCOLS:
                 run(f"{folder_noref.name}-{label}-{protocol}", folder_noref, runner, protocol, **named)
-    print(write_table(runs, args.out / "results.md", args.out / "results.json"))
+    print(write_table(runs, args.out / "results.md", args.out / "results.json")[0])
     return 0
 
 

@@ -135,3 +135,58 @@ def test_the_command_check_sees_a_wrong_option(tmp_path, monkeypatch):
     assert shown_commands(page) == [["enhance", "in/", "-o", "out/", "--no-such-option"], ["frobnicate"]]
     with pytest.raises(AssertionError):
         test_shown_commands_and_options_exist(page)
+
+
+# --- statements the pages make (issue 29, items 16-18) --------------------------------------------
+
+SHIPPED_CLAIMS = [  # phrasings that say which version is the shipped one
+    re.compile(r"[Ss]hipped (?:weights |networks |DecomNet |version )?\(?`?(v\d+\.\d+)(?!'s)"),
+    re.compile(r"`?(v\d+\.\d+)`? \((?:the )?shipped(?: version| weights)?\)"),
+    re.compile(r"(v\d+\.\d+)`? are the shipped weights"),
+    re.compile(r"the shipped\s+ones: `(v\d+\.\d+)`"),
+]
+CLAIM_PAGES = [*PAGES, ROOT / "app.py", ROOT / "kind" / "weights" / "pretrained" / "README.md"]
+
+
+@pytest.mark.parametrize("page", CLAIM_PAGES, ids=page_id)
+def test_statements_about_the_shipped_weights_name_the_shipped_version(page):
+    from kind.constants import SHIPPED_VERSION
+
+    text = page.read_text()
+    claims = [match for pattern in SHIPPED_CLAIMS for match in pattern.findall(text)]
+    assert [version for version in claims if version != SHIPPED_VERSION] == []
+
+
+def test_the_shipped_claim_check_sees_a_stale_version():
+    stale = "With the shipped weights v0.1 the ratio stays; v0.2 (shipped) too; the shipped\nones: `v0.1`."
+    assert [m for p in SHIPPED_CLAIMS for m in p.findall(stale)] == ["v0.1", "v0.2", "v0.1"]
+
+
+def test_pages_that_use_lol_paths_say_where_lol_comes_from():
+    data_section = ROOT / "docs" / "evaluation.md"
+    text = data_section.read_text()
+    assert "## The data" in text and "https://daooshee.github.io/BMVC2018website/" in text
+    for words in ("LOLdataset/our485", "LOLdataset/eval15", "../shared/data/lol/eval15"):
+        assert words in text
+    for page in PAGES:
+        if page != data_section and "LOLdataset/" in page.read_text():
+            assert "evaluation.md#the-data" in page.read_text(), f"{page_id(page)} uses LOLdataset/ without the link"
+    assert (ROOT / "configs").is_dir()  # the configs' default train_dir is the one the section names
+    from kind.train.config import TrainConfig
+
+    assert TrainConfig.train_dir == "data/LOLdataset/our485" and TrainConfig.train_dir in text
+
+
+def test_the_readme_gives_pytorchs_cpu_only_install_beside_the_default():
+    blocks = [body for language, body in code_blocks((ROOT / "README.md").read_text()) if language == "bash"]
+    assert any(line.startswith("pip install torch --index-url https://download.pytorch.org/whl/cpu")
+               for body in blocks for line in body.splitlines())
+    assert any(line.startswith("pip install -e . && kind demo") for body in blocks for line in body.splitlines())
+
+
+def test_app_py_names_no_file_the_repository_lacks():
+    import ast
+
+    docstring = ast.get_docstring(ast.parse((ROOT / "app.py").read_text()))
+    for name in re.findall(r"\b([\w-]+\.(?:txt|toml|cfg|yaml))\b", docstring):
+        assert (ROOT / name).exists() or f"has no\n{name}" in docstring or f"has no {name}" in docstring, name

@@ -246,7 +246,7 @@ def test_outdir_inside_input_folder_only_when_empty(tmp_path, model, capsys):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"ratio": "Auto"}, "ratio"), ({"ratio": -2.0}, "ratio"),
+    ({"ratio": "bright"}, "ratio"), ({"ratio": -2.0}, "ratio"),  # "Auto" is auto: any case (issue 29)
     ({"save": SaveOptions("jpg", bits=16)}, "16"), ({"save": SaveOptions("webp", quality=101)}, "quality"),
 ])  # fmt: skip
 def test_bad_options_refused_before_any_work(tmp_path, options, message):

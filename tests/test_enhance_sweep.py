@@ -92,3 +92,99 @@ def test_the_lol_pipeline_option(tmp_path, weights_dir):
     model = KinD.from_pretrained(weights_dir, device="cpu")
     with Image.open(tmp_path / "out" / "x.png") as written:
         np.testing.assert_array_equal(np.asarray(written), model(_photo(), 2.0, pipeline="lol"))
+
+
+@pytest.mark.parametrize("tile", [None, 32])
+def test_a_sweep_decomposes_and_restores_each_image_once_with_the_bytes_of_single_runs(tmp_path, weights_dir, tile):
+    """Three ratios cost the networks' calls of one run at 'auto' (the decomposition and restoration
+    of each tile once), and write the bytes of three single runs: outputs, maps and panels."""
+    from kind.enhance import enhance_jobs
+    from kind.inference.runner import load_runner
+
+    for i in range(2):
+        _save(tmp_path / "in" / f"{i}.png", np.random.default_rng(i).integers(10, 70, (64, 96, 3), dtype=np.uint8))
+    runner = load_runner(weights_dir, device="cpu")
+    calls = {"decompose": 0, "restore_reflectance": 0}
+    for name in calls:
+        def counted(*args, _original=getattr(runner, name), _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        setattr(runner, name, counted)
+    ratios = [1.0, 3.0, "auto"]
+    plan = plan_jobs([str(tmp_path / "in")], tmp_path / "sweep", save_maps=True, compare=True, ratios=ratios)
+    summary = enhance_jobs(plan, KinD(runner, tile=tile), progress=False)
+    assert summary.done == 6 and not summary.failed
+    swept = dict(calls)
+    for ratio in reversed(ratios):
+        calls.update(decompose=0, restore_reflectance=0)
+        single = plan_jobs([str(tmp_path / "in")], tmp_path / f"single-{ratio}", save_maps=True, compare=True)
+        assert enhance_jobs(single, KinD(runner, tile=tile), ratio, progress=False).done == 2
+        for path in sorted((tmp_path / f"single-{ratio}").iterdir()):
+            stem, _, rest = path.stem.partition("_")
+            name = f"{stem}_r{ratio_tag(ratio)}{'_' + rest if rest else ''}.png"
+            assert (tmp_path / "sweep" / name).read_bytes() == path.read_bytes(), name
+        if ratio == "auto":
+            assert swept == calls  # the sweep: the calls of one run at 'auto'
+    assert calls["decompose"] == calls["restore_reflectance"] == 2 * (1 if tile is None else 15)
+
+
+@pytest.mark.parametrize("given,tags", [("3,3.0", ["3"]), ("auto,AUTO", ["auto"]), ("1,Auto,1.0,auto", ["1", "auto"])])
+def test_a_sweep_writes_each_ratio_once(tmp_path, weights_dir, given, tags, capsys):
+    image = _save(tmp_path / "in" / "x.png", _photo())
+    assert _enhance(str(image), "-o", str(tmp_path / "out"), "--ratio", given, "--json", str(tmp_path / "s.json"),
+                    "--weights", str(weights_dir), "--device", "cpu") == 0
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == sorted(f"x_r{tag}.png" for tag in tags)
+    record = json.loads((tmp_path / "s.json").read_text())
+    assert record["done"] == len(tags) and len(record["files"]) == len(tags)
+    assert "is given 2 times: its outputs are written once" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text", ["AUTO", "Auto", " auto "])
+def test_auto_is_accepted_in_any_case(tmp_path, weights_dir, text):
+    image = _save(tmp_path / "in" / "x.png", _photo())
+    assert _enhance(str(image), "-o", str(tmp_path / "out"), "--ratio", text, "--json", str(tmp_path / "s.json"),
+                    "--weights", str(weights_dir), "--device", "cpu") == 0
+    assert json.loads((tmp_path / "s.json").read_text())["files"][0]["requested"] == "auto"
+
+
+def test_the_shared_ratio_rule():
+    from kind.constants import parse_ratio
+
+    assert [parse_ratio(v) for v in ("AUTO", "auto", " Auto", "2.5", 3, 0)] == ["auto", "auto", "auto", 2.5, 3.0, 0.0]
+    for bad in ("bright", "-1", "nan", True, None, "1e309"):
+        with pytest.raises(ValueError, match="expected a number"):
+            parse_ratio(bad)
+
+
+def test_clash_notices_name_the_files_a_sweep_writes(tmp_path):
+    _save(tmp_path / "a" / "ok.jpg", _photo())
+    _save(tmp_path / "b" / "ok.png", _photo(1))
+    plan = plan_jobs([str(tmp_path / "a" / "ok.jpg"), str(tmp_path / "b" / "ok.png")], tmp_path / "out",
+                     ratios=[1.0, 3.0])
+    notice = next(n for n in plan.notices if "keep their suffix" in n)
+    assert "ok.jpg_r1.png, ok.jpg_r3.png" in notice and "→ ok.jpg.png" not in notice
+    assert {job.output.name for job in plan.jobs} == {"ok.jpg_r1.png", "ok.jpg_r3.png", "ok.png_r1.png", "ok.png_r3.png"}
+
+
+def test_a_sweep_spares_the_files_it_would_replace_beside_its_inputs(tmp_path):
+    own = tmp_path / "own"
+    _save(own / "a.jpg", _photo())
+    (own / "a_r3.png").write_bytes(b"someone else's")
+    plan = plan_jobs([str(own / "a.jpg")], own, ratios=[1.0, 3.0])
+    assert {job.output.name for job in plan.jobs} == {"a.jpg_r1.png", "a.jpg_r3.png"}
+    assert any("a_r3.png exists beside the inputs and is kept" in n and "a.jpg_r1.png, a.jpg_r3.png" in n
+               for n in plan.notices)
+
+
+def test_an_output_name_too_long_for_the_file_system_fails_with_the_reason(tmp_path, weights_dir):
+    """A 252-byte input name fits; its sweep names (``_r2.5``) would not: those jobs fail, saying so."""
+    from kind.enhance import enhance_jobs
+
+    name = "n" * 248 + ".png"
+    _save(tmp_path / "in" / name, _photo())
+    plan = plan_jobs([str(tmp_path / "in")], tmp_path / "out", ratios=[2.5])
+    summary = enhance_jobs(plan, KinD.from_pretrained(weights_dir, device="cpu"), progress=False)
+    assert summary.done == 0 and "would be 257 bytes, over the file system's 255" in summary.failed[0][1]
+    plan = plan_jobs([str(tmp_path / "in")], tmp_path / "single")
+    assert enhance_jobs(plan, KinD.from_pretrained(weights_dir, device="cpu"), progress=False).done == 1

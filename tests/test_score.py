@@ -67,7 +67,7 @@ class TestMatch:
             match_by_stem(pred, gt)
 
     def test_missing_folder(self, tmp_path):
-        with pytest.raises(ValueError, match="expected a directory"):
+        with pytest.raises(ValueError, match="no such folder"):
             match_by_stem(tmp_path / "nope", tmp_path)
 
     @pytest.mark.parametrize(

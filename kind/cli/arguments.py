@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from kind.constants import DEFAULT_MAX_PIXELS, DEFAULT_STRENGTH, PRECISIONS, SHIPPED, ratio_problem, strength_problem
+from kind.constants import DEFAULT_MAX_PIXELS, DEFAULT_STRENGTH, PRECISIONS, SHIPPED, parse_ratio, strength_problem
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -46,17 +46,12 @@ def pixels_argument(minimum: int, maximum: int | None = None, unit: str = "pixel
 
 
 def ratio_argument(text: str) -> float | str:
-    """``--ratio``: a number from 0 to ``MAX_RATIO``, or ``auto``."""
-    if text == "auto":
-        return text
+    """``--ratio``: a number from 0 to ``MAX_RATIO``, or ``auto`` in any case
+    (:func:`kind.constants.parse_ratio`, the rule the app follows too)."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
-    problem = ratio_problem(value)
-    if problem:
-        raise argparse.ArgumentTypeError(problem.replace(repr(value), repr(text)))
-    return value
+        return parse_ratio(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def strength_argument(text: str) -> float:

@@ -85,6 +85,9 @@ def run_score(args: argparse.Namespace) -> int:
                            with_loe_inputs=args.loe_inputs, metrics=args.metrics,
                            options=metric_options(args), progress=not args.quiet)
     print(format_report(result))
+    if result["own_files"]:
+        print(f"notice: {len(result['own_files'])} file(s) kind enhance writes beside its outputs (--compare panels, "
+              f"--save-maps maps) not scored: {', '.join(result['own_files'])}", file=sys.stderr)
     if args.json:
         atomic_write_json(args.json, {"pred": args.pred, "gt": args.gt, **result})
     problems = []
@@ -187,7 +190,10 @@ def add_table_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         description="Build the results tables from kind eval result files: the LOL table (the KinD "
         "paper's confirmed numbers, marked reported, then one row per paired result: weights, "
         "protocol, PSNR, SSIM, PSNR-Y, SSIM-Y, LOE, NIQE, seconds per image, device) and, for photo "
-        "results, mean NIQE and LOE per data set (LIME, DICM, VV, MEF, NPE). Prints the markdown.",
+        "results, mean NIQE and LOE per data set (LIME, DICM, VV, MEF, NPE). Prints the markdown. A file "
+        "that cannot be tabulated is named on stderr with the reason and left out; the others make the "
+        "tables. Exit status: 0 done (another command's result, e.g. kind diagnose's, left out with a "
+        "notice), 1 some files were malformed and left out, 2 none could be tabulated.",
     )
     p.add_argument("--runs", nargs="+", required=True, metavar="JSON",
                    help="result files of kind eval --json, or of kind score --json (any method's outputs: "
@@ -204,8 +210,13 @@ def run_table(args: argparse.Namespace) -> int:
 
     outputs = {"--out-md": args.out_md, "--out-json": args.out_json, "--out-tex": args.out_tex}
     check_output_files(outputs, args.runs)
-    print(write_table(args.runs, args.out_md, args.out_json, args.out_tex))
-    return 0
+    table, loaded = write_table(args.runs, args.out_md, args.out_json, args.out_tex)
+    print(table)
+    for line in loaded.malformed:
+        print(f"skipped: {line}", file=sys.stderr)
+    for line in loaded.other:
+        print(f"notice: {line}", file=sys.stderr)
+    return 1 if loaded.malformed else 0
 
 
 COMMANDS = [(add_score_parser, run_score), (add_eval_parser, run_eval_command), (add_diagnose_parser, run_diagnose_command), (add_table_parser, run_table)]  # (parser builder, handler), in `kind --help` order

@@ -311,6 +311,8 @@ def plan_items(data: str | os.PathLike, protocol: str, gt_mean: bool = False) ->
     high path or None)``; EvalError for an empty or unusable folder, or a protocol (or ``gt_mean``)
     that needs ground truths on a folder of photos."""
     data = Path(data)
+    if not data.is_dir():  # the same words whatever the protocol
+        raise EvalError(f"--data {data}: {'not a folder' if data.exists() else 'no such folder'}")
     if is_paired(data):
         return True, _paired_items(data)
     if protocol not in PHOTO_PROTOCOLS:

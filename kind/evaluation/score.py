@@ -17,7 +17,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from kind.constants import IMAGE_SUFFIXES, SCORE_METRICS
+from kind.constants import IMAGE_SUFFIXES, MAP_SUFFIXES, SCORE_METRICS
 from kind.evaluation.formatting import format_number
 from kind.io.inputs import natural_key
 from kind.io.read import read_stored_rgb8
@@ -31,9 +31,11 @@ __all__ = [
     "format_report",
     "match_by_stem",
     "score_folders",
+    "without_own_files",
 ]
 
 FULL_REFERENCE = ("psnr", "ssim")  # need --gt
+OWN_SUFFIXES = ("compare", *MAP_SUFFIXES)  # what kind enhance writes beside an output: <stem>_compare, <stem>_R, …
 
 
 class Pair(NamedTuple):
@@ -49,10 +51,12 @@ SCORE_DIGITS = {"psnr": 4, "ssim": 4, "loe": 2, "niqe": 4}  # kind score shows m
 def _images_by_stem(folder: Path, role: str) -> Dict[str, Path]:
     """{stem: path} of the image files directly in ``folder``; two files of one stem is an error."""
     if not folder.is_dir():
-        raise ValueError(f"{role} folder: expected a directory, got {str(folder)!r}")
+        option = {"prediction": "--pred", "ground-truth": "--gt"}.get(role, role)
+        raise ValueError(f"{option} {folder}: {'not a folder' if folder.exists() else 'no such folder'} "
+                         f"(the {role} folder)")
     by_stem: Dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+        if path.suffix.lower() not in IMAGE_SUFFIXES or path.is_dir():  # a FIFO is listed: it fails, named
             continue
         if path.stem in by_stem:
             raise ValueError(
@@ -79,7 +83,20 @@ def match_by_stem(
     Raises:
         ValueError: a folder is missing, or holds two images of one stem (``1.png`` and ``1.jpg``).
     """
-    preds = _images_by_stem(Path(pred_dir), "prediction")
+    return _match(_images_by_stem(Path(pred_dir), "prediction"), gt_dir)
+
+
+def without_own_files(preds: Dict[str, Path]) -> Tuple[Dict[str, Path], List[str]]:
+    """``preds`` ({stem: path}) without the files ``kind enhance`` writes beside an output that is
+    among them (``a_compare.png``, ``--save-maps``' ``a_R.png`` … beside ``a.png``), and those
+    files' names, naturally sorted: panels and maps are not outputs to score."""
+    own = {f"{stem}_{suffix}" for stem in preds for suffix in OWN_SUFFIXES}
+    kept = {stem: path for stem, path in preds.items() if stem not in own}
+    return kept, sorted((path.name for stem, path in preds.items() if stem in own), key=natural_key)
+
+
+def _match(preds: Dict[str, Path], gt_dir: str | os.PathLike | None) -> Tuple[List[Pair], List[str], List[str]]:
+    """:func:`match_by_stem` of predictions already listed."""
     if gt_dir is None:
         return [Pair(stem, preds[stem], None) for stem in sorted(preds, key=natural_key)], [], []
     gts = _images_by_stem(Path(gt_dir), "ground-truth")
@@ -150,7 +167,8 @@ def score_folders(
             all before any image is scored. Per-image problems go to ``failed`` instead.
     """
     chosen = check_metrics(metrics, gt_dir is not None, with_loe_inputs is not None)
-    pairs, missing, extra = match_by_stem(pred_dir, gt_dir)
+    preds, own = without_own_files(_images_by_stem(Path(pred_dir), "prediction"))
+    pairs, missing, extra = _match(preds, gt_dir)
     if not pairs:
         where = f"shares a file stem with a ground truth in {str(gt_dir)!r}" if gt_dir is not None else "is an image"
         raise ValueError(f"no file in {str(pred_dir)!r} {where}")
@@ -179,6 +197,7 @@ def score_folders(
         "failed": failed,
         "missing": missing,
         "extra": extra,
+        "own_files": own,
         "metrics": list(chosen),
         "settings": {
             "y_channel": bool(y_channel),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kind.constants import PROTOCOLS
@@ -27,12 +28,16 @@ from kind.io.atomic import atomic_write_json, atomic_write_text
 
 __all__ = [
     "REPORTED",
+    "LoadedResults",
+    "OtherResultError",
     "lol_rows",
     "lol_table",
     "distinct_labels",
     "from_score",
+    "is_diagnose_result",
     "is_score_result",
     "load_results",
+    "read_result",
     "noref_rows",
     "noref_table",
     "protocol_label",
@@ -114,9 +119,14 @@ def _check(results: Sequence[object], sources: Sequence[str] | None) -> list[str
     for name, result in zip(names, results):
         if not isinstance(result, dict):
             raise ValueError(f"{name}: not a kind eval result (expected a JSON object, got {type(result).__name__})")
+        if is_diagnose_result(result):
+            raise OtherResultError(f"{name}: a kind diagnose result, not a kind eval or kind score result; left out")
         lacking = [key for key in REQUIRED_KEYS if key not in result]
         if lacking:
             raise ValueError(f"{name}: not a kind eval result (no {', '.join(lacking)})")
+        empty = [key for key in REQUIRED_KEYS if result[key] is None]
+        if empty:
+            raise ValueError(f"{name}: field {empty[0]!r} is null; a kind eval result gives it a value")
         _check_types(name, result)
     return names
 
@@ -128,6 +138,8 @@ FIELD_TYPES = {  # a result's fields the tables read, and the types each may hav
     "gt_mean": (bool,), "loe_variant": (str,), "niqe_channel": (str,), "niqe_params": (str,), "mean": (dict,),
 }
 SETTINGS = {"loe_variant": LOE_NOTE, "niqe_channel": NIQE_NOTE, "niqe_params": NIQE_PARAMS_NOTE}
+MODES = ("paired", "photos")  # a result's "mode": with ground truths (the LOL table), or photos (no-reference)
+PAIRED_ONLY = ("psnr", "ssim", "psnr_y", "ssim_y", "gt_saturation")  # means only a paired result has
 
 
 def _check_types(name: str, result: dict) -> None:
@@ -143,6 +155,13 @@ def _check_types(name: str, result: dict) -> None:
     for key, value in result["mean"].items():
         if value is not None and (not isinstance(value, NUMBER) or isinstance(value, bool)):
             raise ValueError(f"{name}: field 'mean.{key}' should be a number, got {type(value).__name__} {value!r}")
+    mode = result.get("mode", "paired")
+    if mode not in MODES:
+        raise ValueError(f"{name}: field 'mode' is {mode!r}, expected one of {', '.join(MODES)}")
+    paired_fields = sorted(key for key in PAIRED_ONLY if result["mean"].get(key) is not None)
+    if mode == "photos" and paired_fields:
+        raise ValueError(f"{name}: its mode says photos (no ground truth) but it has paired fields "
+                         f"({', '.join('mean.' + key for key in paired_fields)}); which is it?")
 
 
 def _row_key(result: dict) -> tuple:
@@ -289,8 +308,8 @@ def noref_rows(results: Sequence[dict], sources: Sequence[str] | None = None) ->
     datasets = [d for d in NOREF_ORDER if d in present] + sorted(present - set(NOREF_ORDER))
     rows: dict[tuple, dict] = {}
     for name, result in _ordered(photos):
-        key = (_weights_label(result), protocol_label(result), result["loe_variant"], result["niqe_channel"],
-               result["niqe_params"])
+        key = (_weights_label(result), protocol_label(result), result.get("loe_variant", "npe"),
+               result.get("niqe_channel", "gray"), result.get("niqe_params", "live"))
         row = rows.setdefault(key, {
             "weights": key[0], "protocol": key[1], "protocol_base": protocol_label(result, with_gt_mean=False),
             "ratio_rule": result["ratio_rule"], "gt_mean": False, "loe_variant": key[2],
@@ -361,17 +380,65 @@ def from_score(result: dict) -> dict:
     }
 
 
-def load_results(paths: Sequence[str | os.PathLike]) -> list[dict]:
-    """Read result JSON files (``kind eval --json``, or ``kind score --json``: :func:`from_score`);
-    a bad file raises ValueError naming it."""
-    results = []
+class OtherResultError(ValueError):
+    """A result file of another kind command (``kind diagnose``): no table rows, left out."""
+
+
+def is_diagnose_result(result: object) -> bool:
+    """Whether a result file is ``kind diagnose --json``'s (per-stage rows, no protocol)."""
+    return isinstance(result, dict) and "protocol" not in result and {"rows", "stages"} <= result.keys()
+
+
+def read_result(path: str | os.PathLike) -> dict:
+    """One result file as a table result (``kind eval --json``'s, or ``kind score --json``'s through
+    :func:`from_score`), checked; ValueError naming the file and what is wrong with it (unreadable,
+    not UTF-8, not JSON, nested too deep, another command's result, a missing, null or mistyped field)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a JSON result file (not UTF-8 text; a binary file?)") from None
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be read ({error.strerror or error})") from None
+    try:
+        result = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not JSON ({error})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a kind result (JSON nested too deeply to read)") from None
+    if is_score_result(result):
+        if not all(isinstance(result.get(key) or {}, dict) for key in ("settings", "mean", "per_image")):
+            raise ValueError(f"{path}: a kind score result whose settings, mean or per_image is not a mapping")
+        result = from_score(result)
+    _check([result], [str(path)])
+    return result
+
+
+@dataclass
+class LoadedResults:
+    """Result files read for the tables: the usable ``results`` with their file names (``sources``),
+    and one line for each file left out, naming it and why: ``malformed`` (a fault in the file) and
+    ``other`` (another command's result, such as ``kind diagnose``'s)."""
+
+    results: list[dict] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    malformed: list[str] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)
+
+
+def load_results(paths: Sequence[str | os.PathLike]) -> LoadedResults:
+    """Read result files (:func:`read_result`); none is dropped without its line."""
+    loaded = LoadedResults()
     for path in paths:
         try:
-            result = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not JSON ({error})") from None
-        results.append(from_score(result) if is_score_result(result) else result)
-    return results
+            result = read_result(path)
+        except OtherResultError as error:
+            loaded.other.append(str(error))
+        except ValueError as error:
+            loaded.malformed.append(str(error))
+        else:
+            loaded.results.append(result)
+            loaded.sources.append(Path(path).name)
+    return loaded
 
 
 def write_table(
@@ -379,11 +446,15 @@ def write_table(
     out_md: str | os.PathLike | None = None,
     out_json: str | os.PathLike | None = None,
     out_tex: str | os.PathLike | None = None,
-) -> str:
+) -> tuple[str, LoadedResults]:
     """``kind table``: the markdown tables of the result files ``paths`` (LOL when any is paired or
-    none is a photo result; the no-reference sets when any is), optionally written to files."""
-    results = load_results(paths)
-    sources = [Path(p).name for p in paths]
+    none is a photo result; the no-reference sets when any is), optionally written to files, and
+    what was read (:func:`load_results`: the files left out, each with its line). ValueError,
+    naming every file and its fault, when none can be tabulated."""
+    loaded = load_results(paths)
+    results, sources, skipped = loaded.results, loaded.sources, loaded.malformed + loaded.other
+    if not results:
+        raise ValueError("no result file to tabulate: " + "; ".join(skipped))
     paired, photos = _split(results, _check(results, sources))
     sections, data = [], {}
     if paired or not photos:
@@ -398,7 +469,7 @@ def write_table(
     if out_md is not None:
         atomic_write_text(out_md, table + "\n")
     if out_json is not None:
-        atomic_write_json(out_json, {**data, "metrics": METRICS_NOTE})
+        atomic_write_json(out_json, {**data, "metrics": METRICS_NOTE, "skipped": skipped})
     if out_tex is not None:
         atomic_write_text(out_tex, markdown_tables_to_latex(table))
-    return table
+    return table, loaded

@@ -38,6 +38,9 @@ class Networks(Protocol):
     def adjust_illumination(self, illumination: Tensor, ratio: Ratio) -> Tensor:
         """(L, ratio) → L̂ N×1×H×W."""
 
+    # Optional: ``darkness_weight(R)``, :func:`kind.imageops.darkness_weight` of R (the photo
+    # pipeline takes it from the networks when they offer it, so that a cache can keep it).
+
 
 # --- the brightening ratio ------------------------------------------------------------------
 
@@ -171,8 +174,9 @@ def enhance_general(
     """
     result = _networks(runner, image, ratio, high, strength)
     image = image.to(result.restored.device)
+    weigh = getattr(runner, "darkness_weight", darkness_weight)  # a prepared photo's networks keep it (kind.api)
     # float64 like the official numpy code, whose scikit-image weight promotes the arithmetic
-    enhanced = result.restored.double() * darkness_weight(result.reflectance) * result.adjusted.double()
+    enhanced = result.restored.double() * weigh(result.reflectance) * result.adjusted.double()
     result.output = blend_with_input(image.double(), result.illumination.double(), enhanced)
     return result
 

@@ -1,7 +1,8 @@
 """Atomic file output: write to a temporary file beside the target, then rename over it.
 
 A reader never sees a half-written file, and an interrupted write leaves the old file (if any)
-untouched. Temporary files are named ``.<target name>.kind<PID>.<random>.tmp``: the writer's PID
+untouched. Temporary files are named ``.<target name>.kind<PID>.<random>.tmp`` (the target name
+cut short when the whole would be too long for the file system): the writer's PID
 in the name means no two processes (ranks of one job included) ever touch each other's, and
 :func:`remove_stale_temp_files` can tell ours from anyone else's.
 """
@@ -13,17 +14,37 @@ import json
 import os
 import re
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
 TEMP_PATTERN = re.compile(r"^\..+\.kind(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
 
 
+def name_max(folder: str | os.PathLike) -> int:
+    """The longest file name, in bytes, the file system of ``folder`` allows (255 where unknown)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):
+        return 255
+
+
+def temp_name(name: str, limit: int = 255) -> str:
+    """``.name.kind<PID>.<random>.tmp``, with ``name`` cut short (whole characters) when the whole
+    would pass ``limit`` bytes: a temporary name is never why a file that fits cannot be written."""
+    tail = f".kind{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    room = limit - len(tail.encode()) - 1  # the leading dot
+    while len(os.fsencode(name)) > max(room, 1):
+        name = name[:-1]
+    return f".{name or 'x'}{tail}"
+
+
 def _create_temp(folder: Path, name: str) -> Path:
-    """A new empty file ``.name.kind<PID>.<random>.tmp`` in ``folder``, created with mode 0666
-    less the process umask (as any ordinary file)."""
+    """A new empty file :func:`temp_name` in ``folder``, created with mode 0666 less the process
+    umask (as any ordinary file)."""
+    limit = name_max(folder)
     for _ in range(100):
-        tmp = folder / f".{name}.kind{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        tmp = folder / temp_name(name, limit)
         try:
             os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         except FileExistsError:
@@ -103,7 +124,8 @@ class OutputPathError(ValueError):
 def check_output_path(path: str | os.PathLike, option: str, folder: bool = False) -> Path:
     """Check, before any work starts, that ``path`` (given as ``option``, e.g. ``--json``) can be
     written: not empty, not an existing folder (for a file) or file (for a folder), and its nearest
-    existing parent is a writable folder. Returns the path; raises :class:`OutputPathError`."""
+    existing parent is a folder in which files can be created (tried). Returns the path; raises
+    :class:`OutputPathError`."""
     if not str(path).strip():
         raise OutputPathError(f"{option}: an empty path; give a {'folder' if folder else 'file'} name")
     path = Path(path)
@@ -118,4 +140,19 @@ def check_output_path(path: str | os.PathLike, option: str, folder: bool = False
         raise OutputPathError(f"{option} {path}: {parent} is a file, so {path} cannot be created")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputPathError(f"{option} {path}: {parent} is not writable")
+    problem = _creation_problem(parent)
+    if problem:
+        raise OutputPathError(f"{option} {path}: nothing can be created in {parent} ({problem}); choose another place")
     return path
+
+
+def _creation_problem(folder: Path) -> str | None:
+    """Why no file can be created in ``folder`` (a read-only or virtual file system such as /proc,
+    which permission bits do not tell), or None: found by creating and removing a hidden file."""
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=".kind-probe-", dir=folder)
+    except OSError as error:
+        return error.strerror or str(error)
+    os.close(descriptor)
+    os.unlink(probe)
+    return None

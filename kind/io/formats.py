@@ -43,4 +43,30 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         ) from None
 
 
-__all__ = ["FORMAT_NAMES", "READ_FORMATS", "UnsupportedFormatError", "open_image"]
+def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(width, height) from the header of an image in ``READ_FORMATS``, read the way
+    :func:`open_image` identifies it but without Pillow's decompression-bomb check (so that kind's
+    own ``--max-pixels`` is the limit a refusal names, not Pillow's); None for anything else (not a
+    regular file, another format, unreadable: :func:`open_image` then says why)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as fp:
+            prefix = fp.read(16)
+            Image.init()
+            for name in READ_FORMATS:
+                factory, accept = Image.OPEN[name]
+                accepted = accept(prefix) if accept else True
+                if isinstance(accepted, str) or not accepted:  # a string: Pillow's reason to refuse
+                    continue
+                fp.seek(0)
+                try:
+                    return factory(fp, os.fspath(path)).size
+                except Exception:  # noqa: BLE001 - not this format, or unreadable: open_image says which
+                    continue
+    except OSError:
+        return None
+    return None
+
+
+__all__ = ["FORMAT_NAMES", "READ_FORMATS", "UnsupportedFormatError", "header_size", "open_image"]

@@ -54,8 +54,8 @@ def collect_inputs(inputs: list[str], videos: bool = False) -> tuple[list[InputF
     second way into the same folder) is skipped with a notice, as is a folder that cannot be read;
     files without an image suffix are counted in a notice. Folder files get relpaths relative to
     it. A file or glob match gets its name as relpath; glob matches that are folders or not images
-    are skipped. The same file reached twice appears once. ``videos``: clips (VIDEO_SUFFIXES) count
-    as inputs too.
+    are skipped, and those with a wanted suffix that are not regular files (a FIFO) with a notice.
+    The same file reached twice appears once. ``videos``: clips (VIDEO_SUFFIXES) count as inputs too.
 
     Raises FileNotFoundError for an argument that matches no image and ValueError for a file
     argument without an image suffix.
@@ -64,9 +64,11 @@ def collect_inputs(inputs: list[str], videos: bool = False) -> tuple[list[InputF
     notices: list[str] = []
     seen: set[Path] = set()
     for arg in inputs:
+        before = len(notices)
         candidates = _expand(arg, notices, videos)
         if not candidates:
-            raise FileNotFoundError(f"input {arg!r} matches no image files")
+            why = "; ".join(notices[before:])
+            raise FileNotFoundError(f"input {arg!r} matches no image files" + (f" ({why})" if why else ""))
         for item in candidates:
             key = item.path.resolve()
             if key not in seen:
@@ -100,8 +102,15 @@ def _expand(arg: str, notices: list[str], videos: bool = False) -> list[InputFil
         return _walk_folder(path, notices, videos)
     if path.exists() and glob.escape(arg) == arg:
         raise ValueError(f"input {arg!r} is not a regular file (a FIFO, socket or device); only regular files are read")
-    matches = sorted(_glob(arg, notices))
-    return [InputFile(m, Path(m.name), m.parent) for m in matches if _is_regular(m) and _wanted(m, videos)]
+    found = []
+    for match in sorted(_glob(arg, notices)):
+        if not _wanted(match, videos) or match.is_dir():
+            continue
+        if _is_regular(match):
+            found.append(InputFile(match, Path(match.name), match.parent))
+        else:
+            notices.append(f"{match}: skipped, not a regular file (a FIFO, socket, device or broken link)")
+    return found
 
 
 def _is_regular(path: Path) -> bool:
@@ -187,7 +196,7 @@ def _walk_folder(root: Path, notices: list[str], videos: bool = False) -> list[I
         if not _wanted(path, videos):
             others[path.suffix.lower() or "(no suffix)"] += 1
         elif not _is_regular(path):
-            notices.append(f"{path}: skipped, not a regular file (a FIFO, socket or device)")
+            notices.append(f"{path}: skipped, not a regular file (a FIFO, socket, device or broken link)")
         else:
             files.append(InputFile(path, path.relative_to(root), root))
     if others:

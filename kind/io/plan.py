@@ -8,12 +8,12 @@ own`` beside an unrelated ``own/a.png``) keeps its input's suffix, as clashing n
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kind.constants import MAP_SUFFIXES, OUTPUT_FORMATS, ratio_problem
-from kind.io.atomic import check_output_path
+from kind.constants import MAP_SUFFIXES, OUTPUT_FORMATS, distinct_ratios, ratio_problem
+from kind.io.atomic import check_output_path, name_max
 from kind.io.inputs import InputFile, collect_inputs, is_image_name, is_video_name, output_relpath
 from kind.io.video import output_suffix
 
@@ -56,30 +56,60 @@ def plan_jobs(
     clip's: :func:`kind.io.video.output_suffix`; ``save_maps`` and ``compare`` apply to images).
 
     ``ratios``: a sweep, one job per image and ratio, each output named by its ratio
-    (``photo_r2.5.png``, ``photo_rauto.png``; see :func:`ratio_job`). Writes nothing. Raises FileNotFoundError for an input that matches no image and ValueError for
-    an unusable ``out_dir`` or outputs that would be unsafe (see :func:`check_outputs`). Clashing
-    names are resolved as the module docstring says; the renames are listed in ``notices``.
+    (``photo_r2.5.png``, ``photo_rauto.png``; see :func:`ratio_job`), a ratio given twice (``3``
+    and ``3.0``, ``auto`` and ``AUTO``) once, with a notice. Writes nothing. Raises
+    FileNotFoundError for an input that matches no image and ValueError for an unusable ``out_dir``
+    or outputs that would be unsafe (see :func:`check_outputs`). Clashing names are resolved as the module docstring says; the renames are listed in ``notices``.
     """
     check_output_path(out_dir, "output folder", folder=True)
     items, notices = collect_inputs([str(arg) for arg in inputs], videos=True)
+    if ratios is not None:
+        ratios, repeated = distinct_ratios(ratios)
+        notices += repeated
     out_dir = Path(out_dir)
     if is_image_name(out_dir) and not out_dir.is_dir():
         notices.append(f"{out_dir}: named like an image, but it is the output folder: it is created as a folder, "
                        f"and the images are written inside it")
     suffix = OUTPUT_FORMATS[format]
+
+    def written(job: Job) -> list[Job]:  # the jobs one planned image becomes: one per ratio of a sweep
+        return [job] if ratios is None else [ratio_job(job, ratio) for ratio in ratios]
+
     jobs = [_job(item, out_dir, suffix, save_maps, compare) for item in items]
     clashing = _clashing(jobs)
     if clashing:
         jobs = [_job(job.source, out_dir, suffix, save_maps, compare, keep_suffix=True) if i in clashing else job
                 for i, job in enumerate(jobs)]
-        renamed = ", ".join(f"{jobs[i].source.path} → {jobs[i].output.name}" for i in sorted(clashing))
+        renamed = ", ".join(f"{jobs[i].source.path} → {_output_names(written(jobs[i]))}" for i in sorted(clashing))
         notices.append(f"inputs with the same name keep their suffix in the output name: {renamed}")
         jobs = _fail_remaining_clashes(jobs)
-    jobs = _spare_files_beside_inputs(jobs, out_dir, suffix, save_maps, compare, notices)
-    if ratios is not None:
-        jobs = [ratio_job(job, ratio) for job in jobs for ratio in ratios]
+    jobs = _spare_files_beside_inputs(jobs, out_dir, suffix, save_maps, compare, notices, written)
+    jobs = _fail_long_names([final for job in jobs for final in written(job)], out_dir)
     check_outputs(jobs, out_dir)
     return Plan(jobs, notices)
+
+
+def _fail_long_names(jobs: list[Job], out_dir: Path) -> list[Job]:
+    """Jobs with a file name longer than the file system allows (an input name near the limit, plus
+    a sweep's ``_r2.5``, a map's ``_R_restored`` or a kept suffix) fail, saying so, before any work."""
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    limit = name_max(existing)
+    result = []
+    for job in jobs:
+        long = next((t.name for t in job.targets() if len(os.fsencode(t.name)) > limit), None)
+        if long is not None and job.error is None:
+            job = Job(job.source, job.output, job.maps, job.compare, ratio=job.ratio,
+                      error=f"the output name {long!r} would be {len(os.fsencode(long))} bytes, over the file "
+                            f"system's {limit}; rename the input shorter")
+        result.append(job)
+    return result
+
+
+def _output_names(jobs: Sequence[Job]) -> str:
+    """The names of the main outputs of ``jobs`` (one image's, a sweep's several), for notices."""
+    return ", ".join(job.output.name for job in jobs)
 
 
 def _job(item: InputFile, out_dir: Path, suffix: str, save_maps: bool, compare: bool, keep_suffix: bool = False) -> Job:
@@ -96,7 +126,7 @@ def _job(item: InputFile, out_dir: Path, suffix: str, save_maps: bool, compare: 
 
 def ratio_tag(ratio: float | str) -> str:
     """A ratio as it appears in a sweep's file names: ``2.5``, ``5``, ``auto``."""
-    return ratio if isinstance(ratio, str) else f"{float(ratio):g}"
+    return ratio.strip().lower() if isinstance(ratio, str) else f"{float(ratio):g}"
 
 
 def ratio_job(job: Job, ratio: float | str) -> Job:
@@ -145,21 +175,23 @@ def _fail_remaining_clashes(jobs: Sequence[Job]) -> list[Job]:
 
 
 def _spare_files_beside_inputs(jobs: list[Job], out_dir: Path, suffix: str, save_maps: bool, compare: bool,
-                              notices: list[str]) -> list[Job]:
+                              notices: list[str], written: Callable[[Job], list[Job]]) -> list[Job]:
     """Jobs that would replace a file that exists in a folder holding inputs (``kind enhance own/a.jpg
     -o own`` beside an unrelated ``own/a.png``) keep their input's suffix instead (``own/a.jpg.png``,
-    the clash rule), with a notice; if that name is taken too by another job, the job fails."""
+    the clash rule), with a notice; if that name is taken too by another job, the job fails.
+    ``written``: the jobs a planned job becomes (a sweep's, one per ratio), whose files are the ones
+    checked and named."""
     inputs = {job.source.path.resolve() for job in jobs}  # an output over an input is refused, not renamed
     input_folders = {path.parent for path in inputs}
     result = []
     for job in jobs:
-        taken = [t for t in job.targets()
+        taken = [t for final in written(job) for t in final.targets()
                  if t.resolve().parent in input_folders and t.resolve() not in inputs and t.exists()]
         if taken and job.error is None:
             renamed = _job(job.source, out_dir, suffix, save_maps, compare, keep_suffix=True)
             if renamed.output != job.output:
                 notices.append(f"{taken[0]} exists beside the inputs and is kept: {job.source.path} is written as "
-                               f"{renamed.output.name}")
+                               f"{_output_names(written(renamed))}")
                 job = renamed
         result.append(job)
     return _fail_remaining_clashes(result) if len(result) > 1 else result

@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from kind.constants import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
-from kind.io.formats import UnsupportedFormatError, open_image
+from kind.io.formats import UnsupportedFormatError, header_size, open_image
 
 ORIENTATION = 0x0112  # the EXIF orientation tag
 
@@ -132,6 +132,9 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     if size == 0:
         raise ImageReadError(f"{path}: file is empty (0 bytes)")
 
+    size = header_size(path)
+    if size is not None:  # kind's limit first: Pillow's own may refuse larger images, quoting its number
+        check_size(path, size, max_pixels)
     try:
         with open_image(path) as img:
             check_size(path, img.size, max_pixels)
@@ -150,10 +153,12 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         raise ImageReadError(str(err)) from None
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not an image file, or a format Pillow cannot read") from None
-    except Image.DecompressionBombError as err:
+    except Image.DecompressionBombError:  # within max_pixels, but over twice Pillow's own limit
+        width, height = size or (0, 0)
         raise ImageReadError(
-            f"{path}: image too large ({err}); refused before decoding. The kind commands take a larger "
-            "--max-pixels; in Python, kind.tune_process(max_image_pixels=N) raises Pillow's own limit"
+            f"{path}: image too large for Pillow ({width} x {height} = {width * height:,} pixels, over twice "
+            f"PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS:,}); the kind commands raise Pillow's limit to "
+            "their --max-pixels; in Python, kind.tune_process(max_image_pixels=N) does"
         ) from None
     except PermissionError:
         raise ImageReadError(f"{path}: permission denied") from None
@@ -165,12 +170,10 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
 
 
 def header_pixels(path: str | os.PathLike) -> int:
-    """Width × height from an image file's header (0 when it cannot be read: the decoder will say why)."""
-    try:
-        with open_image(path) as img:
-            return img.width * img.height
-    except Exception:  # noqa: BLE001 - any failure is the decoder's to report
-        return 0
+    """Width × height from an image file's header, however large (0 when it cannot be read: the
+    decoder will say why)."""
+    size = header_size(path)
+    return 0 if size is None else size[0] * size[1]
 
 
 def check_size(name: object, size: tuple[int, int], max_pixels: int) -> None:

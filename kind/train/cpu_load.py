@@ -23,8 +23,9 @@ def usable_cores() -> int:
 
 def oversubscription_notice(threads: int, load: float | None = None, cores: int | None = None) -> str | None:
     """A notice when ``threads`` compute threads plus the machine's load (1-minute load average,
-    before this process starts computing) exceed its cores, naming a thread count that fits;
-    None when they fit or the load cannot be read."""
+    before this process starts computing) exceed its cores, naming a thread count that fits (or,
+    when ``threads`` is already as few as fit, saying that the run will be slower); None when they
+    fit or the load cannot be read."""
     cores = usable_cores() if cores is None else cores
     if load is None:
         try:
@@ -33,9 +34,13 @@ def oversubscription_notice(threads: int, load: float | None = None, cores: int 
             return None
     if threads + load <= cores + BUSY_MARGIN:
         return None
+    busy = f"other processes keep the CPU busy (load average {load:.1f} on {cores} cores)"
     free = max(1, round(cores - load))
-    return (f"the CPU is busy (load average {load:.1f} on {cores} cores) and training would run {threads} threads: "
-            f"they would wait on each other and run several times slower; set threads={free} (--set threads={free})")
+    if free >= threads:  # fewer threads would not help: there is nothing to set
+        return (f"{busy}; training runs {threads} thread{'s' if threads > 1 else ''} beside them and will be slower "
+                "than on an idle machine until they end")
+    return (f"{busy} and training would run {threads} threads: they would wait on each other and run several times "
+            f"slower; set threads={free} (--set threads={free})")
 
 
 __all__ = ["BUSY_MARGIN", "oversubscription_notice", "usable_cores"]

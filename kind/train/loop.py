@@ -61,7 +61,7 @@ from kind.train.stages import STAGES, Stage, StageData
 from kind.train.stop_rule import StopRule, TrainingDiverged
 from kind.train.strips import STRIP_LABELS, labelled_strip
 from kind.train.upstream import upstream_changes, upstream_checksums
-from kind.weights.format import export_weights, load_network, read_record
+from kind.weights.format import WeightsError, export_weights, load_network, read_record, resolve_weight_file
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -141,6 +141,8 @@ def train(
     world = current_world()
     device = rank_device(config.device, world)
     out_dir = check_output_path(config.out_dir, "out_dir", folder=True)
+    if config.init_weights and not resolve_weight_file(config.init_weights, stage.network).is_file():
+        raise WeightsError(f"init_weights {config.init_weights}: no such weight file")  # before any data is read
     with run_lock(out_dir) if world.is_main else contextlib.nullcontext() as lock_notice:
         return _locked_train(stage_name, stage, config, world, device, out_dir, resume, overwrite, progress, data,
                              lock_notice)
@@ -197,7 +199,10 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
     torch.manual_seed(config.seed)  # the initialisation depends on the seed alone, not on what preparing the data drew
     model = build_network(stage.network).to(device, memory_format=memory_format)
     if config.init_weights:
-        model.load_state_dict(load_network(config.init_weights, stage.network).state_dict())
+        try:
+            model.load_state_dict(load_network(config.init_weights, stage.network).state_dict())
+        except WeightsError as error:
+            raise WeightsError(f"init_weights {error}") from None
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8,
                                  fused=device.type == "cuda")
     state = RunState(best_metric=stage.select(config))

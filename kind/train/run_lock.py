@@ -25,6 +25,10 @@ class RunLockedError(ValueError):
     """The run folder is held by another run: the message names its process, host and lock file."""
 
 
+class RunFolderError(ValueError):
+    """The run folder cannot be created or locked: the message names ``out_dir`` and what to do."""
+
+
 def _holder(path: Path) -> tuple[int | None, str, str]:
     """(pid, host, started) written in a lock file; pid None when unreadable."""
     try:
@@ -67,8 +71,15 @@ def run_lock(out_dir: str | os.PathLike) -> Iterator[str | None]:
     stale lock that was replaced, or None. Raises RunLockedError when another run holds it."""
     folder = Path(out_dir)
     created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunFolderError(f"out_dir {folder}: the run folder cannot be created ({error.strerror or error}); "
+                             "choose an out_dir in a writable folder") from None
     path = folder / LOCK_NAME
+    if path.exists() and not path.is_file():
+        raise RunFolderError(f"out_dir {folder}: {path} is a folder or special file, not a lock file kind wrote; "
+                             "remove it, or choose another out_dir")
     notice = None
     for _ in range(3):
         if _create(path):
@@ -77,6 +88,9 @@ def run_lock(out_dir: str | os.PathLike) -> Iterator[str | None]:
             seen = path.read_text()
         except FileNotFoundError:
             continue
+        except OSError as error:
+            raise RunFolderError(f"out_dir {folder}: the lock file {path} cannot be read ({error.strerror or error}); "
+                                 "remove it, or choose another out_dir") from None
         pid, host, started = _holder(path)
         if pid is not None and host == socket.gethostname() and not pid_alive(pid):
             if _remove_stale(path, seen):
@@ -99,4 +113,4 @@ def run_lock(out_dir: str | os.PathLike) -> Iterator[str | None]:
                 folder.rmdir()
 
 
-__all__ = ["LOCK_NAME", "RunLockedError", "run_lock"]
+__all__ = ["LOCK_NAME", "RunFolderError", "RunLockedError", "run_lock"]

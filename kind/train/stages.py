@@ -19,6 +19,7 @@ from kind.inference.fused import cpu_fusion_available, fuse_for_cpu, prepare_inp
 from kind.inference.pipeline import lol_ratio
 from kind.metrics import psnr_torch, saturation_torch, ssim_torch
 from kind.progress import Progress
+from kind.io.pairs import DataError
 from kind.train.config import AdjustConfig, DecomConfig, RestoreConfig, TrainConfig, folder_list, largest_patch
 from kind.train.data import PairedImages, PatchDraws, load_pairs, patch_batches, split_holdout
 from kind.train.decomposition_cache import cache_key, load_cached, save_cache
@@ -79,16 +80,25 @@ def load_splits(config: TrainConfig, min_size: int, stretch: bool | None = None)
     """(train, validation) pairs: the last ``holdout`` pairs of the ``train_dir`` folders (in
     order) plus all of ``val_dir``."""
     stretch = config.stretch if stretch is None else stretch
-    train, val = split_holdout(load_pairs(config.train_dir, stretch, min_size), config.holdout)
+    train, val = split_holdout(_setting_pairs("train_dir", config.train_dir, stretch, min_size), config.holdout)
     if folder_list(config.val_dir):
-        val = val + load_pairs(config.val_dir, stretch)
+        val = val + _setting_pairs("val_dir", config.val_dir, stretch)
     return train, val
 
 
 def load_validation(config: TrainConfig, stretch: bool) -> PairedImages:
     """The validation pairs of :func:`load_splits` alone (the training pairs are not read)."""
-    val = load_pairs(config.train_dir, stretch, last=config.holdout)
-    return val + load_pairs(config.val_dir, stretch) if folder_list(config.val_dir) else val
+    val = _setting_pairs("train_dir", config.train_dir, stretch, last=config.holdout)
+    return val + _setting_pairs("val_dir", config.val_dir, stretch) if folder_list(config.val_dir) else val
+
+
+def _setting_pairs(setting: str, folders: str | list[str], stretch: bool, min_size: int = 1,
+                   last: int | None = None) -> PairedImages:
+    """:func:`load_pairs` of a config setting's folders; a DataError names the setting first."""
+    try:
+        return load_pairs(folders, stretch, min_size, last)
+    except DataError as error:
+        raise DataError(f"{setting} {error}") from None
 
 
 def to_device(images: list[Tensor], device: torch.device) -> list[Tensor]:
