@@ -282,8 +282,9 @@ def enhance_jobs(
             for jobs, read in reads:
                 _run_image(jobs, read, model, writer, summary, bar, ratio, save, pipeline)
         bar.close()
+        clip_ratio = ratio if video.ratio is None else video.ratio
         for job in clips:
-            _run_clip(job, model, summary, bar, ratio if job.ratio is None else job.ratio, pipeline, video, progress)
+            _run_clip(job, model, summary, bar, clip_ratio if job.ratio is None else job.ratio, pipeline, video, progress)
     except KeyboardInterrupt:
         summary.interrupted = len(todo) - summary.done - len(summary.failed)
     finally:

@@ -201,6 +201,8 @@ def test_folder_mixing_photos_and_clips(av, clips, tmp_path, capsys):
     assert "not a video file" in summary["failed"][0]["reason"]
     clip = next(item for item in summary["files"] if item["output"].endswith("static.mp4"))
     assert clip["frames"] == 10 and clip["fps"] == 12.0
+    photo = next(item for item in summary["files"] if item["output"].endswith("photo.png"))
+    assert clip["requested"] == "auto" and photo["requested"] == 5.0  # no --ratio: clips get the steady light
     assert sorted(p.name for p in out.iterdir()) == ["photo.png", "static.mp4"]
     stamp = (out / "static.mp4").stat().st_mtime_ns
     assert main(args + ["--skip-existing"]) == 1

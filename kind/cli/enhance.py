@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from kind.cli.arguments import add_runner_arguments, add_strength_argument, pixels_argument, ratio_sweep_argument, tune_for_command
-from kind.constants import (DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_QUALITY, DEFAULT_RATIO, DEFAULT_VIDEO_CODEC,
+from kind.constants import (AUTO, DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_QUALITY, DEFAULT_RATIO, DEFAULT_VIDEO_CODEC,
                             LOSSY_FORMATS, MIN_TILE, OUTPUT_FORMATS)
 
 
@@ -28,9 +28,10 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
                    "or glob patterns")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
     add_runner_arguments(p)
-    p.add_argument("--ratio", type=ratio_sweep_argument, default=DEFAULT_RATIO, metavar="FLOAT|auto[,...]",
-                   help="brightening ratio (default 5.0; the authors find 0-5 useful), or auto (from each image's "
-                   "illumination); several, e.g. 1,3,5, write one output per ratio named by it (photo_r3.png)")
+    p.add_argument("--ratio", type=ratio_sweep_argument, default=None, metavar="FLOAT|auto[,...]",
+                   help="brightening ratio (default 5.0 for photos, auto for clips: a fixed ratio follows a noisy "
+                   "clip's flicker; the authors find 0-5 useful), or auto (from each image's illumination, for "
+                   "clips smoothed over time); several, e.g. 1,3,5, write one output per ratio named by it (photo_r3.png)")
     p.add_argument("--pipeline", choices=["photo", "lol"], default="photo",
                    help="photo: the authors' photo pipeline (default); lol: the LOL protocol's plain R̂·L̂")
     add_strength_argument(p)
@@ -76,6 +77,8 @@ def run_enhance(args: argparse.Namespace) -> int:
     from kind.video.options import VideoOptions
 
     save = SaveOptions(args.format, args.quality or DEFAULT_QUALITY, args.bits)
+    clip_ratio = AUTO if args.ratio is None else None  # no --ratio: photos at the default, clips at the steady auto
+    args.ratio = DEFAULT_RATIO if args.ratio is None else args.ratio
     sweep = args.ratio if isinstance(args.ratio, list) else None
     for ratio in sweep or [args.ratio]:
         check_options(ratio, save)
@@ -92,7 +95,7 @@ def run_enhance(args: argparse.Namespace) -> int:
         share = shard_plan(plan, world.rank, world.size)
         summary = enhance_jobs(share, model, ratio=sweep[0] if sweep else args.ratio, skip_existing=args.skip_existing,
                                progress=not args.quiet and world.is_main, save=save, pipeline=args.pipeline,
-                               video=VideoOptions(args.codec, args.crf))
+                               video=VideoOptions(args.codec, args.crf, clip_ratio))
         summary = merge_summaries(gather_objects(summary, world))
     if world.is_main:
         if args.json is not None:

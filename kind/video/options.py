@@ -10,10 +10,13 @@ from kind.constants import DEFAULT_CRF, DEFAULT_VIDEO_CODEC
 @dataclass(frozen=True)
 class VideoOptions:
     """``codec``: a PyAV video encoder (default ``libx264``, H.264); ``crf``: its constant rate
-    factor (0 lossless to 51 for x264/x265, 63 for VP9/AV1; default 18)."""
+    factor (0 lossless to 51 for x264/x265, 63 for VP9/AV1; default 18); ``ratio``: the clips' own
+    ratio when it differs from the photos' (``kind enhance`` without ``--ratio``: ``auto``, the
+    steady light, since a fixed ratio's per-frame stretch follows the noise), None for the same."""
 
     codec: str = DEFAULT_VIDEO_CODEC
     crf: int = DEFAULT_CRF
+    ratio: float | str | None = None
 
     def check(self) -> None:
         """Raise ValueError for an encoder PyAV lacks or a crf out of its range; without PyAV
