@@ -30,9 +30,10 @@ from kind.api import KinD
 from kind.app.preview import PreviewPhoto
 from kind.app.workspace import Workspace
 from kind.constants import DEFAULT_STRENGTH, IMAGE_SUFFIXES
+from kind.constants import parse_ratio as shared_parse_ratio
 from kind.enhance import IMAGE_ERRORS, enhance_files, failure_reason
 from kind.imageops import to_uint8
-from kind.inference.pipeline import RatioChoice, check_ratio
+from kind.inference.pipeline import RatioChoice
 from kind.inference.runner import Runner
 from kind.io.inputs import is_image_name
 from kind.io.plan import ratio_tag
@@ -52,19 +53,12 @@ class UploadError(ValueError):
 
 
 def parse_ratio(value: object) -> RatioChoice:
-    """A ratio from a page or an API call: a number ≥ 0 (or its text) or ``"auto"``."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text == "auto":
-            return "auto"
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"ratio: expected a number or 'auto', got {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"ratio: expected a number or 'auto', got {value!r}")
-    check_ratio(float(value))
-    return float(value)
+    """A ratio from a page or an API call: a number from 0 to ``MAX_RATIO`` (or its text) or
+    ``"auto"`` in any case — :func:`kind.constants.parse_ratio`, the command line's own rule."""
+    try:
+        return shared_parse_ratio(value)
+    except ValueError as error:
+        raise ValueError(f"ratio: {error}") from None
 
 
 def reduce_for_preview(samples: np.ndarray, max_pixels: int = PREVIEW_PIXELS) -> np.ndarray:
