@@ -44,7 +44,7 @@ PARSES = [
      {"stage": "restore", "config": "c.yaml", "overrides": ["steps=2", "lr=1e-3"], "resume": "auto", "overwrite": False}),
     (["train", "pipeline", "--overwrite", "--quiet"], {"stage": "pipeline", "overwrite": True, "quiet": True}),
     (["enhance", "a.jpg", "dir/", "-o", "out"],
-     {"inputs": ["a.jpg", "dir/"], "out": "out", "ratio": 5.0, "format": "png", "bits": 8, "quality": None,
+     {"inputs": ["a.jpg", "dir/"], "out": "out", "ratio": None, "format": "png", "bits": 8, "quality": None,
       "max_pixels": 150_000_000, "tile": None, "save_maps": False, "compare": False, "skip_existing": False}),
     (["enhance", "a.jpg", "--out", "o", "--ratio", "auto", "--format", "jpg", "--quality", "90", "--tile", "64",
       "--max-pixels", "1000", "--save-maps", "--compare", "--skip-existing", "--json", "s.json", "--quiet"],
