@@ -601,7 +601,7 @@ def test_an_oversubscribed_cpu_is_said(dataset, tmp_path, capsys, monkeypatch):
     assert cpu_load.oversubscription_notice(2, load=0.1, cores=2) is None
     monkeypatch.setattr(cpu_load.os, "getloadavg", lambda: (float(cpu_load.usable_cores()), 0.0, 0.0))
     train("decom", config_for("decom", dataset, tmp_path / "run", steps=1, val_every=0), progress=True)
-    assert "the CPU is busy (load average" in capsys.readouterr().err
+    assert "other processes keep the CPU busy (load average" in capsys.readouterr().err
 
 
 def test_restore_shows_the_pipeline_beside_the_ground_truth_in_labelled_strips(dataset, weights_dir, tmp_path):
