@@ -43,6 +43,8 @@ ARMS: dict[str, list[str]] = {
     "progressive": [EMA, "batch_size=8", "patch_size=96",
                     "patch_schedule=[{step: 300, patch_size: 192, batch_size: 4}, {step: 600, patch_size: 384, batch_size: 1}]"],
     "color": [EMA, "extra_losses=[{name: color_angle, weight: 1, on: restored}]"],
+    "pipeline": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]"],  # R̂·L̂ (official ratio) against the GT
+    "pipeline10": [EMA, "extra_losses=[{name: mse, weight: 10, on: pipeline}]"],
     "gamma1": [EMA, "target_gamma=1.0"],  # the target R_high itself: R̂·L_high then aims at the normal-light image
     "scratch": [EMA, "init_weights=", "lr_schedule=cosine", "lr=2e-4", "warmup_steps=50", "cosine_steps=850", "min_lr=1e-6"],
 }

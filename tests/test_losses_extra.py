@@ -74,7 +74,7 @@ def test_none_and_empty():
         ("restore", [{"name": "l1", "on": "restored"}], r"\[0\] \(l1\): weight is missing"),
         ("restore", [{"name": "l1", "weight": -1, "on": "restored"}], r"\[0\] \(l1\): weight: expected a finite number >= 0, got -1"),
         ("restore", [{"name": "l1", "weight": True, "on": "restored"}], r"weight: expected a number, got bool"),
-        ("restore", [{"name": "l1", "weight": 1}], r"\[0\] \(l1\): on is missing; expected one of \['product', 'restored'\]"),
+        ("restore", [{"name": "l1", "weight": 1}], r"\[0\] \(l1\): on is missing; expected one of \['pipeline', 'product', 'restored'\]"),
         ("decom", [{"name": "l1", "weight": 1, "on": "restored"}], r"on 'restored' is not an output of decom; expected one of \['R_high', 'R_low', 'recon_high', 'recon_low'\]"),
         ("adjust", [{"name": "color_angle", "weight": 1, "on": "adjusted"}], r"color_angle needs 3-channel images, but adjusted has 1; adjust has no 3-channel output"),
         ("adjust", [{"name": "perceptual", "weight": 1, "on": "adjusted", "weights": "x.pth"}], r"perceptual needs 3-channel"),

@@ -49,6 +49,7 @@ def test_cosine_schedule_warms_up_then_decays_to_min_lr():
     ("patch_schedule=[{step: 5, patch_size: 32, batch_size: 0}]", r"patch_schedule\[0\]\.batch_size must be a positive"),
     ("patch_schedule=[{step: 5, patch_size: 32, batch_size: 2}, {step: 5, patch_size: 64, batch_size: 1}]",
      r"patch_schedule\[1\]\.step must be after the previous phase's step 5"),
+    ("extra_losses=[{name: mse, weight: 1, on: pipeline}]", "adjust_weights must be a weight file when an extra loss is on: pipeline"),
 ])
 def test_bad_recipe_settings_are_refused_naming_the_field(override, match):
     with pytest.raises(ConfigError, match=match):
@@ -162,3 +163,31 @@ def test_two_fresh_runs_in_one_process_start_from_the_same_weights(dataset, weig
     first = train("restore", restore_config(dataset, weights_dir, tmp_path / "a", steps=2, val_every=0), progress=False)
     second = train("restore", restore_config(dataset, weights_dir, tmp_path / "b", steps=2, val_every=0), progress=False)
     assert first.losses == second.losses
+
+
+def test_the_pipeline_term_relights_each_image_as_validation_does(weights_dir):
+    """L̂ of every training image is the adjustment net's output at the official LOL ratio of that
+    image alone, whatever the sizes batched together."""
+    from kind.inference.pipeline import lol_ratio
+    from kind.train.stages import adjusted_all
+
+    adjust = load_network(weights_dir / "adjust.pt", "adjust", torch.device("cpu"))
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(1, 20, 24), (1, 16, 16), (1, 20, 24)]
+    maps = {name: [torch.rand(shape, generator=generator) * 0.9 + 0.05 for shape in shapes] for name in ("L_low", "L_high")}
+    for l_low, l_high, got in zip(maps["L_low"], maps["L_high"], adjusted_all(adjust, maps)):
+        with torch.no_grad():
+            alone = adjust(l_low[None], lol_ratio(l_low[None], l_high[None]))[0]
+        torch.testing.assert_close(got, alone)
+
+
+@pytest.mark.slow
+def test_a_pipeline_term_trains_and_is_logged(dataset, weights_dir, tmp_path):
+    from kind.train.events import read_scalars
+
+    config = restore_config(dataset, weights_dir, tmp_path, steps=2, val_every=2,
+                            adjust_weights=str(weights_dir / "adjust.pt"),
+                            extra_losses="[{name: mse, weight: 1, on: pipeline}]")
+    state = train("restore", config, progress=False)
+    assert state.step == 2 and all(math.isfinite(v) for v in state.losses)
+    assert "train/mse@pipeline" in read_scalars(tmp_path)

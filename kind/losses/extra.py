@@ -44,6 +44,7 @@ EXTRA_TARGETS: dict[str, dict[str, int]] = {  # stage -> on -> channels of (pred
     "restore": {
         "restored": 3,  # the restored reflectance against R_high ** target_gamma
         "product": 3,  # restored * L_high against the normal-light image
+        "pipeline": 3,  # restored * the frozen adjustment net's L̂ (official LOL ratio) against the normal-light image
     },
 }
 

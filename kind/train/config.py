@@ -210,6 +210,8 @@ def validate(config: TrainConfig, origin: str) -> TrainConfig:
         need(math.isfinite(config.min_lr) and 0 <= config.min_lr <= config.lr, "min_lr", "from 0 to lr")
         need(math.isfinite(config.square_weight) and config.square_weight >= 0, "square_weight", "≥ 0")
         need(math.isfinite(config.target_gamma) and config.target_gamma > 0, "target_gamma", "a positive number")
+        need(bool(config.adjust_weights.strip()) or all(spec["on"] != "pipeline" for spec in config.extra_losses),
+             "adjust_weights", "a weight file when an extra loss is on: pipeline (it makes L̂)")
     return config
 
 

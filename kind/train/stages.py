@@ -281,14 +281,31 @@ def restore_prepare(config: TrainConfig, device: torch.device, progress: bool = 
 
     nets = {}
     train_maps = {"R_low": train["R_low"], "L_low": train["L_low"], "target": target(train)}
-    if any(spec["on"] == "product" for spec in config.extra_losses):  # R̂·L_high against the normal-light image
+    wanted = {spec["on"] for spec in config.extra_losses}
+    if "product" in wanted:  # R̂·L_high against the normal-light image
         train_maps |= {"L_high": train["L_high"], "high": train["high"]}
     val_maps = {"R_low": val["R_low"], "L_low": val["L_low"], "target": target(val)}
     if config.adjust_weights:
         nets["adjust"] = load_network(config.adjust_weights, "adjust", device)
+        if "pipeline" in wanted:  # R̂·L̂ against the normal-light image, as the official protocol scores it
+            train_maps |= {"L_adjusted": adjusted_all(nets["adjust"], train), "high": train["high"]}
         raw = load_validation(config, stretch=False)  # the ground truth as saved
         val_maps |= {"L_high": val["L_high"], "gt": to_device(raw.high, device)}
     return StageData(train_maps, val_maps, names, nets)
+
+
+@torch.no_grad()
+def adjusted_all(adjust: nn.Module, maps: Maps) -> list[Tensor]:
+    """The frozen adjustment net's L̂ of each image (1×H×W), relit with the official LOL ratio from
+    its own L_low and L_high (:func:`kind.inference.pipeline.lol_ratio`), as validation relights."""
+    device = next(adjust.parameters()).device
+    out: list[Tensor] = [torch.empty(0)] * len(maps["L_low"])
+    for indices in size_batches([x.shape for x in maps["L_low"]]):
+        batch = {name: x.to(device) for name, x in stacked(maps, indices, ("L_low", "L_high")).items()}
+        adjusted = adjust(batch["L_low"], lol_ratio(batch["L_low"], batch["L_high"]).to(device)).float()
+        for j, i in enumerate(indices):
+            out[i] = adjusted[j].to(maps["L_low"][i].device)
+    return out
 
 
 def restore_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig, wanted: frozenset = frozenset()) -> LossOut:
@@ -296,7 +313,8 @@ def restore_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig
     total, terms = losses.restoration_loss(restored, batch["target"])
     if config.square_weight != 1.0:  # the official total with the squared-error term reweighted
         total = total + (config.square_weight - 1.0) * terms["square"]
-    outputs = {"restored": lambda: (restored, batch["target"]), "product": lambda: (restored * batch["L_high"], batch["high"])}
+    outputs = {"restored": lambda: (restored, batch["target"]), "product": lambda: (restored * batch["L_high"], batch["high"]),
+               "pipeline": lambda: (restored * batch["L_adjusted"], batch["high"])}
     return total, terms, {name: outputs[name]() for name in wanted}
 
 
