@@ -136,7 +136,11 @@ class KinD:
         strength = chosen_strength(strength, self.strength)
 
         def frame(samples: np.ndarray, rule: RatioChoice, bounds: tuple[float, float] | None) -> tuple[np.ndarray, float]:
-            photo = self.enhance_samples(samples, rule, pipeline=pipeline, strength=strength, bounds=bounds)
+            """What :meth:`enhance_samples` does for one H×W×3 frame, its checks made once above (``rule``
+            is ``ratio`` or the clip's :class:`kind.inference.steady.SteadyLight`) except the size:
+            each frame is decoded at its own, which may change within a clip."""
+            self._check_size(samples.shape[1], samples.shape[0])
+            photo = self._photos(samples[None], rule, pipeline=pipeline, strength=strength, bounds=bounds)[0]
             return photo.output, photo.ratio
 
         options = {"codec": codec} if codec is not None else {}
