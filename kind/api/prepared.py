@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
@@ -23,7 +24,6 @@ class Prepared:
     networks and settings: ``runner``, ``tile``, ``auto_tile_pixels``, the default ``strength``,
     ``max_pixels``): :meth:`relight` runs the adjustment net and the product alone, through the same
     code as :meth:`kind.KinD.__call__`, so its pixels are ``model(image, ratio, pipeline=...)``'s.
-    ``auto_ratio``: the ratio ``'auto'`` gives.
 
     Memory: the decomposition and restoration of every tile are kept (about 30 bytes a pixel).
     """
@@ -40,10 +40,15 @@ class Prepared:
         check_strength(strength)
         self._networks = _CachedNetworks(runner)
         self._tile, self._auto_tile_pixels, self._strength = tile, auto_tile_pixels, float(strength)
-        self.auto_ratio = float(photo_auto_ratio(self._networks, ArraySource(self._input.samples[None]),
-                                                 tile, auto_tile_pixels)[0])
         if eager:
             self.photo(DEFAULT_RATIO)  # runs the decomposition and the restoration of every tile now
+
+    @functools.cached_property
+    def auto_ratio(self) -> float:
+        """The ratio ``'auto'`` gives, found at first use (a tiled image's from a thumbnail decomposed
+        for it alone, which a sweep of numbers never needs)."""
+        source = ArraySource(self._input.samples[None])
+        return float(photo_auto_ratio(self._networks, source, self._tile, self._auto_tile_pixels)[0])
 
     @property
     def size(self) -> tuple[int, int]:
