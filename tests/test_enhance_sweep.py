@@ -188,3 +188,42 @@ def test_an_output_name_too_long_for_the_file_system_fails_with_the_reason(tmp_p
     assert summary.done == 0 and "would be 257 bytes, over the file system's 255" in summary.failed[0][1]
     plan = plan_jobs([str(tmp_path / "in")], tmp_path / "single")
     assert enhance_jobs(plan, KinD.from_pretrained(weights_dir, device="cpu"), progress=False).done == 1
+
+
+def test_a_sweep_of_tiled_and_untiled_photos_reads_and_decomposes_each_once(tmp_path, weights_dir, monkeypatch):
+    """Auto tiling, one photo tiled and one not, in one batch: each file is decoded once, the DecomNet
+    never gets the same input twice, and a sweep costs the decompositions of one run at 'auto' (with
+    'auto' in it) or at a number (without: no thumbnail decomposed for an 'auto' not asked for)."""
+    import hashlib
+
+    import kind.enhance as enhance_module
+    from kind.enhance import enhance_jobs
+    from kind.inference.runner import load_runner
+
+    rng = np.random.default_rng(0)
+    _save(tmp_path / "in" / "small.png", rng.integers(10, 70, (24, 32, 3), dtype=np.uint8))
+    _save(tmp_path / "in" / "wide.png", rng.integers(10, 70, (40, 640, 3), dtype=np.uint8))
+    reads, decomposed = [], []
+    read_image = enhance_module.read_image
+    monkeypatch.setattr(enhance_module, "read_image", lambda path, *args: reads.append(path.name) or read_image(path, *args))
+    runner = load_runner(weights_dir, device="cpu")
+    decompose = runner.decompose
+
+    def counted(x):
+        decomposed.append((tuple(x.shape), hashlib.sha256(x.numpy().tobytes()).hexdigest()))
+        return decompose(x)
+
+    runner.decompose = counted
+    model = KinD(runner, auto_tile_pixels=24 * 32)  # small.png is not tiled, wide.png is
+
+    def run(ratios: list) -> int:
+        reads.clear()
+        decomposed.clear()
+        plan = plan_jobs([str(tmp_path / "in")], tmp_path / ",".join(map(str, ratios)), ratios=ratios)
+        assert enhance_jobs(plan, model, progress=False).done == 2 * len(ratios)
+        assert sorted(reads) == ["small.png", "wide.png"]
+        assert len(decomposed) == len(set(decomposed))
+        return len(decomposed)
+
+    assert run([1.0, 3.0, "auto"]) == run(["auto"]) == 1 + 2  # small.png; wide.png's thumbnail and tile
+    assert run([1.0, 3.0]) == run([3.0]) == 1 + 1

@@ -252,6 +252,16 @@ def test_cli_sigterm_exits_143_and_says_how_to_resume(dataset, tmp_path, monkeyp
     assert read_record(tmp_path / "last.pt")["step"] == 2
 
 
+def test_cli_a_second_sigterm_says_what_interrupted_it(dataset, tmp_path, monkeypatch, capsys):
+    _at_call(monkeypatch, lambda n: n == 2, before=lambda: [signal.raise_signal(signal.SIGTERM) for _ in range(2)])
+    args = ["train", "decom", "--set", f"train_dir={dataset}", "--set", f"out_dir={tmp_path}", "--set", "steps=50",
+            "--set", "batch_size=2", "--set", "patch_size=16", "--set", "device=cpu", "--set", "holdout=1", "--quiet"]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "kind train: interrupted (a second SIGTERM: stopped at once, this start's steps since the last" in err
+    assert "Ctrl-C" not in err
+
+
 def test_a_run_removes_its_folders_stale_temp_files(dataset, tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     tmp_path.mkdir(exist_ok=True)

@@ -49,10 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"kind {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or a message saying what else (the training stop rule's)
         if os.environ.get("KIND_DEBUG"):
             raise
-        print(f"kind {args.command}: interrupted (Ctrl-C)", file=sys.stderr)
+        print(f"kind {args.command}: interrupted ({str(interrupt) or 'Ctrl-C'})", file=sys.stderr)
         return 130
 
 

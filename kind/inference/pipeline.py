@@ -105,6 +105,14 @@ def check_strength(strength: float) -> None:
         raise ValueError(f"strength: {problem}")
 
 
+def chosen_strength(strength: float | None, default: float) -> float:
+    """A call's denoise strength, checked (None: ``default``, its owner's, checked when it was set)."""
+    if strength is None:
+        return default
+    check_strength(strength)
+    return float(strength)
+
+
 def denoised(reflectance: Tensor, restored: Tensor, strength: float = DEFAULT_STRENGTH) -> Tensor:
     """The reflectance the output uses at denoise ``strength``: ``R + strength · (R̂ − R)``, a
     linear blend of the unrestored R (0: its texture and noise kept) and KinD's restored R̂
@@ -174,7 +182,7 @@ def enhance_general(
     """
     result = _networks(runner, image, ratio, high, strength)
     image = image.to(result.restored.device)
-    weigh = getattr(runner, "darkness_weight", darkness_weight)  # a prepared photo's networks keep it (kind.api)
+    weigh = getattr(runner, "darkness_weight", darkness_weight)  # a prepared photo's networks keep it (kind.api.prepared)
     # float64 like the official numpy code, whose scikit-image weight promotes the arithmetic
     enhanced = result.restored.double() * weigh(result.reflectance) * result.adjusted.double()
     result.output = blend_with_input(image.double(), result.illumination.double(), enhanced)

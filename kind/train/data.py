@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -43,31 +44,52 @@ class PairedImages:
     def __len__(self) -> int:
         return len(self.names)
 
-    def subset(self, indices: list[int] | range) -> "PairedImages":
-        return PairedImages([self.names[i] for i in indices], [self.low[i] for i in indices], [self.high[i] for i in indices])
+    def __getitem__(self, part: slice) -> "PairedImages":
+        return PairedImages(self.names[part], self.low[part], self.high[part])
 
     def __add__(self, other: "PairedImages") -> "PairedImages":
         return PairedImages(self.names + other.names, self.low + other.low, self.high + other.high)
 
+    def stretched(self) -> "PairedImages":
+        """The pairs min-max stretched like the official loader (new tensors; these are kept)."""
+        return PairedImages(self.names, [_stretch(x) for x in self.low], [_stretch(x) for x in self.high])
+
+
+def _stretch(image: Tensor) -> Tensor:
+    """A 3×H×W image stretched by its own min and max (:func:`kind.imageops.minmax_stretch`)."""
+    return minmax_stretch(image[None])[0]
+
 
 def _load(path: Path, stretch: bool) -> Tensor:
     image = torch.from_numpy(read_image(path).rgb).permute(2, 0, 1).contiguous()
-    return minmax_stretch(image[None])[0] if stretch else image
+    return _stretch(image) if stretch else image
 
 
-def load_pairs(folders: str | Path | list[str], stretch: bool = True, min_size: int = 1, last: int | None = None) -> PairedImages:
+Listed = list[tuple[str, tuple[Path, Path]]]  # (folder, (low path, high path)) of each pair
+
+
+def list_pairs(folders: str | Path | list[str]) -> Listed:
+    """The pairs of one folder or a list of folders, in order (see :func:`find_pairs`), not read."""
+    return [(folder, pair) for folder in ([str(folders)] if isinstance(folders, (str, Path)) else folder_list(folders))
+            for pair in find_pairs(folder)]
+
+
+def load_pairs(folders: str | Path | list[str], stretch: bool = True, min_size: int = 1) -> PairedImages:
     """Read every pair of one folder or a list of folders, in order (see :func:`find_pairs`),
-    stretched like the official loader; with ``last``, only the last ``last`` pairs of them all
-    (the others are not read).
+    stretched like the official loader (:func:`read_pairs`)."""
+    listed = list_pairs(folders)
+    if not listed:
+        raise DataError("no training folders given")
+    return read_pairs(listed, stretch, min_size)
+
+
+def read_pairs(listed: Listed, stretch: bool = True, min_size: int = 1) -> PairedImages:
+    """Read the pairs ``listed`` (:func:`list_pairs`), stretched like the official loader when ``stretch``.
 
     Raises :class:`DataError` naming the files for an unreadable image, a pair of different sizes,
     or an image smaller than ``min_size`` on a side.
     """
     names, lows, highs = [], [], []
-    listed = [(folder, pair) for folder in ([str(folders)] if isinstance(folders, (str, Path)) else folder_list(folders))
-              for pair in find_pairs(folder)]
-    if last is not None:
-        listed = listed[len(listed) - last:] if last else []
     for folder, (low_path, high_path) in listed:
         try:
             low, high = _load(low_path, stretch), _load(high_path, stretch)
@@ -82,17 +104,18 @@ def load_pairs(folders: str | Path | list[str], stretch: bool = True, min_size: 
         names.append(f"{Path(folder).name}/{low_path.name}")
         lows.append(low)
         highs.append(high)
-    if not names and last != 0:
-        raise DataError("no training folders given")
     return PairedImages(names, lows, highs)
 
 
-def split_holdout(data: PairedImages, holdout: int) -> tuple[PairedImages, PairedImages]:
-    """(train, validation): the last ``holdout`` pairs (in the order loaded) are held out."""
+Split = TypeVar("Split", PairedImages, Listed)
+
+
+def split_holdout(data: Split, holdout: int) -> tuple[Split, Split]:
+    """(train, validation): the last ``holdout`` pairs (in the order listed or loaded) are held out."""
     if holdout >= len(data):
         raise DataError(f"holdout {holdout} leaves no training pairs out of {len(data)}")
     cut = len(data) - holdout
-    return data.subset(range(cut)), data.subset(range(cut, len(data)))
+    return data[:cut], data[cut:]
 
 
 def dihedral(x: Tensor, mode: int) -> Tensor:

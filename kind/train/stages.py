@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -21,12 +22,13 @@ from kind.metrics import psnr_torch, saturation_torch, ssim_torch
 from kind.progress import Progress
 from kind.io.pairs import DataError
 from kind.train.config import AdjustConfig, DecomConfig, RestoreConfig, TrainConfig, folder_list, largest_patch
-from kind.train.data import PairedImages, PatchDraws, load_pairs, patch_batches, split_holdout
+from kind.train.data import PairedImages, PatchDraws, list_pairs, patch_batches, read_pairs, split_holdout
 from kind.train.decomposition_cache import cache_key, load_cached, save_cache
 from kind.weights.format import content_sha256, load_network, resolve_weight_file
 
 Maps = dict[str, list[Tensor]]  # named per-image C×H×W tensors, cut into patches together
 LossOut = tuple[Tensor, dict[str, Tensor], dict[str, tuple[Tensor, Tensor]]]  # total, terms, outputs for extra losses
+Loaded = TypeVar("Loaded")  # what a loader of a config setting's folders gives (_named)
 VAL_BATCH_PIXELS = 2_000_000  # pixels per validation (and frozen decomposition) forward pass
 VAL_PATCH_BATCHES = 50  # decom: training-style batches of the held-out pairs its validation scores
 VAL_PATCH_SEED = 0  # their draws: the same in every run, whatever its training seed
@@ -76,27 +78,24 @@ def quality(pred: Tensor, target: Tensor, prefix: str = "") -> dict[str, float]:
     return {f"{prefix}psnr": float(psnr_torch(pred, target)[0]), f"{prefix}ssim": float(ssim_torch(pred, target)[0])}
 
 
-def load_splits(config: TrainConfig, min_size: int, stretch: bool | None = None) -> tuple[PairedImages, PairedImages]:
-    """(train, validation) pairs: the last ``holdout`` pairs of the ``train_dir`` folders (in
-    order) plus all of ``val_dir``."""
-    stretch = config.stretch if stretch is None else stretch
-    train, val = split_holdout(_setting_pairs("train_dir", config.train_dir, stretch, min_size), config.holdout)
+def load_splits(config: TrainConfig, min_size: int) -> tuple[PairedImages, PairedImages, list[Tensor]]:
+    """(train, validation, the validation's normal-light images as saved): the validation pairs are
+    the last ``holdout`` pairs of the ``train_dir`` folders (in order) plus all of ``val_dir``. Each
+    file is read once: the validation pairs as saved, then stretched like the training pairs
+    (``config.stretch``)."""
+    training, held_out = split_holdout(_named("train_dir", list_pairs, config.train_dir), config.holdout)
+    train = _named("train_dir", read_pairs, training, config.stretch, min_size)
+    val = _named("train_dir", read_pairs, held_out, False, min_size)
     if folder_list(config.val_dir):
-        val = val + _setting_pairs("val_dir", config.val_dir, stretch)
-    return train, val
+        val = val + _named("val_dir", read_pairs, _named("val_dir", list_pairs, config.val_dir), False)
+    return train, val.stretched() if config.stretch else val, val.high
 
 
-def load_validation(config: TrainConfig, stretch: bool) -> PairedImages:
-    """The validation pairs of :func:`load_splits` alone (the training pairs are not read)."""
-    val = _setting_pairs("train_dir", config.train_dir, stretch, last=config.holdout)
-    return val + _setting_pairs("val_dir", config.val_dir, stretch) if folder_list(config.val_dir) else val
-
-
-def _setting_pairs(setting: str, folders: str | list[str], stretch: bool, min_size: int = 1,
-                   last: int | None = None) -> PairedImages:
-    """:func:`load_pairs` of a config setting's folders; a DataError names the setting first."""
+def _named(setting: str, load: Callable[..., Loaded], *args: object) -> Loaded:
+    """``load(*args)`` (:func:`list_pairs`, :func:`read_pairs`) of a config setting's folders; a
+    DataError names the setting first."""
     try:
-        return load_pairs(folders, stretch, min_size, last)
+        return load(*args)
     except DataError as error:
         raise DataError(f"{setting} {error}") from None
 
@@ -109,7 +108,7 @@ def to_device(images: list[Tensor], device: torch.device) -> list[Tensor]:
 
 
 def decom_prepare(config: TrainConfig, device: torch.device, progress: bool = False) -> StageData:
-    train, val = load_splits(config, largest_patch(config))
+    train, val, _ = load_splits(config, largest_patch(config))
     val_maps = {"low": to_device(val.low, device), "high": to_device(val.high, device)}
     return StageData({"low": train.low, "high": train.high}, val_maps, train.names,
                      val_batches=held_out_batches(val_maps, config, device))
@@ -196,13 +195,14 @@ def frozen_decomposition(config: AdjustConfig | RestoreConfig, device: torch.dev
     """Train/val maps of the frozen DecomNet's ``R_low``, ``L_low``, ``R_high``, ``L_high`` and the
     (stretched) normal-light images ``high``, computed once per run (fused on CPU), with a progress
     bar when ``progress``, or read from the run folder's cache (:mod:`kind.train.decomposition_cache`);
-    the training names."""
-    train, val = load_splits(config, min_size)
+    the validation maps also hold ``gt``, the normal-light images as saved; the training names."""
+    train, val, gt = load_splits(config, min_size)
     cache_id = cache_key(content_sha256(resolve_weight_file(config.decom_weights, "decom")), (train, val))
     cached = load_cached(config.out_dir, cache_id)
     if cached is not None:
-        return tuple({"high": split.high, **{name: [x.to(device) for x in maps[name]] for name in maps}}
-                     for split, maps in zip((train, val), cached)) + (train.names,)
+        train_maps, val_maps = ({"high": split.high, **{name: [x.to(device) for x in maps[name]] for name in maps}}
+                                for split, maps in zip((train, val), cached))
+        return train_maps, val_maps | {"gt": gt}, train.names
     decom = load_network(config.decom_weights, "decom", device)
     fused = device.type == "cpu" and cpu_fusion_available()
     if fused:
@@ -217,7 +217,7 @@ def frozen_decomposition(config: AdjustConfig | RestoreConfig, device: torch.dev
         out.append(maps)
     bar.close()
     save_cache(config.out_dir, cache_id, out)
-    return out[0], out[1], train.names
+    return out[0], out[1] | {"gt": gt}, train.names
 
 
 # --- stage 2: illumination adjustment ----------------------------------------------------------
@@ -289,8 +289,7 @@ def restore_prepare(config: TrainConfig, device: torch.device, progress: bool = 
         nets["adjust"] = load_network(config.adjust_weights, "adjust", device)
         if "pipeline" in wanted:  # R̂·L̂ against the normal-light image, as the official protocol scores it
             train_maps |= {"L_adjusted": adjusted_all(nets["adjust"], train), "high": train["high"]}
-        raw = load_validation(config, stretch=False)  # the ground truth as saved
-        val_maps |= {"L_high": val["L_high"], "gt": to_device(raw.high, device)}
+        val_maps |= {"L_high": val["L_high"], "gt": to_device(val["gt"], device)}
     return StageData(train_maps, val_maps, names, nets)
 
 

@@ -47,15 +47,18 @@ class StopRule:
     @contextlib.contextmanager
     def handling_signals(self) -> Iterator[None]:
         """SIGINT/SIGTERM request a stop for the duration of the block (the previous handlers come
-        back after it); a second signal interrupts at once. Only in the main thread."""
+        back after it); a second signal interrupts at once, with a KeyboardInterrupt whose message
+        says so (``kind``'s error line shows it). Only in the main thread."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def handler(signum: int, frame: object) -> None:
+            name = self.SIGNALS[signum]
             if self.requested in self.SIGNALS.values():
-                raise KeyboardInterrupt
-            self.requested = self.SIGNALS[signum]
+                what = f"a second {name}" if name == self.requested else f"{name} after {self.requested}"
+                raise KeyboardInterrupt(f"{what}: stopped at once, this start's steps since the last checkpoint are lost")
+            self.requested = name
 
         previous = {signum: signal.signal(signum, handler) for signum in self.SIGNALS}
         try:
