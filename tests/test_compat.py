@@ -9,6 +9,7 @@ import yaml
 from conftest import ROOT
 
 from kind.cli import main
+from kind.losses.extra import check_extra_losses
 from kind.train.config import CONFIGS, load_config, load_pipeline_config
 from kind.train.loop import train
 from kind.weights.format import read_record
@@ -62,6 +63,8 @@ def test_every_shipped_config_loads(path):
     else:
         config = load_config(stage, path)
         values = yaml.safe_load(path.read_text())
+        if "extra_losses" in values:  # read by YAML 1.1 (`on` as True), stored normalised
+            values["extra_losses"] = check_extra_losses(values["extra_losses"], stage, path.name)
         assert values and {key: getattr(config, key) for key in values} == values
 
 
