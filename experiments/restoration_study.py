@@ -45,6 +45,7 @@ ARMS: dict[str, list[str]] = {
     "color": [EMA, "extra_losses=[{name: color_angle, weight: 1, on: restored}]"],
     "pipeline": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]"],  # R̂·L̂ (official ratio) against the GT
     "pipeline10": [EMA, "extra_losses=[{name: mse, weight: 10, on: pipeline}]"],
+    "pipeline-lr": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "lr=1.5e-5"],  # a slower drift?
     "gamma1": [EMA, "target_gamma=1.0"],  # the target R_high itself: R̂·L_high then aims at the normal-light image
     "scratch": [EMA, "init_weights=", "lr_schedule=cosine", "lr=2e-4", "warmup_steps=50", "cosine_steps=850", "min_lr=1e-6"],
 }
@@ -67,6 +68,24 @@ def share_decompositions(arm: str) -> None:
         link = folder / cached.name
         if not cached.is_symlink() and not link.exists():
             link.symlink_to(cached.resolve())
+
+
+def blend_arm(name: str) -> None:
+    """Register arm ``ARM@ALPHA``: v0.3's restoration net validated as arm ``v0.3`` is, with its
+    weights replaced by (1 − ALPHA) · v0.3 + ALPHA · the trained weights of ``runs/study/ARM``
+    (its last.pt's ``train_state_dict``, not the EMA; any run folder linked there works, e.g. the
+    long run's), written to ``runs/study/ARM@ALPHA.pt``."""
+    import torch
+
+    from kind.weights.format import read_record, resolve_weight_file, save_record, weight_record
+
+    arm, alpha = name.split("@")
+    start = read_record(resolve_weight_file("v0.3", "restore"), "restore")["state_dict"]
+    trained = read_record(ROOT / arm / "last.pt", "restore")["train_state_dict"]
+    blend = {key: torch.lerp(start[key].float(), trained[key].float(), float(alpha)) for key in start}
+    path = ROOT / f"{name}.pt"
+    save_record(path, weight_record("restore", blend, source=f"(1 - {alpha}) * v0.3 + {alpha} * {arm}'s trained weights"))
+    ARMS[name] = [*ARMS["v0.3"], f"init_weights={path}"]
 
 
 def study_processes() -> int:
@@ -118,6 +137,8 @@ def summarise(arm: str) -> dict:
 
 
 def plot(summaries: list[dict], out: Path) -> None:
+    """The arms' validations against training CPU minutes: the top row at full range, the bottom row
+    zoomed to the fine-tunes from v0.3 (an arm from Glorot, ``scratch``, falls below it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -125,25 +146,36 @@ def plot(summaries: list[dict], out: Path) -> None:
 
     panels = (("pipeline_psnr", "pipeline PSNR (dB)"), ("pipeline_ssim", "pipeline SSIM"),
               ("pipeline_saturation", "pipeline saturation / GT's"), ("psnr", "R̂ PSNR vs R_high^1.2 (dB)"))
-    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    figure, axes = plt.subplots(2, len(panels), figsize=(5 * len(panels), 8))
     reference = next((s for s in summaries if s["arm"] == "v0.3" and s["validations"]), None)
-    for axis, (key, title) in zip(axes, panels):
-        for summary in summaries:
+    colours = plt.get_cmap("tab20").colors
+
+    def value(row: dict, key: str) -> float:
+        return row[key] / row["gt_saturation"] if key == "pipeline_saturation" else row[key]
+
+    for column, (key, title) in enumerate(panels):
+        fine_tunes = []
+        for index, summary in enumerate(summaries):
             rows = summary["validations"]
             if summary["arm"] == "v0.3" or not rows:
                 continue
-            values = [r[key] / r["gt_saturation"] if key == "pipeline_saturation" else r[key] for r in rows]
-            axis.plot([r["cpu_minutes"] for r in rows], values, marker=".", label=summary["arm"])
-        if reference is not None:
-            row = reference["validations"][-1]
-            axis.axhline(row[key] / row["gt_saturation"] if key == "pipeline_saturation" else row[key],
-                         color="k", linestyle="--", label="v0.3")
-        axis.set_title(title)
-        axis.set_xlabel("training CPU minutes (1 thread)")
-        axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+            values = [value(r, key) for r in rows]
+            fine_tunes += values if summary["arm"] != "scratch" else []
+            for axis in axes[:, column]:
+                axis.plot([r["cpu_minutes"] for r in rows], values, marker=".", label=summary["arm"],
+                          color=colours[index % len(colours)], linestyle="-" if index < 10 else "--")
+        for row, axis in enumerate(axes[:, column]):
+            if reference is not None:
+                axis.axhline(value(reference["validations"][-1], key), color="k", linestyle=":", label="v0.3")
+            if row == 1 and fine_tunes:
+                margin = 0.05 * (max(fine_tunes) - min(fine_tunes))
+                axis.set_ylim(min(fine_tunes) - margin, max(fine_tunes) + margin)
+            axis.set_title(title + (" (zoomed: the fine-tunes)" if row else ""))
+            axis.set_xlabel("training CPU minutes (1 thread)")
+            axis.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7, ncol=2)
     figure.tight_layout()
-    figure.savefig(out, dpi=90)
+    figure.savefig(out, dpi=80)
 
 
 def report(arms: list[str], out: Path | None, json_out: Path | None) -> None:
@@ -168,13 +200,18 @@ def report(arms: list[str], out: Path | None, json_out: Path | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=("run", "report"))
-    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, of {', '.join(ARMS)}")
+    parser.add_argument("--arms", default=",".join(ARMS),
+                        help=f"comma-separated, of {', '.join(ARMS)}; ARM@ALPHA: (1 - ALPHA) · v0.3 + ALPHA · the trained "
+                             "weights of runs/study/ARM/last.pt")
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--budget", type=float, help="max_cpu_seconds for every arm (default: the config's)")
     parser.add_argument("--out", type=Path, help="report: the curves (PNG)")
     parser.add_argument("--json", type=Path, help="report: the table and every validation (JSON)")
     args = parser.parse_args()
     arms = [a for a in args.arms.split(",") if a]
+    for arm in arms:
+        if "@" in arm and (ROOT / arm.split("@")[0] / "last.pt").is_file():  # v0.3 blended with a run's trained weights
+            blend_arm(arm) if args.action == "run" else ARMS.setdefault(arm, ["(blend)"])
     unknown = sorted(set(arms) - set(ARMS))
     if unknown:
         parser.error(f"unknown arms {unknown}; known: {', '.join(ARMS)}")
