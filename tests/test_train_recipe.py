@@ -50,6 +50,9 @@ def test_cosine_schedule_warms_up_then_decays_to_min_lr():
     ("patch_schedule=[{step: 5, patch_size: 32, batch_size: 2}, {step: 5, patch_size: 64, batch_size: 1}]",
      r"patch_schedule\[1\]\.step must be after the previous phase's step 5"),
     ("extra_losses=[{name: mse, weight: 1, on: pipeline}]", "adjust_weights must be a weight file when an extra loss is on: pipeline"),
+    ("anchor_decay=1", "init_weights must be a weight file when anchor_decay > 0"),
+    ("anchor_decay=-1", r"anchor_decay must be ≥ 0 with lr × anchor_decay ≤ 1"),
+    ("anchor_decay=20000", r"anchor_decay must be ≥ 0 with lr × anchor_decay ≤ 1"),
 ])
 def test_bad_recipe_settings_are_refused_naming_the_field(override, match):
     with pytest.raises(ConfigError, match=match):
@@ -82,6 +85,30 @@ def test_the_weight_average_follows_the_weights():
     before = average.model.weight.clone()
     average.update(model)
     assert torch.allclose(average.model.weight, before + 0.1) and not average.model.weight.requires_grad
+
+
+def test_the_anchor_pulls_the_weights_towards_init_weights_and_resumes_exactly(dataset, weights_dir, tmp_path):
+    start = read_record(weights_dir / "restore.pt")["state_dict"]
+
+    def distance(folder):
+        trained = read_record(folder / "last.pt")["state_dict"]
+        return sum(float((trained[k] - start[k]).pow(2).sum()) for k in start) ** 0.5
+
+    init = str(weights_dir / "restore.pt")
+    train("restore", restore_config(dataset, weights_dir, tmp_path / "free", init_weights=init), progress=False)
+    train("restore", restore_config(dataset, weights_dir, tmp_path / "pulled", init_weights=init, anchor_decay=100),
+          progress=False)  # lr × anchor_decay = 0.1 a step
+    train("restore", restore_config(dataset, weights_dir, tmp_path / "held", init_weights=init, anchor_decay=1000),
+          progress=False)  # lr × anchor_decay = 1: back to the start after every step
+    assert distance(tmp_path / "held") == 0 < distance(tmp_path / "pulled") < 0.8 * distance(tmp_path / "free")
+
+    straight = train("restore", restore_config(dataset, weights_dir, tmp_path / "a", init_weights=init, anchor_decay=100),
+                     progress=False)
+    train("restore", restore_config(dataset, weights_dir, tmp_path / "b", init_weights=init, anchor_decay=100, steps=4),
+          progress=False)
+    resumed = train("restore", restore_config(dataset, weights_dir, tmp_path / "b", init_weights=init, anchor_decay=100),
+                    resume="auto", progress=False)
+    assert resumed.losses == straight.losses[4:]
 
 
 @pytest.mark.slow

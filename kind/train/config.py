@@ -59,6 +59,7 @@ class TrainConfig:
     max_seconds: float = 0.0  # stop (validating and writing last.pt) after this much training time; 0 = no limit
     max_cpu_seconds: float = 0.0  # stop once the run's training steps used this much process CPU time, over all its resumes (validation not counted); 0 = no limit
     ema_decay: float = 0.0  # keep an exponential moving average of the weights (e.g. 0.999): it is validated, selected and exported; 0 = off
+    anchor_decay: float = 0.0  # after each step pull the weights towards init_weights by lr × anchor_decay of their distance (decoupled, like AdamW's decay, but to the start); 0 = off
     patch_schedule: list = dataclasses.field(default_factory=list)  # progressive patches: [{step: N, patch_size: P, batch_size: B}, ...], each from step N on
 
 
@@ -182,6 +183,10 @@ def validate(config: TrainConfig, origin: str) -> TrainConfig:
     need(math.isfinite(config.max_seconds) and config.max_seconds >= 0, "max_seconds", "≥ 0 (0 = no limit)")
     need(math.isfinite(config.max_cpu_seconds) and config.max_cpu_seconds >= 0, "max_cpu_seconds", "≥ 0 (0 = no limit)")
     need(math.isfinite(config.ema_decay) and 0 <= config.ema_decay < 1, "ema_decay", "in [0, 1) (0 = off)")
+    need(math.isfinite(config.anchor_decay) and 0 <= config.anchor_decay * config.lr <= 1, "anchor_decay",
+         "≥ 0 with lr × anchor_decay ≤ 1 (0 = off)")
+    need(not config.anchor_decay or bool(config.init_weights), "init_weights",
+         "a weight file when anchor_decay > 0 (the weights it pulls towards)")
     config.patch_schedule = check_patch_schedule(config.patch_schedule, origin)
     need(config.amp in AMP_CHOICES, "amp", f"one of {AMP_CHOICES}")
     need(config.compile in COMPILE_CHOICES, "compile", f"one of {COMPILE_CHOICES}")

@@ -17,7 +17,9 @@ earlier check); a stop request writes ``last.pt`` and returns, ``state.stopped``
 
 With ``ema_decay`` an average of the weights (:mod:`kind.train.ema`) follows each step; it is what
 validation scores, ``best.pt`` holds and the pipeline exports. With ``patch_schedule`` the batch
-and patch sizes change at the phases' steps (:class:`kind.train.data.ScheduledSampler`).
+and patch sizes change at the phases' steps (:class:`kind.train.data.ScheduledSampler`). With
+``anchor_decay`` each step ends by pulling the weights towards ``init_weights`` (a fine-tune's
+training-time counterpart of blending its result with the start).
 
 A run directory holds ``config.yaml``, TensorBoard events, and checkpoints (:mod:`kind.train.checkpoints`)
 written atomically by rank 0: ``last.pt`` (at every validation, at a stop and at the end),
@@ -203,6 +205,7 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
             model.load_state_dict(load_network(config.init_weights, stage.network).state_dict())
         except WeightsError as error:
             raise WeightsError(f"init_weights {error}") from None
+    anchor = [p.detach().clone() for p in model.parameters()] if config.anchor_decay else []  # the start, init_weights
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8,
                                  fused=device.type == "cuda")
     state = RunState(best_metric=stage.select(config))
@@ -310,6 +313,9 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if anchor:
+            with torch.no_grad():
+                torch._foreach_lerp_(list(model.parameters()), anchor, lr * config.anchor_decay)
         if ema is not None:
             ema.update(model)
         if len(extra):
