@@ -46,6 +46,9 @@ ARMS: dict[str, list[str]] = {
     "pipeline": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]"],  # R̂·L̂ (official ratio) against the GT
     "pipeline10": [EMA, "extra_losses=[{name: mse, weight: 10, on: pipeline}]"],
     "pipeline-lr": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "lr=1.5e-5"],  # a slower drift?
+    # the blend of finding 10 as a training-time pull towards v0.3 (time constants 1000 and 333 steps at lr 5e-5)
+    "anchor20": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "anchor_decay=20"],
+    "anchor60": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "anchor_decay=60"],
     "gamma1": [EMA, "target_gamma=1.0"],  # the target R_high itself: R̂·L_high then aims at the normal-light image
     "scratch": [EMA, "init_weights=", "lr_schedule=cosine", "lr=2e-4", "warmup_steps=50", "cosine_steps=850", "min_lr=1e-6"],
 }
@@ -80,11 +83,17 @@ def blend_arm(name: str) -> None:
     from kind.weights.format import read_record, resolve_weight_file, save_record, weight_record
 
     arm, alpha = name.split("@")
+    if (ROOT / name / "last.pt").is_file():  # --resume auto would report the old score of other weights
+        sys.exit(f"runs/study/{name} holds an earlier score of this blend; move it away to score the blend of "
+                 f"{arm}'s current weights")
     start = read_record(resolve_weight_file("v0.3", "restore"), "restore")["state_dict"]
-    trained = read_record(ROOT / arm / "last.pt", "restore")["train_state_dict"]
+    checkpoint = read_record(ROOT / arm / "last.pt", "restore")
+    trained = checkpoint["train_state_dict"]
     blend = {key: torch.lerp(start[key].float(), trained[key].float(), float(alpha)) for key in start}
+    facts = {key: checkpoint[key] for key in ("step", "config", "cpu_seconds") if key in checkpoint}
     path = ROOT / f"{name}.pt"
-    save_record(path, weight_record("restore", blend, source=f"(1 - {alpha}) * v0.3 + {alpha} * {arm}'s trained weights"))
+    save_record(path, weight_record("restore", blend, source=f"(1 - {alpha}) * v0.3 + {alpha} * {arm}'s trained weights",
+                                    training={"blend": {"alpha": float(alpha), "start": "v0.3", **facts}}))
     ARMS[name] = [*ARMS["v0.3"], f"init_weights={path}"]
 
 

@@ -54,7 +54,7 @@ DEFAULT_MAX_PIXELS = 150_000_000  # e.g. 15000 × 10000; --max-pixels / max_pixe
 # Weights shipped inside the package (kind/weights/pretrained/<version>/). A weights spec is "shipped" (the
 # current version), a version name, or a path to a folder (or, for one network, a file).
 SHIPPED = "shipped"
-SHIPPED_VERSION = "v0.3"
+SHIPPED_VERSION = "v0.4"
 
 
 def is_auto(ratio: object) -> bool:

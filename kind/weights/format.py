@@ -264,15 +264,20 @@ def load_network(
     return model.to(device).eval()
 
 
-def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike, half: bool = False) -> dict:
+def export_weights(
+    checkpoint: str | os.PathLike, out: str | os.PathLike, half: bool = False, version: str | None = None
+) -> dict:
     """A slim weight file from a training checkpoint: the weights (float16 with ``half``) and the
-    training facts (step, best validation metric, config), without optimizer or RNG state."""
+    training facts (step, best validation metric, config), without optimizer or RNG state. A slim
+    file given as ``checkpoint`` keeps its training facts; ``version`` labels a release."""
     record = read_record(checkpoint)
     state_dict = record["state_dict"]
     if half:
         state_dict = {key: value.half() for key, value in state_dict.items()}
-    training = {key: record[key] for key in ("step", "best", "config", "upstream") if key in record}
-    slim = weight_record(record["network"], state_dict, source=record["source"], training=training)
+    training = record.get("training") or {
+        key: record[key] for key in ("step", "best", "config", "upstream") if key in record
+    }
+    slim = weight_record(record["network"], state_dict, source=record["source"], version=version, training=training)
     save_record(out, slim)
     return slim
 
