@@ -73,11 +73,19 @@ def share_decompositions(arm: str) -> None:
             link.symlink_to(cached.resolve())
 
 
-def blend_arm(name: str) -> None:
+def register_blend(name: str) -> Path:
     """Register arm ``ARM@ALPHA``: v0.3's restoration net validated as arm ``v0.3`` is, with its
     weights replaced by (1 − ALPHA) · v0.3 + ALPHA · the trained weights of ``runs/study/ARM``
     (its last.pt's ``train_state_dict``, not the EMA; any run folder linked there works, e.g. the
-    long run's), written to ``runs/study/ARM@ALPHA.pt``."""
+    long run's), read from ``runs/study/ARM@ALPHA.pt`` (:func:`write_blend`); returns that path."""
+    path = ROOT / f"{name}.pt"
+    ARMS[name] = [*ARMS["v0.3"], f"init_weights={path}"]
+    return path
+
+
+def write_blend(name: str) -> None:
+    """Write the weights of blend arm ``ARM@ALPHA`` (:func:`register_blend`), recording α, the step and
+    the config of the trained weights."""
     import torch
 
     from kind.weights.format import read_record, resolve_weight_file, save_record, weight_record
@@ -91,10 +99,9 @@ def blend_arm(name: str) -> None:
     trained = checkpoint["train_state_dict"]
     blend = {key: torch.lerp(start[key].float(), trained[key].float(), float(alpha)) for key in start}
     facts = {key: checkpoint[key] for key in ("step", "config", "cpu_seconds") if key in checkpoint}
-    path = ROOT / f"{name}.pt"
-    save_record(path, weight_record("restore", blend, source=f"(1 - {alpha}) * v0.3 + {alpha} * {arm}'s trained weights",
-                                    training={"blend": {"alpha": float(alpha), "start": "v0.3", **facts}}))
-    ARMS[name] = [*ARMS["v0.3"], f"init_weights={path}"]
+    record = weight_record("restore", blend, source=f"(1 - {alpha}) * v0.3 + {alpha} * {arm}'s trained weights",
+                           training={"blend": {"alpha": float(alpha), "start": "v0.3", **facts}})
+    save_record(register_blend(name), record)
 
 
 def study_processes() -> int:
@@ -220,7 +227,7 @@ def main() -> None:
     arms = [a for a in args.arms.split(",") if a]
     for arm in arms:
         if "@" in arm and (ROOT / arm.split("@")[0] / "last.pt").is_file():  # v0.3 blended with a run's trained weights
-            blend_arm(arm) if args.action == "run" else ARMS.setdefault(arm, ["(blend)"])
+            write_blend(arm) if args.action == "run" else register_blend(arm)
     unknown = sorted(set(arms) - set(ARMS))
     if unknown:
         parser.error(f"unknown arms {unknown}; known: {', '.join(ARMS)}")

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.slow  # runs the script
 
 
 def release(out, weights_dir, *extra):
-    sources = [arg for network in ("decom", "restore", "adjust") for arg in (f"--{network}", weights_dir / f"{network}.pt")]
-    command = [sys.executable, SCRIPT, out, "--version", "v9.9", *sources, *extra]
+    mixed = ",".join(f"{network}={weights_dir / f'{network}.pt'}" for network in ("decom", "restore", "adjust"))
+    command = [sys.executable, SCRIPT, out, "--version", "v9.9", "--weights", mixed, *extra]
     return subprocess.run(list(map(str, command)), capture_output=True, text=True, cwd=ROOT)
 
 

@@ -205,7 +205,8 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
             model.load_state_dict(load_network(config.init_weights, stage.network).state_dict())
         except WeightsError as error:
             raise WeightsError(f"init_weights {error}") from None
-    anchor = [p.detach().clone() for p in model.parameters()] if config.anchor_decay else []  # the start, init_weights
+    anchored = list(model.parameters()) if config.anchor_decay else []
+    anchor = [p.detach().clone() for p in anchored]  # the start, init_weights (a resume loads into the same tensors)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8,
                                  fused=device.type == "cuda")
     state = RunState(best_metric=stage.select(config))
@@ -315,7 +316,7 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         optimizer.step()
         if anchor:
             with torch.no_grad():
-                torch._foreach_lerp_(list(model.parameters()), anchor, lr * config.anchor_decay)
+                torch._foreach_lerp_(anchored, anchor, lr * config.anchor_decay)
         if ema is not None:
             ema.update(model)
         if len(extra):
