@@ -49,6 +49,8 @@ ARMS: dict[str, list[str]] = {
     # the blend of finding 10 as a training-time pull towards v0.3 (time constants 1000 and 333 steps at lr 5e-5)
     "anchor20": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "anchor_decay=20"],
     "anchor60": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "anchor_decay=60"],
+    # the pipeline arm on patches whose RGB channels take one of 6 orders: more palettes from the same pairs
+    "shuffle": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "channel_shuffle=true"],
     "gamma1": [EMA, "target_gamma=1.0"],  # the target R_high itself: R̂·L_high then aims at the normal-light image
     "scratch": [EMA, "init_weights=", "lr_schedule=cosine", "lr=2e-4", "warmup_steps=50", "cosine_steps=850", "min_lr=1e-6"],
 }

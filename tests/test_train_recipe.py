@@ -218,3 +218,36 @@ def test_a_pipeline_term_trains_and_is_logged(dataset, weights_dir, tmp_path):
     state = train("restore", config, progress=False)
     assert state.step == 2 and all(math.isfinite(v) for v in state.losses)
     assert "train/mse@pipeline" in read_scalars(tmp_path)
+
+
+def test_channel_shuffle_gives_each_patch_one_rgb_order_for_all_its_colour_maps():
+    from kind.train.data import PatchDraws
+    from kind.train.stages import CHANNEL_ORDERS, restore_batch
+
+    n = 600
+    colours = torch.tensor([1.0, 2.0, 3.0])[None, :, None, None].expand(n, 3, 4, 4)
+    patches = {"R_low": colours.clone(), "target": 10 * colours, "high": 100 * colours, "L_low": torch.rand(n, 1, 4, 4)}
+    coin = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    draws = PatchDraws(*(torch.zeros(n, dtype=torch.int64) for _ in range(4)), coin)
+    off = load_config("restore", None, [])
+    assert restore_batch(patches, draws, off) is patches
+    batch = restore_batch(patches, draws, load_config("restore", None, ["channel_shuffle=true"]))
+    order = batch["R_low"][:, :, 0, 0].long() - 1  # N×3: the source channel of each output channel
+    torch.testing.assert_close(batch["target"], 10 * batch["R_low"])
+    torch.testing.assert_close(batch["high"], 100 * batch["R_low"])
+    assert batch["L_low"] is patches["L_low"]
+    seen = {tuple(row) for row in order.tolist()}
+    assert seen == {tuple(row) for row in CHANNEL_ORDERS.tolist()}  # all 6 orders, each a permutation
+    counts = torch.tensor([sum(tuple(row) == o for row in order.tolist()) for o in seen])
+    assert counts.min() > n / 6 * 0.7  # about uniform
+
+
+@pytest.mark.slow
+def test_a_channel_shuffled_run_trains_on_other_batches_and_resumes_exactly(dataset, weights_dir, tmp_path):
+    plain = train("restore", restore_config(dataset, weights_dir, tmp_path / "plain"), progress=False)
+    straight = train("restore", restore_config(dataset, weights_dir, tmp_path / "a", channel_shuffle="true"), progress=False)
+    assert straight.losses != plain.losses and all(math.isfinite(v) for v in straight.losses)
+    train("restore", restore_config(dataset, weights_dir, tmp_path / "b", channel_shuffle="true", steps=4), progress=False)
+    resumed = train("restore", restore_config(dataset, weights_dir, tmp_path / "b", channel_shuffle="true"),
+                    resume="auto", progress=False)
+    assert resumed.losses == straight.losses[4:]

@@ -105,6 +105,7 @@ class RestoreConfig(TrainConfig):
     min_lr: float = 0.0  # cosine schedule: the final lr
     square_weight: float = 1.0  # weight of the official squared-error term (0 with an l1 extra term: L1 instead of MSE)
     target_gamma: float = 1.2  # the target is R_high ** target_gamma
+    channel_shuffle: bool = False  # permute each patch's RGB channels (one of the 6 orders, all its colour maps alike)
     save_every: int = 6050  # every 50 epochs
 
 

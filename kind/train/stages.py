@@ -307,6 +307,25 @@ def adjusted_all(adjust: nn.Module, maps: Maps) -> list[Tensor]:
     return out
 
 
+CHANNEL_ORDERS = torch.tensor([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])
+COLOUR_MAPS = ("R_low", "target", "high")  # the restoration batch's RGB maps (L_low, L_high, L_adjusted are grey)
+
+
+def restore_batch(patches: dict[str, Tensor], draws: PatchDraws, config: RestoreConfig) -> dict[str, Tensor]:
+    """With ``channel_shuffle``, each patch's RGB maps take one of the 6 channel orders, chosen by
+    the draw's coin (uniform over the 6), the same order for every map of the patch: new colours
+    for the same scenes and noise, so colour is learnt from more than the training pairs' palette."""
+    if not config.channel_shuffle:
+        return patches
+    order = CHANNEL_ORDERS.to(draws.coin.device)[(draws.coin * len(CHANNEL_ORDERS)).long()]  # N×3
+    shuffled = dict(patches)
+    for name in COLOUR_MAPS:
+        if name in patches:
+            x = patches[name]
+            shuffled[name] = torch.gather(x, 1, order.to(x.device)[:, :, None, None].expand_as(x))
+    return shuffled
+
+
 def restore_loss(model: nn.Module, batch: dict[str, Tensor], config: TrainConfig, wanted: frozenset = frozenset()) -> LossOut:
     restored = model(batch["R_low"], batch["L_low"])
     total, terms = losses.restoration_loss(restored, batch["target"])
@@ -396,7 +415,7 @@ STAGES: dict[str, Stage] = {
         validate=adjust_validate, select=lambda config: "psnr", higher_is_better=True,
     ),
     "restore": Stage(
-        network="restore", modes=8, prepare=restore_prepare, batch=patches_as_batch, loss=restore_loss,
+        network="restore", modes=8, prepare=restore_prepare, batch=restore_batch, loss=restore_loss,
         validate=restore_validate, select=restore_select, higher_is_better=True,
     ),
 }
