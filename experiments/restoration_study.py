@@ -52,6 +52,8 @@ ARMS: dict[str, list[str]] = {
     # the pipeline arm on patches whose RGB channels take one of 6 orders: more palettes from the same pairs
     "shuffle": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "channel_shuffle=true"],
     "gamma1": [EMA, "target_gamma=1.0"],  # the target R_high itself: R̂·L_high then aims at the normal-light image
+    # a more saturated target ((r/g)^γ spreads the channels) beside the pipeline term, which keeps R̂·L̂ on the GT
+    "gamma14": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "target_gamma=1.4"],
     "scratch": [EMA, "init_weights=", "lr_schedule=cosine", "lr=2e-4", "warmup_steps=50", "cosine_steps=850", "min_lr=1e-6"],
 }
 METRICS = ("pipeline_psnr", "pipeline_ssim", "pipeline_saturation", "gt_saturation", "psnr", "ssim", "saturation",
