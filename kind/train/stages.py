@@ -314,7 +314,7 @@ COLOUR_MAPS = ("R_low", "target", "high")  # the restoration batch's RGB maps (L
 def restore_batch(patches: dict[str, Tensor], draws: PatchDraws, config: RestoreConfig) -> dict[str, Tensor]:
     """With ``channel_shuffle``, each patch's RGB maps take one of the 6 channel orders, chosen by
     the draw's coin (uniform over the 6), the same order for every map of the patch: new colours
-    for the same scenes and noise, so colour is learnt from more than the training pairs' palette."""
+    for the same scenes and noise. (On LOL it greys the output: restoration study, finding 12.)"""
     if not config.channel_shuffle:
         return patches
     order = CHANNEL_ORDERS.to(draws.coin.device)[(draws.coin * len(CHANNEL_ORDERS)).long()]  # N×3
