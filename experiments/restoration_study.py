@@ -31,6 +31,7 @@ from kind.train.events import read_scalars
 CONFIG = "configs/restore-study.yaml"
 ROOT = Path("runs/study")
 EMA = "ema_decay=0.995"  # a ~200-step average: short runs; the long run uses 0.999
+PIPELINE = "extra_losses=[{name: mse, weight: 1, on: pipeline}]"  # R̂·L̂ (official ratio) against the GT
 ARMS: dict[str, list[str]] = {
     "v0.3": ["steps=1", "lr=1e-30", "max_cpu_seconds=0"],
     "base": [],  # configs/restore-finetune-cpu.yaml's recipe: 4 × 192², lr 5e-5 constant
@@ -43,17 +44,17 @@ ARMS: dict[str, list[str]] = {
     "progressive": [EMA, "batch_size=8", "patch_size=96",
                     "patch_schedule=[{step: 300, patch_size: 192, batch_size: 4}, {step: 600, patch_size: 384, batch_size: 1}]"],
     "color": [EMA, "extra_losses=[{name: color_angle, weight: 1, on: restored}]"],
-    "pipeline": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]"],  # R̂·L̂ (official ratio) against the GT
+    "pipeline": [EMA, PIPELINE],
     "pipeline10": [EMA, "extra_losses=[{name: mse, weight: 10, on: pipeline}]"],
-    "pipeline-lr": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "lr=1.5e-5"],  # a slower drift?
+    "pipeline-lr": [EMA, PIPELINE, "lr=1.5e-5"],  # a slower drift?
     # the blend of finding 10 as a training-time pull towards v0.3 (time constants 1000 and 333 steps at lr 5e-5)
-    "anchor20": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "anchor_decay=20"],
-    "anchor60": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "anchor_decay=60"],
+    "anchor20": [EMA, PIPELINE, "anchor_decay=20"],
+    "anchor60": [EMA, PIPELINE, "anchor_decay=60"],
     # the pipeline arm on patches whose RGB channels take one of 6 orders: more palettes from the same pairs
-    "shuffle": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "channel_shuffle=true"],
+    "shuffle": [EMA, PIPELINE, "channel_shuffle=true"],
     "gamma1": [EMA, "target_gamma=1.0"],  # the target R_high itself: R̂·L_high then aims at the normal-light image
     # a more saturated target ((r/g)^γ spreads the channels) beside the pipeline term, which keeps R̂·L̂ on the GT
-    "gamma14": [EMA, "extra_losses=[{name: mse, weight: 1, on: pipeline}]", "target_gamma=1.4"],
+    "gamma14": [EMA, PIPELINE, "target_gamma=1.4"],
     "scratch": [EMA, "init_weights=", "lr_schedule=cosine", "lr=2e-4", "warmup_steps=50", "cosine_steps=850", "min_lr=1e-6"],
 }
 METRICS = ("pipeline_psnr", "pipeline_ssim", "pipeline_saturation", "gt_saturation", "psnr", "ssim", "saturation",

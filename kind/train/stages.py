@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TypeVar
 
 import torch
@@ -311,18 +312,24 @@ CHANNEL_ORDERS = torch.tensor([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0
 COLOUR_MAPS = ("R_low", "target", "high")  # the restoration batch's RGB maps (L_low, L_high, L_adjusted are grey)
 
 
+@cache
+def channel_orders(device: torch.device) -> Tensor:
+    """:data:`CHANNEL_ORDERS` on ``device``, copied there once (a step makes no host-device copy)."""
+    return CHANNEL_ORDERS.to(device)
+
+
 def restore_batch(patches: dict[str, Tensor], draws: PatchDraws, config: RestoreConfig) -> dict[str, Tensor]:
     """With ``channel_shuffle``, each patch's RGB maps take one of the 6 channel orders, chosen by
     the draw's coin (uniform over the 6), the same order for every map of the patch: new colours
     for the same scenes and noise. (On LOL it greys the output: restoration study, finding 12.)"""
     if not config.channel_shuffle:
         return patches
-    order = CHANNEL_ORDERS.to(draws.coin.device)[(draws.coin * len(CHANNEL_ORDERS)).long()]  # N×3
+    order = channel_orders(draws.coin.device)[(draws.coin * len(CHANNEL_ORDERS)).long()]  # N×3, on the patches' device
     shuffled = dict(patches)
     for name in COLOUR_MAPS:
         if name in patches:
             x = patches[name]
-            shuffled[name] = torch.gather(x, 1, order.to(x.device)[:, :, None, None].expand_as(x))
+            shuffled[name] = torch.gather(x, 1, order[:, :, None, None].expand_as(x))
     return shuffled
 
 
