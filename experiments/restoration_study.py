@@ -4,12 +4,14 @@ equal budget of CPU time, one lever changed at a time, compared on 60 held-out p
 ``run`` trains the arms (``kind train restore --config configs/restore-study.yaml`` plus each arm's
 overrides, in ``runs/study/ARM``, resumable), ``--parallel`` at a time, each on one thread;
 ``report`` reads their TensorBoard events and writes the table (JSON and Markdown) and the curves
-against CPU minutes:
+against CPU minutes; ``hours`` prints the hours the long run (``configs/restore-long-cpu.yaml``) has
+trained, from its TensorBoard event files:
 
     python scripts/split_pairs.py ...   # the held-out split (configs/restore-study.yaml says which)
     python experiments/restoration_study.py run --arms v0.3,base,ema --parallel 2
     python experiments/restoration_study.py report --out docs/figures/restoration-study.png \\
         --json docs/figures/restoration-study.json
+    python experiments/restoration_study.py hours
 
 Arm ``v0.3`` is the shipped net scored by the same validation: one step at lr 1e-30, which leaves
 its weights as they were but for the 10 of its 7.8 M weights that are exactly zero, which move by
@@ -26,10 +28,11 @@ import sys
 import time
 from pathlib import Path
 
-from kind.train.events import read_scalars
+from kind.train.events import event_spans, read_scalars
 
 CONFIG = "configs/restore-study.yaml"
 ROOT = Path("runs/study")
+LONG_RUNS = (Path("runs/restore-long"), Path("runs/restore-long-pipeline"))  # the long run's two folders (the study's "long run so far")
 EMA = "ema_decay=0.995"  # a ~200-step average: short runs; the long run uses 0.999
 PIPELINE = "extra_losses=[{name: mse, weight: 1, on: pipeline}]"  # R̂·L̂ (official ratio) against the GT
 ARMS: dict[str, list[str]] = {
@@ -55,6 +58,9 @@ ARMS: dict[str, list[str]] = {
     "gamma1": [EMA, "target_gamma=1.0"],  # the target R_high itself: R̂·L_high then aims at the normal-light image
     # a more saturated target ((r/g)^γ spreads the channels) beside the pipeline term, which keeps R̂·L̂ on the GT
     "gamma14": [EMA, PIPELINE, "target_gamma=1.4"],
+    # the pipeline arm with a darker copy of each training pair (scripts/darken_pairs.py): more exposures
+    # and noise levels of the same scenes and colours
+    "darker": [EMA, PIPELINE, "train_dir=[../shared/data/lol/train80, ../shared/data/lol/train160, runs/lol-split/darker]"],
     "scratch": [EMA, "init_weights=", "lr_schedule=cosine", "lr=2e-4", "warmup_steps=50", "cosine_steps=850", "min_lr=1e-6"],
 }
 METRICS = ("pipeline_psnr", "pipeline_ssim", "pipeline_saturation", "gt_saturation", "psnr", "ssim", "saturation",
@@ -218,9 +224,21 @@ def report(arms: list[str], out: Path | None, json_out: Path | None) -> None:
         plot(summaries, out)
 
 
+def hours(runs: tuple[Path, ...] = LONG_RUNS) -> None:
+    """Print the hours the long run has trained: the span of each event file (one a start or resume)
+    and their sum, the pauses between sessions not counted."""
+    total = 0.0
+    for run_dir in runs:
+        for name, first, last in event_spans(run_dir):
+            total += last - first
+            print(f"{run_dir / name}: {time.strftime('%Y-%m-%d %H:%M', time.gmtime(first))} UTC, {(last - first) / 3600:.2f} h")
+    print(f"{total / 3600:.2f} h in all")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=("run", "report"))
+    parser.add_argument("action", choices=("run", "report", "hours"),
+                        help="run: train the arms; report: their table and curves; hours: the long run's training hours")
     parser.add_argument("--arms", default=",".join(ARMS),
                         help=f"comma-separated, of {', '.join(ARMS)}; ARM@ALPHA: (1 - ALPHA) · v0.3 + ALPHA · the trained "
                              "weights of runs/study/ARM/last.pt")
@@ -229,6 +247,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="report: the curves (PNG)")
     parser.add_argument("--json", type=Path, help="report: the table and every validation (JSON)")
     args = parser.parse_args()
+    if args.action == "hours":
+        return hours()
     arms = [a for a in args.arms.split(",") if a]
     for arm in arms:
         if "@" in arm and (ROOT / arm.split("@")[0] / "last.pt").is_file():  # v0.3 blended with a run's trained weights
