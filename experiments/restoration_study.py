@@ -34,6 +34,7 @@ CONFIG = "configs/restore-study.yaml"
 ROOT = Path("runs/study")
 LONG_RUNS = (Path("runs/restore-long"), Path("runs/restore-long-pipeline"))  # the long run's two folders (the study's "long run so far")
 EMA = "ema_decay=0.995"  # a ~200-step average: short runs; the long run uses 0.999
+EMA_SUFFIX = ".ema"  # arm ARM.ema@ALPHA blends v0.3 with ARM's weight average, ARM@ALPHA with its trained weights
 PIPELINE = "extra_losses=[{name: mse, weight: 1, on: pipeline}]"  # R̂·L̂ (official ratio) against the GT
 ARMS: dict[str, list[str]] = {
     "v0.3": ["steps=1", "lr=1e-30", "max_cpu_seconds=0"],
@@ -87,8 +88,9 @@ def share_decompositions(arm: str) -> None:
 def register_blend(name: str) -> Path:
     """Register arm ``ARM@ALPHA``: v0.3's restoration net validated as arm ``v0.3`` is, with its
     weights replaced by (1 − ALPHA) · v0.3 + ALPHA · the trained weights of ``runs/study/ARM``
-    (its last.pt's ``train_state_dict``, not the EMA; any run folder linked there works, e.g. the
-    long run's), read from ``runs/study/ARM@ALPHA.pt`` (:func:`write_blend`); returns that path."""
+    (its last.pt's ``train_state_dict``; any run folder linked there works, e.g. the long run's),
+    or with ``ARM.ema@ALPHA`` their average (last.pt's ``state_dict``, what the run validated), read
+    from ``runs/study/ARM@ALPHA.pt`` (:func:`write_blend`); returns that path."""
     path = ROOT / f"{name}.pt"
     ARMS[name] = [*ARMS["v0.3"], f"init_weights={path}"]
     return path
@@ -101,17 +103,19 @@ def write_blend(name: str) -> None:
 
     from kind.weights.format import read_record, resolve_weight_file, save_record, weight_record
 
-    arm, alpha = name.split("@")
+    source, alpha = name.split("@")
+    arm, average = source.removesuffix(EMA_SUFFIX), source.endswith(EMA_SUFFIX)
     if (ROOT / name / "last.pt").is_file():  # --resume auto would report the old score of other weights
         sys.exit(f"runs/study/{name} holds an earlier score of this blend; move it away to score the blend of "
                  f"{arm}'s current weights")
     start = read_record(resolve_weight_file("v0.3", "restore"), "restore")["state_dict"]
     checkpoint = read_record(ROOT / arm / "last.pt", "restore")
-    trained = checkpoint["train_state_dict"]
+    trained = checkpoint["state_dict" if average else "train_state_dict"]
     blend = {key: torch.lerp(start[key].float(), trained[key].float(), float(alpha)) for key in start}
     facts = {key: checkpoint[key] for key in ("step", "config", "cpu_seconds") if key in checkpoint}
-    record = weight_record("restore", blend, source=f"(1 - {alpha}) * v0.3 + {alpha} * {arm}'s trained weights",
-                           training={"blend": {"alpha": float(alpha), "start": "v0.3", **facts}})
+    which = "weight average (EMA)" if average else "trained weights"
+    record = weight_record("restore", blend, source=f"(1 - {alpha}) * v0.3 + {alpha} * {arm}'s {which}",
+                           training={"blend": {"alpha": float(alpha), "start": "v0.3", "ema": average, **facts}})
     save_record(register_blend(name), record)
 
 
@@ -241,7 +245,7 @@ def main() -> None:
                         help="run: train the arms; report: their table and curves; hours: the long run's training hours")
     parser.add_argument("--arms", default=",".join(ARMS),
                         help=f"comma-separated, of {', '.join(ARMS)}; ARM@ALPHA: (1 - ALPHA) · v0.3 + ALPHA · the trained "
-                             "weights of runs/study/ARM/last.pt")
+                             "weights of runs/study/ARM/last.pt; ARM.ema@ALPHA: the same with its weight average (EMA)")
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--budget", type=float, help="max_cpu_seconds for every arm (default: the config's)")
     parser.add_argument("--out", type=Path, help="report: the curves (PNG)")
@@ -251,7 +255,7 @@ def main() -> None:
         return hours()
     arms = [a for a in args.arms.split(",") if a]
     for arm in arms:
-        if "@" in arm and (ROOT / arm.split("@")[0] / "last.pt").is_file():  # v0.3 blended with a run's trained weights
+        if "@" in arm and (ROOT / arm.split("@")[0].removesuffix(EMA_SUFFIX) / "last.pt").is_file():  # v0.3 blended with a run's trained weights
             write_blend(arm) if args.action == "run" else register_blend(arm)
     unknown = sorted(set(arms) - set(ARMS))
     if unknown:

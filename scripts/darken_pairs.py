@@ -29,6 +29,7 @@ from PIL import Image
 from kind.io.pairs import find_pairs
 
 BLOCK = 8
+MIN_BLOCKS = 20  # in a bin of the fit
 
 
 def srgb_to_linear(x: np.ndarray) -> np.ndarray:
@@ -67,8 +68,10 @@ def fit_noise_model(lows: list[Path], bins: int = 14) -> tuple[float, float]:
     points = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         inside = (means >= lo) & (means < hi)
-        if inside.sum() >= 50:
+        if inside.sum() >= MIN_BLOCKS:
             points.append((means[inside].mean(), np.quantile(variances[inside], 0.2)))
+    if len(points) < 3:
+        raise SystemExit(f"{len(means)} blocks of {BLOCK}×{BLOCK} in {len(lows)} low images: too few to fit a noise model")
     xs, ys = np.array(points).T
     a, b = np.polyfit(xs, ys, 1)
     return max(float(a), 0.0), max(float(b), 0.0)
