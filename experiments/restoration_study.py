@@ -61,14 +61,26 @@ ARMS: dict[str, list[str]] = {
     "gamma14": [EMA, PIPELINE, "target_gamma=1.4"],
     # the pipeline arm with a darker copy of each training pair (scripts/darken_pairs.py): more exposures
     # and noise levels of the same scenes and colours
-    "darker": [EMA, PIPELINE, "train_dir=[../shared/data/lol/train80, ../shared/data/lol/train160, runs/lol-split/darker]"],
+    "darker": [EMA, PIPELINE, "train_dir=[../shared/data/lol/train80, runs/lol-split/darker, ../shared/data/lol/train160]"],
     "scratch": [EMA, "init_weights=", "lr_schedule=cosine", "lr=2e-4", "warmup_steps=50", "cosine_steps=850", "min_lr=1e-6"],
 }
 METRICS = ("pipeline_psnr", "pipeline_ssim", "pipeline_saturation", "gt_saturation", "psnr", "ssim", "saturation",
            "target_saturation")
 
 
+HELD_OUT_FOLDER = "../shared/data/lol/train160"  # holdout: 20 takes the last 20 pairs of the last train_dir folder
+
+
+def check_held_out(arm: str) -> None:
+    """Refuse an arm whose ``train_dir`` would hold out other pairs than the study's (its last folder
+    must be train160, whose last 20 pairs are 20 of the 60)."""
+    for override in ARMS[arm]:
+        if override.startswith("train_dir=") and not override.rstrip("]").endswith(HELD_OUT_FOLDER):
+            sys.exit(f"arm {arm}: train_dir must end with {HELD_OUT_FOLDER}, whose last 20 pairs are held out ({override})")
+
+
 def command(arm: str, budget: float | None) -> list[str]:
+    check_held_out(arm)
     overrides = [f"out_dir={ROOT / arm}", *ARMS[arm]] + ([f"max_cpu_seconds={budget}"] if budget and arm != "v0.3" else [])
     return [sys.executable, "-m", "kind", "train", "restore", "--config", CONFIG, "--resume", "auto",
             *[part for text in overrides for part in ("--set", text)]]
