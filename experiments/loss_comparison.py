@@ -41,6 +41,7 @@ import torch
 
 from kind.evaluation.protocols import enhance_pair
 from kind.evaluation.evaluate import read_pair
+from kind.evaluation.paired import differences, pairs_better
 from kind.imageops import to_image
 from kind.inference.runner import load_runner, resolve_device
 from kind.io.atomic import atomic_write_json, atomic_write_text
@@ -149,31 +150,22 @@ def score(weights: Path, pairs: list[tuple[Path, Path]], threads: int, device: s
     return {"weights": str(weights), "mean": mean, "per_image": per_image}
 
 
-def saturation_gap(per_image: dict, keys: dict) -> np.ndarray:
-    """|output saturation − ground-truth saturation| of each image of ``keys``."""
-    return np.array([abs(per_image[key]["saturation"] - per_image[key]["gt_saturation"]) for key in keys])
-
-
 def paired_differences(results: dict, reference: str = "official") -> dict[str, dict[str, tuple[float, float, int]]]:
     """Per row other than ``reference``: metric → (mean, standard error (NaN for one image), images better) of the
-    per-image difference row − reference on the same held-out images. Better: higher PSNR and SSIM,
-    a saturation closer to the ground truth's, a lower colour angle."""
+    per-image difference row − reference on the same held-out images; better as
+    :func:`kind.evaluation.paired.pairs_better` counts."""
     base = results[reference]["per_image"]
-    differences = {}
+    by_row = {}
     for name, row in results.items():
         if name == reference:
             continue
         per_metric = {}
         for metric in ("psnr", "ssim", "saturation", "color_angle_deg"):
-            d = np.array([row["per_image"][key][metric] - base[key][metric] for key in base])
-            if metric == "saturation":  # better: closer to the ground truth's
-                better = int((saturation_gap(row["per_image"], base) < saturation_gap(base, base)).sum())
-            else:
-                better = int((d < 0).sum() if metric == "color_angle_deg" else (d > 0).sum())
+            d = differences(base, row["per_image"], metric)
             error = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
-            per_metric[metric] = (float(d.mean()), error, better)
-        differences[name] = per_metric
-    return differences
+            per_metric[metric] = (float(d.mean()), error, pairs_better(base, row["per_image"], metric))
+        by_row[name] = per_metric
+    return by_row
 
 
 def table(results: dict) -> str:

@@ -12,9 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
+from kind.evaluation.paired import bootstrap_interval, differences, pairs_better
 
-LOWER_IS_BETTER = {"loe", "niqe"}
 METRICS = ("psnr", "ssim", "saturation", "loe", "niqe")
 
 
@@ -25,23 +24,13 @@ def per_image(path: Path) -> tuple[dict, dict[str, dict[str, float]]]:
     return report, report["per_image"]
 
 
-def paired_gain(reference: dict[str, dict[str, float]], candidate: dict[str, dict[str, float]], metric: str,
-                samples: int = 10000, seed: int = 0) -> dict[str, float]:
-    """Mean of candidate − reference over the shared pairs, its 2.5 and 97.5 % bootstrap
-    percentiles, and on how many pairs the candidate is better (higher PSNR and SSIM, lower LOE and
-    NIQE, a saturation nearer the ground truth's)."""
-    names = sorted(set(reference) & set(candidate))
-    diffs = np.array([candidate[n][metric] - reference[n][metric] for n in names])
-    rng = np.random.default_rng(seed)
-    means = diffs[rng.integers(0, len(diffs), (samples, len(diffs)))].mean(axis=1)
-    if metric == "saturation":  # better: nearer the ground truth's
-        better = np.array([abs(candidate[n][metric] - candidate[n]["gt_saturation"])
-                           < abs(reference[n][metric] - reference[n]["gt_saturation"]) for n in names])
-    else:
-        better = (diffs < 0) if metric in LOWER_IS_BETTER else (diffs > 0)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return {"mean": float(diffs.mean()), "low": float(low), "high": float(high), "better": int(better.sum()),
-            "pairs": len(names)}
+def paired_gain(reference: dict[str, dict[str, float]], candidate: dict[str, dict[str, float]], metric: str) -> dict[str, float]:
+    """Mean of candidate − reference over ``reference``'s pairs, its paired bootstrap 95 % interval,
+    and on how many pairs the candidate is better (:func:`kind.evaluation.paired.pairs_better`)."""
+    diffs = differences(reference, candidate, metric)
+    low, high = bootstrap_interval(diffs)
+    return {"mean": float(diffs.mean()), "low": low, "high": high, "better": pairs_better(reference, candidate, metric),
+            "pairs": len(diffs)}
 
 
 def main() -> None:

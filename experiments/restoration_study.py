@@ -68,15 +68,17 @@ METRICS = ("pipeline_psnr", "pipeline_ssim", "pipeline_saturation", "gt_saturati
            "target_saturation")
 
 
-HELD_OUT_FOLDER = "../shared/data/lol/train160"  # holdout: 20 takes the last 20 pairs of the last train_dir folder
+HELD_OUT_FOLDER = Path("../shared/data/lol/train160")  # holdout: 20 takes the last 20 pairs of the last train_dir folder
 
 
 def check_held_out(arm: str) -> None:
-    """Refuse an arm whose ``train_dir`` would hold out other pairs than the study's (its last folder
-    must be train160, whose last 20 pairs are 20 of the 60)."""
-    for override in ARMS[arm]:
-        if override.startswith("train_dir=") and not override.rstrip("]").endswith(HELD_OUT_FOLDER):
-            sys.exit(f"arm {arm}: train_dir must end with {HELD_OUT_FOLDER}, whose last 20 pairs are held out ({override})")
+    """Refuse an arm whose ``train_dir`` (the config's with the arm's overrides) would hold out other
+    pairs than the study's: its last folder must be train160, whose last 20 pairs are 20 of the 60."""
+    from kind.train.config import folder_list, load_config
+
+    folders = folder_list(load_config("restore", CONFIG, ARMS[arm]).train_dir)
+    if Path(folders[-1]) != HELD_OUT_FOLDER:
+        sys.exit(f"arm {arm}: train_dir must end with {HELD_OUT_FOLDER}, whose last 20 pairs are held out (got {folders})")
 
 
 def command(arm: str, budget: float | None) -> list[str]:
@@ -97,6 +99,12 @@ def share_decompositions(arm: str) -> None:
             link.symlink_to(cached.resolve())
 
 
+def blend_parts(name: str) -> tuple[str, bool, str]:
+    """Blend arm ``ARM@ALPHA`` or ``ARM.ema@ALPHA`` → (ARM, whether its weight average, ALPHA)."""
+    source, alpha = name.split("@")
+    return source.removesuffix(EMA_SUFFIX), source.endswith(EMA_SUFFIX), alpha
+
+
 def register_blend(name: str) -> Path:
     """Register arm ``ARM@ALPHA``: v0.3's restoration net validated as arm ``v0.3`` is, with its
     weights replaced by (1 − ALPHA) · v0.3 + ALPHA · the trained weights of ``runs/study/ARM``
@@ -115,8 +123,7 @@ def write_blend(name: str) -> None:
 
     from kind.weights.format import read_record, resolve_weight_file, save_record, weight_record
 
-    source, alpha = name.split("@")
-    arm, average = source.removesuffix(EMA_SUFFIX), source.endswith(EMA_SUFFIX)
+    arm, average, alpha = blend_parts(name)
     if (ROOT / name / "last.pt").is_file():  # --resume auto would report the old score of other weights
         sys.exit(f"runs/study/{name} holds an earlier score of this blend; move it away to score the blend of "
                  f"{arm}'s current weights")
@@ -267,7 +274,7 @@ def main() -> None:
         return hours()
     arms = [a for a in args.arms.split(",") if a]
     for arm in arms:
-        if "@" in arm and (ROOT / arm.split("@")[0].removesuffix(EMA_SUFFIX) / "last.pt").is_file():  # v0.3 blended with a run's trained weights
+        if "@" in arm and (ROOT / blend_parts(arm)[0] / "last.pt").is_file():  # v0.3 blended with a run's weights
             write_blend(arm) if args.action == "run" else register_blend(arm)
     unknown = sorted(set(arms) - set(ARMS))
     if unknown:

@@ -1,6 +1,6 @@
 """The pipelines' image operations on N×C×H×W float tensors (spec section 6): the official
 min-max stretch, grey levels, scikit-image's Gaussian blur, the darkness weight and the blend; and
-the conversions between H×W×3 arrays and 1×3×H×W tensors."""
+the conversions between H×W×3 arrays and 1×3×H×W tensors, and sRGB's transfer curve on arrays."""
 
 from __future__ import annotations
 
@@ -74,6 +74,17 @@ def darkness_weight(reflectance: Tensor) -> Tensor:
 def blend_with_input(image: Tensor, illumination: Tensor, enhanced: Tensor) -> Tensor:
     """``L·S + (1 − L)·enhanced``: bright input regions keep the input, avoiding over-exposure."""
     return illumination * image + (1 - illumination) * enhanced
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in [0, 1] to linear light (IEC 61966-2-1)."""
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    """Linear light, clipped to [0, 1], to sRGB-encoded values (IEC 61966-2-1)."""
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
 
 
 def to_tensor(rgb: np.ndarray) -> Tensor:

@@ -26,25 +26,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from kind.imageops import linear_to_srgb, srgb_to_linear
 from kind.io.pairs import find_pairs
+from kind.io.read import read_stored_rgb8
 
 BLOCK = 8
 MIN_BLOCKS = 20  # in a bin of the fit
 
 
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
-
-
-def read_linear(path: Path) -> np.ndarray:
-    """H×W×3 float64 in linear light."""
-    with Image.open(path) as img:
-        return srgb_to_linear(np.asarray(img.convert("RGB"), np.float64) / 255.0)
+def to_linear(rgb8: np.ndarray) -> np.ndarray:
+    """H×W×3 uint8 sRGB → float64 linear light."""
+    return srgb_to_linear(rgb8 / 255.0)
 
 
 def block_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,11 +49,12 @@ def block_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return blocks.reshape(len(blocks), -1).mean(axis=1), diffs.var(axis=1) / 2
 
 
-def fit_noise_model(lows: list[Path], bins: int = 14) -> tuple[float, float]:
-    """(a, b) of the variance a·s + b in linear light, from the blocks of ``lows``: the 20th
+def fit_noise_model(lows: list[np.ndarray], bins: int = 14) -> tuple[float, float]:
+    """(a, b) of the variance a·s + b in linear light, from the blocks of ``lows`` (H×W×3 uint8
+    sRGB): the 20th
     percentile of the variance in each of ``bins`` bins of equal counts of the mean (up to its
     98th percentile), a least-squares line through them."""
-    stats = [block_statistics(read_linear(path)) for path in lows]
+    stats = [block_statistics(to_linear(low)) for low in lows]
     means = np.concatenate([m for m, _ in stats])
     variances = np.concatenate([v for _, v in stats])
     edges = np.quantile(means, np.linspace(0.0, 0.98, bins + 1))
@@ -112,18 +105,18 @@ def main() -> None:
     stems = [low.stem for low, _ in pairs]
     if len(set(stems)) != len(stems):
         raise SystemExit("two pairs share a name; the copies would overwrite each other")
-    a, b = fit_noise_model([low for low, _ in pairs])
+    lows = [read_stored_rgb8(low) for low, _ in pairs]  # read once: the fit, then the copies
+    a, b = fit_noise_model(lows)
     print(f"noise model (linear light): variance = {a:.3e} * s + {b:.3e}, fitted on {len(pairs)} low images")
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     for sub in ("low", "high"):
         (tmp / sub).mkdir(parents=True)
-    for index, (low, high) in enumerate(pairs):
+    for index, ((low, high), rgb8) in enumerate(zip(pairs, lows)):
         rng = np.random.default_rng([args.seed, index])
         k = float(rng.uniform(lo, hi))
-        Image.fromarray(darker_exposure(read_linear(low), k, a, b, rng)).save(tmp / "low" / f"{low.stem}.png")
-        with Image.open(high) as img:
-            img.convert("RGB").save(tmp / "high" / f"{low.stem}.png")
+        Image.fromarray(darker_exposure(to_linear(rgb8), k, a, b, rng)).save(tmp / "low" / f"{low.stem}.png")
+        Image.fromarray(read_stored_rgb8(high)).save(tmp / "high" / f"{low.stem}.png")
     tmp.rename(out)
     print(f"{len(pairs)} darker pairs (k in [{lo}, {hi}]) in {out}")
 

@@ -13,19 +13,18 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
+from kind.imageops import linear_to_srgb, srgb_to_linear
+
 ASSETS = Path(__file__).resolve().parent.parent / "kind" / "assets"
 SOURCES = {"coffee": (data.coffee, 0.07), "chelsea": (data.chelsea, 0.05), "astronaut": (data.astronaut, 0.06)}
 
 
 def darken(rgb: np.ndarray, exposure: float, rng: np.random.Generator) -> np.ndarray:
     """A low-light version of an sRGB uint8 image: exposure × linear light, Poisson-Gaussian noise."""
-    srgb = rgb.astype(np.float64) / 255
-    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4) * exposure
+    linear = srgb_to_linear(rgb.astype(np.float64) / 255) * exposure
     photons = 4000.0  # full-well electrons: shot noise grows as the light falls
     noisy = rng.poisson(linear * photons) / photons + rng.normal(0, 0.0015, linear.shape)
-    noisy = np.clip(noisy, 0, 1)
-    out = np.where(noisy <= 0.0031308, noisy * 12.92, 1.055 * noisy ** (1 / 2.4) - 0.055)
-    return (np.clip(out, 0, 1) * 255).astype(np.uint8)
+    return (np.clip(linear_to_srgb(noisy), 0, 1) * 255).astype(np.uint8)
 
 
 def main() -> None:
