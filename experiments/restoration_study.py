@@ -35,6 +35,7 @@ ROOT = Path("runs/study")
 LONG_RUNS = (Path("runs/restore-long"), Path("runs/restore-long-pipeline"))  # the long run's two folders (the study's "long run so far")
 EMA = "ema_decay=0.995"  # a ~200-step average: short runs; the long run uses 0.999
 EMA_SUFFIX = ".ema"  # arm ARM.ema@ALPHA blends v0.3 with ARM's weight average, ARM@ALPHA with its trained weights
+START_SEPARATOR = "+"  # arm VERSION+ARM@ALPHA blends the shipped VERSION (not v0.3) with ARM's weights
 PIPELINE = "extra_losses=[{name: mse, weight: 1, on: pipeline}]"  # R̂·L̂ (official ratio) against the GT
 ARMS: dict[str, list[str]] = {
     "v0.3": ["steps=1", "lr=1e-30", "max_cpu_seconds=0"],
@@ -62,6 +63,9 @@ ARMS: dict[str, list[str]] = {
     # the pipeline arm with a darker copy of each training pair (scripts/darken_pairs.py): more exposures
     # and noise levels of the same scenes and colours
     "darker": [EMA, PIPELINE, "train_dir=[../shared/data/lol/train80, runs/lol-split/darker, ../shared/data/lol/train160]"],
+    # v0.4 trained on: the pipeline arm's recipe at 1 × 384² (the long run's 384² phase lifted its PSNR
+    # by 0.3 dB within 2,500 steps) and a lower lr, from the shipped weights rather than v0.3
+    "v0.4-384": [EMA, PIPELINE, "init_weights=v0.4", "batch_size=1", "patch_size=384", "lr=2e-5"],
     "scratch": [EMA, "init_weights=", "lr_schedule=cosine", "lr=2e-4", "warmup_steps=50", "cosine_steps=850", "min_lr=1e-6"],
 }
 METRICS = ("pipeline_psnr", "pipeline_ssim", "pipeline_saturation", "gt_saturation", "psnr", "ssim", "saturation",
@@ -99,18 +103,21 @@ def share_decompositions(arm: str) -> None:
             link.symlink_to(cached.resolve())
 
 
-def blend_parts(name: str) -> tuple[str, bool, str]:
-    """Blend arm ``ARM@ALPHA`` or ``ARM.ema@ALPHA`` → (ARM, whether its weight average, ALPHA)."""
+def blend_parts(name: str) -> tuple[str, str, bool, str]:
+    """Blend arm ``[VERSION+]ARM[.ema]@ALPHA`` → (the shipped version it starts from, v0.3 unless
+    named; ARM; whether ARM's weight average; ALPHA)."""
     source, alpha = name.split("@")
-    return source.removesuffix(EMA_SUFFIX), source.endswith(EMA_SUFFIX), alpha
+    start, _, source = source.rpartition(START_SEPARATOR)
+    return start or "v0.3", source.removesuffix(EMA_SUFFIX), source.endswith(EMA_SUFFIX), alpha
 
 
 def register_blend(name: str) -> Path:
     """Register arm ``ARM@ALPHA``: v0.3's restoration net validated as arm ``v0.3`` is, with its
     weights replaced by (1 − ALPHA) · v0.3 + ALPHA · the trained weights of ``runs/study/ARM``
     (its last.pt's ``train_state_dict``; any run folder linked there works, e.g. the long run's),
-    or with ``ARM.ema@ALPHA`` their average (last.pt's ``state_dict``, what the run validated), read
-    from ``runs/study/ARM@ALPHA.pt`` (:func:`write_blend`); returns that path."""
+    or with ``ARM.ema@ALPHA`` their average (last.pt's ``state_dict``, what the run validated);
+    ``VERSION+ARM…`` starts from that shipped version instead of v0.3. The weights are read from
+    ``runs/study/NAME.pt`` (:func:`write_blend`); returns that path."""
     path = ROOT / f"{name}.pt"
     ARMS[name] = [*ARMS["v0.3"], f"init_weights={path}"]
     return path
@@ -123,18 +130,18 @@ def write_blend(name: str) -> None:
 
     from kind.weights.format import read_record, resolve_weight_file, save_record, weight_record
 
-    arm, average, alpha = blend_parts(name)
+    start_version, arm, average, alpha = blend_parts(name)
     if (ROOT / name / "last.pt").is_file():  # --resume auto would report the old score of other weights
         sys.exit(f"runs/study/{name} holds an earlier score of this blend; move it away to score the blend of "
                  f"{arm}'s current weights")
-    start = read_record(resolve_weight_file("v0.3", "restore"), "restore")["state_dict"]
+    start = read_record(resolve_weight_file(start_version, "restore"), "restore")["state_dict"]
     checkpoint = read_record(ROOT / arm / "last.pt", "restore")
     trained = checkpoint["state_dict" if average else "train_state_dict"]
     blend = {key: torch.lerp(start[key].float(), trained[key].float(), float(alpha)) for key in start}
     facts = {key: checkpoint[key] for key in ("step", "config", "cpu_seconds") if key in checkpoint}
     which = "weight average (EMA)" if average else "trained weights"
-    record = weight_record("restore", blend, source=f"(1 - {alpha}) * v0.3 + {alpha} * {arm}'s {which}",
-                           training={"blend": {"alpha": float(alpha), "start": "v0.3", "ema": average, **facts}})
+    record = weight_record("restore", blend, source=f"(1 - {alpha}) * {start_version} + {alpha} * {arm}'s {which}",
+                           training={"blend": {"alpha": float(alpha), "start": start_version, "ema": average, **facts}})
     save_record(register_blend(name), record)
 
 
@@ -264,7 +271,8 @@ def main() -> None:
                         help="run: train the arms; report: their table and curves; hours: the long run's training hours")
     parser.add_argument("--arms", default=",".join(ARMS),
                         help=f"comma-separated, of {', '.join(ARMS)}; ARM@ALPHA: (1 - ALPHA) · v0.3 + ALPHA · the trained "
-                             "weights of runs/study/ARM/last.pt; ARM.ema@ALPHA: the same with its weight average (EMA)")
+                             "weights of runs/study/ARM/last.pt; ARM.ema@ALPHA: the same with its weight average (EMA); "
+                             "VERSION+ARM…: from the shipped VERSION instead of v0.3")
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--budget", type=float, help="max_cpu_seconds for every arm (default: the config's)")
     parser.add_argument("--out", type=Path, help="report: the curves (PNG)")
@@ -274,7 +282,7 @@ def main() -> None:
         return hours()
     arms = [a for a in args.arms.split(",") if a]
     for arm in arms:
-        if "@" in arm and (ROOT / blend_parts(arm)[0] / "last.pt").is_file():  # v0.3 blended with a run's weights
+        if "@" in arm and (ROOT / blend_parts(arm)[1] / "last.pt").is_file():  # v0.3 blended with a run's weights
             write_blend(arm) if args.action == "run" else register_blend(arm)
     unknown = sorted(set(arms) - set(ARMS))
     if unknown:
