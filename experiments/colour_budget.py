@@ -1,6 +1,6 @@
 """Where the colour goes: from ``kind diagnose --json`` reports, how much of the unrestored image's
 saturation (``R_low·L̂``, noise included) the restoration net keeps, against how much the ground
-truth keeps, per pair and on average (docs/restoration-study.md, finding 16):
+truth keeps, per pair and on average (docs/restoration-study.md, finding 17):
 
     kind diagnose --data runs/lol-split/heldout60 --weights v0.4 --json heldout.json
     kind diagnose --data LOLdataset/eval15 --weights v0.4 --json eval15.json
