@@ -41,7 +41,7 @@ def budget(values: np.ndarray) -> dict[str, float]:
     return {
         "pairs": len(values), "unrestored": unrestored.mean(), "output": output.mean(), "gt": gt.mean(),
         "output_over_gt": output.mean() / gt.mean(), "net_keeps": output.mean() / unrestored.mean(),
-        "gt_keeps": gt.mean() / unrestored.mean(), "net_share_sd": net_share.std(), "gt_share_sd": gt_share.std(),
+        "gt_keeps": gt.mean() / unrestored.mean(), "gt_share_sd": gt_share.std(),
         "share_correlation": float(np.corrcoef(net_share, gt_share)[0, 1]) if len(values) > 2 else float("nan"),
         "colourful_pairs": int(colourful.sum()),
         "colourful_output_over_gt": output[colourful].mean() / gt[colourful].mean() if colourful.any() else float("nan"),

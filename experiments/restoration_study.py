@@ -282,7 +282,7 @@ def main() -> None:
         return hours()
     arms = [a for a in args.arms.split(",") if a]
     for arm in arms:
-        if "@" in arm and (ROOT / blend_parts(arm)[1] / "last.pt").is_file():  # v0.3 blended with a run's weights
+        if "@" in arm and (ROOT / blend_parts(arm)[1] / "last.pt").is_file():  # a shipped version blended with a run's weights
             write_blend(arm) if args.action == "run" else register_blend(arm)
     unknown = sorted(set(arms) - set(ARMS))
     if unknown:
