@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -253,14 +254,20 @@ def test_cli_sigterm_exits_143_and_says_how_to_resume(dataset, tmp_path, monkeyp
     assert read_record(tmp_path / "last.pt")["step"] == 2
 
 
+def event_writer_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if type(thread).__name__ == "_AsyncWriterThread"}
+
+
 def test_cli_a_second_sigterm_says_what_interrupted_it(dataset, tmp_path, monkeypatch, capsys):
     _at_call(monkeypatch, lambda n: n == 2, before=lambda: [signal.raise_signal(signal.SIGTERM) for _ in range(2)])
     args = ["train", "decom", "--set", f"train_dir={dataset}", "--set", f"out_dir={tmp_path}", "--set", "steps=50",
             "--set", "batch_size=2", "--set", "patch_size=16", "--set", "device=cpu", "--set", "holdout=1", "--quiet"]
+    writers = event_writer_threads()
     assert main(args) == 130
     err = capsys.readouterr().err
     assert "kind train: interrupted (a second SIGTERM: stopped at once, this start's steps since the last" in err
     assert "Ctrl-C" not in err
+    assert event_writer_threads() <= writers  # the run's TensorBoard writer was closed, not left writing into tmp_path
 
 
 def test_a_run_removes_its_folders_stale_temp_files(dataset, tmp_path):

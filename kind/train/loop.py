@@ -251,7 +251,6 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
         step_loss = compiled(step_loss, device, cuda_graphs=True)
 
     main = world.is_main
-    writer = SummaryWriter(log_dir=str(out_dir)) if main else None
     bar = Progress(config.steps, desc=f"train {stage_name}", unit="step", start=state.step, enabled=progress and main)
     say = bar.write if main else (lambda text: None)
     for line in ([notice] if notice else []) + ([f"resumed from {checkpoint} at step {state.step}"] if record else []):
@@ -299,79 +298,82 @@ def _run(stage_name: str, stage: Stage, config: TrainConfig, device: torch.devic
     logged_time = time.perf_counter()
     log_losses: list[float] = []
     model.train()
+    writer = SummaryWriter(log_dir=str(out_dir)) if main else None
     stop.start_clocks(state.cpu_seconds)  # the budgets count training, not data preparation
-    while state.step < config.steps:
-        lr = learning_rate(config, state.step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        draws, patch = sampler.draws(state.step, device)
-        batch = stage.batch(source.cut(draws, patch), draws, config)
-        batch = {k: v.contiguous(memory_format=memory_format) if v.dim() == 4 else v for k, v in batch.items()}
-        if compile_step and device.type == "cuda" and not world.distributed:
-            torch.compiler.cudagraph_mark_step_begin()
-        loss, terms, outputs = step_loss(batch)
-        window[state.step - window_start] = loss.detach()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if anchor:
-            with torch.no_grad():
-                torch._foreach_lerp_(anchored, anchor, lr * config.anchor_decay)
-        if ema is not None:
-            ema.update(model)
-        if len(extra):
-            terms |= extra.discriminator_step(outputs)
-        state.step += 1
-        bar.update(1)
+    try:  # an error or a second SIGTERM closes the event file too (its writer thread would outlive the run)
+        while state.step < config.steps:
+            lr = learning_rate(config, state.step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            draws, patch = sampler.draws(state.step, device)
+            batch = stage.batch(source.cut(draws, patch), draws, config)
+            batch = {k: v.contiguous(memory_format=memory_format) if v.dim() == 4 else v for k, v in batch.items()}
+            if compile_step and device.type == "cuda" and not world.distributed:
+                torch.compiler.cudagraph_mark_step_begin()
+            loss, terms, outputs = step_loss(batch)
+            window[state.step - window_start] = loss.detach()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if anchor:
+                with torch.no_grad():
+                    torch._foreach_lerp_(anchored, anchor, lr * config.anchor_decay)
+            if ema is not None:
+                ema.update(model)
+            if len(extra):
+                terms |= extra.discriminator_step(outputs)
+            state.step += 1
+            bar.update(1)
 
-        at_end = state.step == config.steps
-        logging = state.step % log_every == 0 or at_end
-        validating = (config.val_every and state.step % config.val_every == 0) or at_end
-        saving = config.save_every and state.step % config.save_every == 0
-        if not (logging or validating or saving or stop.check_due(state.step)):
-            continue
-        try:
-            losses, mean_loss, reason = stop.decide(window[: state.step - window_start], window_start)
-        except TrainingDiverged as error:
-            last = state.last_checkpoint or "none written yet"
-            raise TrainingDiverged(f"train {stage_name}: {error}; stopped. Last good checkpoint: {last}") from None
-        window_start = state.step
-        state.losses += losses
-        log_losses += losses
-        state.timeline.append((state.step, time.perf_counter() - stop.started))
-        bar.update(0, last_step_loss=losses[-1])
-        if logging and main:
-            now = time.perf_counter()
-            writer.add_scalar("train/loss", sum(log_losses) / len(log_losses), state.step)
-            bar.write(f"step {state.step}: loss {sum(log_losses) / len(log_losses):.4f} (TensorBoard's train/loss: the "
-                      f"mean of {len(log_losses)} steps); terms at the last step: "
-                      + " ".join(f"{key}={float(value.detach()):.4g}" for key, value in terms.items()))
-            if world.distributed:
-                writer.add_scalar("train/loss_all_ranks", mean_loss, state.step)
-            for key, value in terms.items():
-                writer.add_scalar(f"train/{key}", float(value.detach()), state.step)
-            writer.add_scalar("train/lr", lr, state.step)
-            writer.add_scalar("train/steps_per_second", (state.step - logged) / max(now - logged_time, 1e-9), state.step)
-            writer.add_scalar("train/cpu_seconds", stop.cpu_seconds(), state.step)
-            logged, logged_time = state.step, now
-        if logging:
-            log_losses = []
-        if reason is not None:
-            state.stopped = reason
-            validating = True
-        state.cpu_seconds = stop.cpu_seconds()  # what validation logs and checkpoints keep: training alone
-        with stop.not_counted():
-            if validating:
-                validate()
-                state.last_checkpoint = checkpoint_to("last.pt")
-            if saving:
-                state.last_checkpoint = checkpoint_to(f"step_{state.step:07d}.pt")
-        if reason is not None:
-            say(f"stopped at step {state.step}: {reason}; last.pt written (resume with --resume auto)")
-            break
-    bar.close()
-    if writer is not None:
-        writer.close()
+            at_end = state.step == config.steps
+            logging = state.step % log_every == 0 or at_end
+            validating = (config.val_every and state.step % config.val_every == 0) or at_end
+            saving = config.save_every and state.step % config.save_every == 0
+            if not (logging or validating or saving or stop.check_due(state.step)):
+                continue
+            try:
+                losses, mean_loss, reason = stop.decide(window[: state.step - window_start], window_start)
+            except TrainingDiverged as error:
+                last = state.last_checkpoint or "none written yet"
+                raise TrainingDiverged(f"train {stage_name}: {error}; stopped. Last good checkpoint: {last}") from None
+            window_start = state.step
+            state.losses += losses
+            log_losses += losses
+            state.timeline.append((state.step, time.perf_counter() - stop.started))
+            bar.update(0, last_step_loss=losses[-1])
+            if logging and main:
+                now = time.perf_counter()
+                writer.add_scalar("train/loss", sum(log_losses) / len(log_losses), state.step)
+                bar.write(f"step {state.step}: loss {sum(log_losses) / len(log_losses):.4f} (TensorBoard's train/loss: the "
+                          f"mean of {len(log_losses)} steps); terms at the last step: "
+                          + " ".join(f"{key}={float(value.detach()):.4g}" for key, value in terms.items()))
+                if world.distributed:
+                    writer.add_scalar("train/loss_all_ranks", mean_loss, state.step)
+                for key, value in terms.items():
+                    writer.add_scalar(f"train/{key}", float(value.detach()), state.step)
+                writer.add_scalar("train/lr", lr, state.step)
+                writer.add_scalar("train/steps_per_second", (state.step - logged) / max(now - logged_time, 1e-9), state.step)
+                writer.add_scalar("train/cpu_seconds", stop.cpu_seconds(), state.step)
+                logged, logged_time = state.step, now
+            if logging:
+                log_losses = []
+            if reason is not None:
+                state.stopped = reason
+                validating = True
+            state.cpu_seconds = stop.cpu_seconds()  # what validation logs and checkpoints keep: training alone
+            with stop.not_counted():
+                if validating:
+                    validate()
+                    state.last_checkpoint = checkpoint_to("last.pt")
+                if saving:
+                    state.last_checkpoint = checkpoint_to(f"step_{state.step:07d}.pt")
+            if reason is not None:
+                say(f"stopped at step {state.step}: {reason}; last.pt written (resume with --resume auto)")
+                break
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
     state.seconds = time.perf_counter() - stop.started
     state.cpu_seconds = stop.cpu_seconds()
     return state
