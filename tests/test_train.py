@@ -193,6 +193,26 @@ def test_resume_refuses_other_settings_and_lists_them(dataset, tmp_path, capsys)
     assert state.step == 4 and "resumed with a changed setting: log_every: 5 → 1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_amp_auto_takes_bf16_only_where_the_cpu_has_it(monkeypatch, native):
+    monkeypatch.setattr(train_module, "cpu_bf16_supported", lambda: native)
+    cpu = torch.device("cpu")
+    assert train_module.uses_bf16(load_config("decom", overrides=["amp=auto"]), cpu) is native
+    assert train_module.uses_bf16(load_config("decom", overrides=["amp=bf16"]), cpu)
+    assert not train_module.uses_bf16(load_config("decom", overrides=["amp=none"]), cpu)
+
+
+def test_a_run_resumes_in_another_precision_and_warns_of_emulated_bf16(dataset, tmp_path, monkeypatch, capsys):
+    """The CPU can change between sessions: a run started in fp32 goes on in bf16 (said, not refused),
+    and bf16 asked for on a CPU without it natively is said to be slow."""
+    monkeypatch.setattr(train_module, "cpu_bf16_supported", lambda: False)
+    train("decom", config_for("decom", dataset, tmp_path, steps=2, amp="auto"), progress=False)
+    state = train("decom", config_for("decom", dataset, tmp_path, steps=3, amp="bf16"), resume="auto")
+    err = capsys.readouterr().err
+    assert state.step == 3 and "resumed with a changed setting: amp: 'auto' → 'bf16'" in err
+    assert "amp: bf16 on a cpu without native bf16 convolutions: emulated" in err
+
+
 def test_resume_refuses_changed_training_pairs(dataset, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(dataset, data)

@@ -17,7 +17,7 @@ from torch import Tensor
 from kind.models import build_network
 from kind.train.config import TrainConfig, load_config
 from kind.train.data import PatchDraws
-from kind.train.loop import compiled, train, uses_compile
+from kind.train.loop import compiled, train, uses_bf16, uses_compile
 from kind.train.stages import STAGES, StageData
 
 IMAGE_SIZE = (400, 600)  # a LOL image
@@ -88,8 +88,10 @@ def bare_speed(stage: str, device: torch.device, steps: int, warmup: int, overri
     zeros = torch.zeros(n, dtype=torch.int64, device=device)
     draws = PatchDraws(zeros, zeros, zeros, zeros, torch.rand(n, generator=generator, dtype=torch.float64).to(device))
     batch = spec.batch(patches, draws, config)
+    bf16 = uses_bf16(config, device)
+
     def step_loss(batch: dict[str, Tensor]) -> Tensor:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp == "bf16"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             return spec.loss(model, batch, config, frozenset())[0]
 
     if uses_compile(config, device):
@@ -135,7 +137,7 @@ def measure(stage: str, device: torch.device, steps: int, warmup: int, overrides
         "threads": torch.get_num_threads() if device.type == "cpu" else None,
         "batch_size": config.batch_size,
         "patch_size": config.patch_size,
-        "amp": config.amp,
+        "amp": "bf16" if uses_bf16(config, device) else "none",  # amp: auto as it resolved here
         "compiled": uses_compile(config, device),
     }
 

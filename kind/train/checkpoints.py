@@ -35,6 +35,7 @@ TRAINER_VERSION = 2  # 1: kind 0.1 (a stateful numpy sampler, no data or world-s
 RESUMABLE_CHANGES = (
     "steps", "max_seconds", "val_every", "log_every", "save_every", "val_images", "device", "threads",
     "check_every", "compile", "out_dir", "max_cpu_seconds",
+    "amp",  # a run resumed on a CPU with or without native bf16 (rounding only, the draws are the same)
 )
 RUN_FILES = ("last.pt", "best.pt")  # a folder holding one of these (or step_*.pt) holds a run
 

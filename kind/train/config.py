@@ -47,7 +47,7 @@ class TrainConfig:
     stretch: bool = True  # the official loader's per-image min-max stretch
     extra_losses: list = dataclasses.field(default_factory=list)  # added loss terms (docs/losses.md)
     device: str = "auto"  # auto | cpu | cuda | cuda:N (under torchrun each rank takes its own GPU)
-    amp: str = "none"  # none | bf16 (autocast)
+    amp: str = "none"  # none | bf16 (autocast) | auto (bf16 where the device has native bf16, else none)
     compile: str = "auto"  # auto (on for CUDA) | on | off: torch.compile the step (CUDA graphs on CUDA)
     channels_last: bool = True
     check_every: int = 100  # steps between checks of the stop rule (non-finite loss, stop requests)
@@ -111,7 +111,7 @@ class RestoreConfig(TrainConfig):
 
 CONFIGS: dict[str, type[TrainConfig]] = {"decom": DecomConfig, "adjust": AdjustConfig, "restore": RestoreConfig}
 
-AMP_CHOICES = ("none", "bf16")
+AMP_CHOICES = ("none", "bf16", "auto")
 LR_SCHEDULES = ("step", "cosine")
 PHASE_KEYS = ("step", "patch_size", "batch_size")
 COMPILE_CHOICES = ("auto", "on", "off")
