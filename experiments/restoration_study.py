@@ -4,14 +4,17 @@ equal budget of CPU time, one lever changed at a time, compared on 60 held-out p
 ``run`` trains the arms (``kind train restore --config configs/restore-study.yaml`` plus each arm's
 overrides, in ``runs/study/ARM``, resumable), ``--parallel`` at a time, each on one thread;
 ``report`` reads their TensorBoard events and writes the table (JSON and Markdown) and the curves
-against CPU minutes; ``hours`` prints the hours the long run (``configs/restore-long-cpu.yaml``) has
-trained, from its TensorBoard event files:
+against CPU minutes; ``hours`` prints the hours the long run (``--runs``, by default
+``configs/restore-long-scratch-cpu.yaml``'s folder) has trained, from its TensorBoard event files;
+``flat`` says whether its held-out curves have moved over its last ``--window`` hours (the issue's
+condition for calling the work blocked):
 
     python scripts/split_pairs.py ...   # the held-out split (configs/restore-study.yaml says which)
     python experiments/restoration_study.py run --arms v0.3,base,ema --parallel 2
     python experiments/restoration_study.py report --out docs/figures/restoration-study.png \\
         --json docs/figures/restoration-study.json
     python experiments/restoration_study.py hours
+    python experiments/restoration_study.py flat --window 5
 
 Arm ``v0.3`` is the shipped net scored by the same validation: one step at lr 1e-30, which leaves
 its weights as they were but for the 10 of its 7.8 M weights that are exactly zero, which move by
@@ -28,11 +31,13 @@ import sys
 import time
 from pathlib import Path
 
-from kind.train.events import event_spans, read_scalars
+from kind.train.events import event_spans, on_training_clock, read_scalars
 
 CONFIG = "configs/restore-study.yaml"
 ROOT = Path("runs/study")
-LONG_RUNS = (Path("runs/restore-long"), Path("runs/restore-long-pipeline"))  # the long run's two folders (the study's "long run so far")
+# the long run's folders, in training order: the second long run (configs/restore-long-scratch-cpu.yaml); the
+# first (runs/restore-long, then runs/restore-long-pipeline) was lost with its machine at 13.50 h
+LONG_RUNS = (Path("runs/restore-long-scratch"),)
 EMA = "ema_decay=0.995"  # a ~200-step average: short runs; the long run uses 0.999
 EMA_SUFFIX = ".ema"  # arm ARM.ema@ALPHA blends v0.3 with ARM's weight average, ARM@ALPHA with its trained weights
 START_SEPARATOR = "+"  # arm VERSION+ARM@ALPHA blends the shipped VERSION (not v0.3) with ARM's weights
@@ -265,10 +270,51 @@ def hours(runs: tuple[Path, ...] = LONG_RUNS) -> None:
     print(f"{total / 3600:.2f} h in all")
 
 
+def trend(points: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """Least-squares slope of [(hours, value)] per hour, its standard error, and the validation noise:
+    the sd of consecutive differences over √2 (one validation's scatter, a slow trend barely in it)."""
+    hours, values = [h for h, _ in points], [v for _, v in points]
+    slope, intercept = statistics.linear_regression(hours, values)
+    mean_h = statistics.fmean(hours)
+    residuals = [v - intercept - slope * h for h, v in points]
+    stderr = (sum(r * r for r in residuals) / (len(points) - 2) / sum((h - mean_h) ** 2 for h in hours)) ** 0.5
+    noise = statistics.stdev(b - a for a, b in zip(values, values[1:])) / 2 ** 0.5
+    return slope, stderr, noise
+
+
+def flat(window: float, runs: tuple[Path, ...] = LONG_RUNS) -> None:
+    """Print, for each of the long run's held-out curves over its last ``window`` training hours, its
+    range, the fitted change over the window against one validation's noise, and the window's best
+    against the best before it. A curve is flat when the fitted change is within ±2 noise (rising or
+    falling beyond that)."""
+    tags = ("val/pipeline_psnr", "val/pipeline_ssim", "val/pipeline_saturation", "val/gt_saturation")
+    curves = {tag.removeprefix("val/"): curve for tag, curve in on_training_clock(list(runs), tags).items()}
+    gt = {step: value for _, step, value in curves.pop("gt_saturation")}
+    curves["saturation/GT"] = [(h, s, v / gt[s]) for h, s, v in curves.pop("pipeline_saturation") if s in gt]
+    end = max(h for h, _, _ in curves["pipeline_psnr"])
+    start = end - window
+    print(f"the last {window:g} of {end:.2f} training hours (from hour {start:.2f}), {len(runs)} run folders")
+    for tag, curve in curves.items():
+        inside = [(h, s, v) for h, s, v in curve if h >= start]
+        before = [v for h, _, v in curve if h < start]
+        if len(inside) < 3:
+            print(f"{tag}: {len(inside)} validations in the window, too few for a trend")
+            continue
+        slope, stderr, noise = trend([(h, v) for h, _, v in inside])
+        change = slope * window
+        verdict = "flat" if abs(change) <= 2 * noise else ("rising" if change > 0 else "falling")
+        low, high = min(v for _, _, v in inside), max(v for _, _, v in inside)
+        best_before = f"{max(before):.4f} before it" if before else "none before it"
+        print(f"{tag}: {len(inside)} validations, steps {inside[0][1]}-{inside[-1][1]}, {low:.4f}-{high:.4f}; "
+              f"fitted change {change:+.4f} (± {2 * stderr * window:.4f}, 95 %) against a noise of {noise:.4f} a "
+              f"validation: {verdict}; best {high:.4f} in the window, {best_before}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=("run", "report", "hours"),
-                        help="run: train the arms; report: their table and curves; hours: the long run's training hours")
+    parser.add_argument("action", choices=("run", "report", "hours", "flat"),
+                        help="run: train the arms; report: their table and curves; hours: the long run's training "
+                             "hours; flat: its held-out curves over the last --window hours")
     parser.add_argument("--arms", default=",".join(ARMS),
                         help=f"comma-separated, of {', '.join(ARMS)}; ARM@ALPHA: (1 - ALPHA) · v0.3 + ALPHA · the trained "
                              "weights of runs/study/ARM/last.pt; ARM.ema@ALPHA: the same with its weight average (EMA); "
@@ -277,9 +323,15 @@ def main() -> None:
     parser.add_argument("--budget", type=float, help="max_cpu_seconds for every arm (default: the config's)")
     parser.add_argument("--out", type=Path, help="report: the curves (PNG)")
     parser.add_argument("--json", type=Path, help="report: the table and every validation (JSON)")
+    parser.add_argument("--window", type=float, default=5.0, help="flat: the last hours of the long run (default 5)")
+    parser.add_argument("--runs", type=lambda text: tuple(Path(p) for p in text.split(",") if p), default=LONG_RUNS,
+                        help="hours, flat: the long run's folders in training order, comma-separated "
+                             f"(default {','.join(map(str, LONG_RUNS))})")
     args = parser.parse_args()
     if args.action == "hours":
-        return hours()
+        return hours(args.runs)
+    if args.action == "flat":
+        return flat(args.window, args.runs)
     arms = [a for a in args.arms.split(",") if a]
     for arm in arms:
         if "@" in arm and (ROOT / blend_parts(arm)[1] / "last.pt").is_file():  # a shipped version blended with a run's weights
