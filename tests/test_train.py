@@ -422,7 +422,8 @@ def test_bench_train_times_the_loop_and_the_bare_step(tmp_path, capsys):
     assert main(["bench", "--train", "--stages", "decom,nope", "--device", "cpu"]) == 2
 
 
-def test_bench_train_takes_a_recipes_batch_patch_and_precision(tmp_path, capsys):
+def test_bench_train_takes_a_recipes_batch_patch_and_precision(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(train_module, "cpu_bf16_supported", lambda: True)  # the label of native bf16, on any CPU
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("out_dir: unused\nrestore: {batch_size: 2, patch_size: 32, amp: bf16}\nadjust: {batch_size: 3, patch_size: 24}\n")
     out = tmp_path / "bench.json"
@@ -436,7 +437,8 @@ def test_bench_train_takes_a_recipes_batch_patch_and_precision(tmp_path, capsys)
 
 
 
-def test_bench_train_times_a_grid_of_sizes_and_precisions_in_pixels(tmp_path, capsys):
+def test_bench_train_times_a_grid_of_sizes_and_precisions_in_pixels(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(train_module, "cpu_bf16_supported", lambda: False)  # bf16 rows say they are emulated
     out = tmp_path / "bench.json"
     assert main(["bench", "--train", "--stages", "restore", "--steps", "2", "--warmup", "1", "--device", "cpu",
                  "--sizes", "2x16,1x32", "--precisions", "fp32,bf16", "--json", str(out)]) == 0
@@ -445,7 +447,8 @@ def test_bench_train_times_a_grid_of_sizes_and_precisions_in_pixels(tmp_path, ca
         (2, 16, "none"), (2, 16, "bf16"), (1, 32, "none"), (1, 32, "bf16")]
     assert all(r["pixels_per_second"] == pytest.approx(r["steps_per_second"] * r["batch_size"] * r["patch_size"] ** 2)
                for r in rows)
-    assert "| restore | 1 × 32² | bf16 autocast |" in capsys.readouterr().out
+    assert [r["emulated"] for r in rows] == [False, True, False, True]
+    assert "| restore | 1 × 32² | bf16 autocast (emulated) |" in capsys.readouterr().out
     assert main(["bench", "--train", "--device", "cpu", "--sizes", "8by96"]) == 2
     assert main(["bench", "--train", "--device", "cpu", "--sizes", "2x16", "--precisions", "fp16"]) == 2
 

@@ -17,7 +17,7 @@ from torch import Tensor
 from kind.models import build_network
 from kind.train.config import TrainConfig, load_config
 from kind.train.data import PatchDraws
-from kind.train.loop import compiled, train, uses_bf16, uses_compile
+from kind.train.loop import compiled, native_bf16, train, uses_bf16, uses_compile
 from kind.train.stages import STAGES, StageData
 
 IMAGE_SIZE = (400, 600)  # a LOL image
@@ -138,6 +138,7 @@ def measure(stage: str, device: torch.device, steps: int, warmup: int, overrides
         "batch_size": config.batch_size,
         "patch_size": config.patch_size,
         "amp": "bf16" if uses_bf16(config, device) else "none",  # amp: auto as it resolved here
+        "emulated": uses_bf16(config, device) and not native_bf16(device),  # bf16 without native convolutions: slow
         "compiled": uses_compile(config, device),
     }
 
@@ -186,7 +187,7 @@ def format_train_table(result: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     rows = result.get("grid") or list(result["stages"].values())
     for row in rows:
-        precision = "fp32" if row["amp"] == "none" else f"{row['amp']} autocast"
+        precision = "fp32" if row["amp"] == "none" else f"{row['amp']} autocast{' (emulated)' if row.get('emulated') else ''}"
         threads = f", {row['threads']} thread{'s' if row['threads'] != 1 else ''}" if row.get("threads") else ""
         lines.append(f"| {row['stage']} | {row['batch_size']} × {row['patch_size']}² | {precision} | {row['steps_per_second']:.2f} | "
                      f"{row['patches_per_second']:.1f} | {row['pixels_per_second'] / 1e6:.2f} | {row['bare_steps_per_second']:.2f} | "
