@@ -1,4 +1,4 @@
-"""experiments/restoration_study.py's ``flat``: the long run's held-out curves over its last hours."""
+"""experiments/restoration_study.py's ``flat`` and ``hours``: the long run's held-out curves over its last hours, its training hours."""
 
 import importlib.util
 
@@ -49,3 +49,12 @@ def test_flat_reads_the_last_hours_across_folders_and_names_each_curves_trend(tm
     study.flat(20.0, (early, late))  # a window longer than the run: every validation, none before
     psnr = capsys.readouterr().out.splitlines()[1]
     assert psnr.startswith("pipeline_psnr: 22 validations") and ": rising;" in psnr and psnr.endswith("none before it")
+
+
+def test_hours_sums_the_event_spans_of_the_folders_named(tmp_path, capsys, monkeypatch):
+    early, late = tmp_path / "early", tmp_path / "late"
+    write_validations(early, 1e6, [0, 100, 200], [21.0] * 3, [0.8] * 3)  # 1 h
+    write_validations(late, 2e6, [300, 400, 500, 600], [21.0] * 4, [0.8] * 4)  # 1.5 h, a day later
+    monkeypatch.setattr("sys.argv", ["restoration_study.py", "hours", "--runs", f"{early},{late}"])
+    study.main()
+    assert capsys.readouterr().out.splitlines()[-1] == "2.50 h in all"
