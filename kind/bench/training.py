@@ -125,6 +125,7 @@ def measure(stage: str, device: torch.device, steps: int, warmup: int, overrides
     loop = loop_speed(stage, device, steps, warmup, overrides)
     bare = bare_speed(stage, device, steps, warmup, overrides)
     pixels = config.batch_size * config.patch_size**2
+    bf16 = uses_bf16(config, device)  # amp: auto as it resolved here
     return {
         "stage": stage,
         "steps_per_second": loop,
@@ -137,8 +138,8 @@ def measure(stage: str, device: torch.device, steps: int, warmup: int, overrides
         "threads": torch.get_num_threads() if device.type == "cpu" else None,
         "batch_size": config.batch_size,
         "patch_size": config.patch_size,
-        "amp": "bf16" if uses_bf16(config, device) else "none",  # amp: auto as it resolved here
-        "emulated": uses_bf16(config, device) and not native_bf16(device),  # bf16 without native convolutions: slow
+        "amp": "bf16" if bf16 else "none",
+        "emulated": bf16 and not native_bf16(device),  # bf16 without native convolutions: slow
         "compiled": uses_compile(config, device),
     }
 
